@@ -1,0 +1,3 @@
+from lazycli.cli import main
+
+main()

@@ -1,0 +1,129 @@
+"""The `lz` command: a click group whose verbs are imported only when they are run.
+
+`lz --help` must stay fast (≤ 0.15 s CPU), so this module imports click and nothing heavy: the
+verb table below carries each verb's module and one-line help, and the module (typer, pydantic,
+…) is imported only when that verb is invoked (vLLM's CLI does the same). Verbs are typer apps
+(`app` in their module); plugin commands (`lazycli_commands`) are looked up when a name is not a
+built-in verb.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from lazycli import __version__
+from lazycli.console import options
+
+# name → (module, one-line help). Only verbs that work are listed here.
+VERBS: dict[str, tuple[str, str]] = {
+    "plugins": ("lazycli.cli.plugins", "List loaded plugins, what they register, and load errors."),
+    "plugin": ("lazycli.cli.plugin", "Scaffold a new plugin distribution (lz plugin new NAME --kind K)."),
+    "config": ("lazycli.cli.config", "Show and change settings (config file, env vars, defaults)."),
+    "keys": ("lazycli.cli.keys", "Store API keys for online providers (0600 file; env vars win)."),
+    "version": ("lazycli.cli.version", "Print the lz version."),
+}
+
+EPILOG = """\b
+Examples:
+  lz chat "What is RAG?"                 talk to the bundled model
+  lz index ./docs --name kb              build a searchable index
+  lz rag --index kb "question"           answer with sources
+  lz deploy qwen2-1.5b --engine vllm     start a model server
+Run `lz VERB --help` for a verb's options; `lz plugins` lists plugin commands.
+"""
+
+
+def _to_click(obj):
+    """A verb module's `app` as a click command (typer is imported only here)."""
+    if isinstance(obj, click.Command):
+        return obj
+    import typer.main
+
+    return typer.main.get_command(obj)
+
+
+class LazyGroup(click.Group):
+    """A click group that imports a verb's module only when that verb runs."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(VERBS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in VERBS:
+            import importlib
+
+            module = importlib.import_module(VERBS[cmd_name][0])
+            command = _to_click(module.app)
+            command.name = cmd_name
+            return command
+        return _plugin_command(cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, VERBS[name][1]) for name in sorted(VERBS)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+def _plugin_command(name: str) -> click.Command | None:
+    from lazycli.plugins import registry
+
+    spec = registry().all("commands").get(name)
+    if spec is None:
+        return None
+    command = _to_click(spec.factory())
+    command.name = name
+    return command
+
+
+@click.group(
+    cls=LazyGroup,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    epilog=EPILOG,
+    invoke_without_command=False,
+)
+@click.version_option(__version__, "--version", prog_name="lz", message="%(prog)s %(version)s")
+@click.option("--json", "json_", is_flag=True, help="Machine output: plain JSON on stdout, nothing else.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress or notes, only results and errors.")
+@click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
+def cli(json_: bool, quiet: bool, debug: bool) -> None:
+    """lz: build, tune and run LLM applications from the shell."""
+    options.json = options.json or json_
+    options.quiet = options.quiet or quiet
+    options.debug = options.debug or debug
+
+
+def _report_user_error(message: str, hint: str | None) -> None:
+    line = f"lz: error: {message}"
+    if hint:
+        line += f" (hint: {hint})"
+    sys.stderr.write(line + "\n")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: user errors → one line, exit 2; bugs → traceback, exit 1."""
+    from lazycli.errors import LzError
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    options.debug = options.debug or "--debug" in args
+    try:
+        cli.main(args=args, prog_name="lz", standalone_mode=False)
+    except LzError as exc:
+        if options.debug:
+            import traceback
+
+            traceback.print_exc()
+        _report_user_error(exc.message, exc.hint)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except (click.Abort, KeyboardInterrupt):
+        sys.stderr.write("lz: interrupted\n")
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.exit(0)
+    sys.exit(0)

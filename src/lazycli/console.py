@@ -1,0 +1,71 @@
+"""One place for output: a stdout console, a stderr console and the global output flags.
+
+`--json` prints plain JSON and nothing else on stdout; `-q` silences progress and notes; colour
+and progress only appear on a terminal (rich decides that from the stream).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass
+class OutputOptions:
+    json: bool = False
+    quiet: bool = False
+    debug: bool = False
+
+
+options = OutputOptions()
+
+_console = None
+_err_console = None
+
+
+def console():
+    """The stdout console (rich is imported on first use, not at start-up)."""
+    global _console
+    if _console is None:
+        from rich.console import Console
+
+        _console = Console(highlight=False, soft_wrap=True)
+    return _console
+
+
+def err_console():
+    """The stderr console: notes, progress and errors go here so stdout stays clean."""
+    global _err_console
+    if _err_console is None:
+        from rich.console import Console
+
+        _err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+    return _err_console
+
+
+def want_json(flag: bool = False) -> bool:
+    """True when this command should print JSON (its own --json or the global one)."""
+    return flag or options.json
+
+
+def print_json(obj: Any) -> None:
+    """Plain JSON on stdout, nothing else (no rich markup, no colour)."""
+    sys.stdout.write(json.dumps(obj, indent=2, ensure_ascii=False, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def note(message: str) -> None:
+    """A progress/status note on stderr; silent with -q or --json."""
+    if options.quiet or options.json:
+        return
+    err_console().print(message)
+
+
+def is_tty(stream=None) -> bool:
+    stream = stream or sys.stdout
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False

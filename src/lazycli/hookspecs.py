@@ -1,0 +1,398 @@
+"""The pluggy hook specifications: the only contract between lz's core and its plugins.
+
+Each hook *yields typed records* (conda's shape). The plugin manager (`lazycli.plugins`) collects
+them into registries keyed by name, refuses duplicate names, and keeps going when one plugin fails.
+A plugin is a module registered under the `lazycli` entry-point group:
+
+    # pyproject.toml of a plugin distribution
+    [project.entry-points.lazycli]
+    my-engine = "my_engine_plugin"
+
+Records are plain frozen dataclasses holding data and callables. Keep plugin modules light: import
+heavy libraries (torch, lancedb, kubernetes, …) inside the callables, never at module import.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pluggy
+
+PROJECT = "lazycli"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+# --- records ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EngineOption:
+    """One option an engine knows (`lz deploy --set key=value`), mapped to its real flag."""
+
+    name: str
+    flag: str
+    type: type = str
+    default: Any = None
+    help: str = ""
+
+
+@dataclass(frozen=True)
+class EngineRequest:
+    """Everything an engine needs to build its argv."""
+
+    model_path: Path
+    served_name: str
+    port: int
+    host: str = "0.0.0.0"
+    gpus: int = 0
+    options: Mapping[str, Any] = field(default_factory=dict)
+    extra_args: Sequence[str] = ()
+    model_type: str = "llm"
+
+
+@dataclass(frozen=True)
+class EngineSpec:
+    """An inference engine run as its own process.
+
+    `argv(request)` returns the exact command line (a list, never a shell string, never a secret).
+    `protocol` names what its client speaks: "openai" (OpenAI-compatible /v1), "lightllm"
+    (/generate + /generate_stream), "vllm-generate" (vLLM's legacy demo server), …
+    `is_installed()` answers without importing the engine (a package spec or a binary on PATH).
+    """
+
+    name: str
+    argv: Callable[[EngineRequest], list[str]]
+    model_types: tuple[str, ...] = ("llm",)
+    formats: tuple[str, ...] = ("hf",)
+    health_path: str = "/health"
+    protocol: str = "openai"
+    options: Mapping[str, EngineOption] = field(default_factory=dict)
+    is_installed: Callable[[], bool] = lambda: True
+    install_hint: str = ""
+    description: str = ""
+    needs_gpu: bool = False
+
+
+@dataclass(frozen=True)
+class LauncherSpec:
+    """Where processes run (local, slurm, sco, k8s, ray, …).
+
+    `factory()` returns an object with the `lazycli.launchers.Launcher` methods:
+    `submit(argv, resources, env, log_path) -> Job`, `status(job)`, `endpoint(job)`, `logs(job)`,
+    `cancel(job)`.
+    """
+
+    name: str
+    factory: Callable[[], Any]
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class ProviderSpec:
+    """An online model service. OpenAI-compatible ones need only data; others give `client_factory`.
+
+    The API key is read from the first set env var in `key_env_vars`, then from `lz keys`.
+    """
+
+    name: str
+    base_url: str
+    default_model: str
+    key_env_vars: tuple[str, ...] = ()
+    models: tuple[str, ...] = ()
+    chat: bool = True
+    embed: bool = False
+    rerank: bool = False
+    default_embed_model: str | None = None
+    default_rerank_model: str | None = None
+    rerank_path: str | None = None
+    client_factory: Callable[..., Any] | None = None
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class FinetunerSpec:
+    """A finetuning tool run as its own process: `prepare` writes its config files, `argv` runs it."""
+
+    name: str
+    prepare: Callable[..., Any]
+    argv: Callable[..., list[str]]
+    model_types: tuple[str, ...] = ("llm",)
+    dataset_formats: tuple[str, ...] = ("alpaca", "sharegpt")
+    merge: Callable[..., Any] | None = None
+    is_installed: Callable[[], bool] = lambda: True
+    install_hint: str = ""
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class StoreSpec:
+    """A vector store: `open(path, options)` returns a store object (see `lazycli.rag`)."""
+
+    name: str
+    open: Callable[..., Any]
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class LoaderSpec:
+    """A document reader for some file types: `load(path)` yields `(text, metadata)` pairs."""
+
+    name: str
+    extensions: tuple[str, ...]
+    load: Callable[[Path], Iterable[Any]]
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class EmbedderSpec:
+    """An embedding backend: `factory(model, options)` returns an object with `embed(texts)`."""
+
+    name: str
+    factory: Callable[..., Any]
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class RerankerSpec:
+    """A reranking backend: `factory(model, options)` returns an object with `rerank(query, texts)`."""
+
+    name: str
+    factory: Callable[..., Any]
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class CommandSpec:
+    """An extra top-level command: `factory()` returns a click command or a typer app."""
+
+    name: str
+    factory: Callable[[], Any]
+    help: str = ""
+
+
+# kind → (hook name, record type); the order is the order `lz plugins` shows them in.
+KINDS: dict[str, tuple[str, type]] = {
+    "engines": ("lazycli_engines", EngineSpec),
+    "launchers": ("lazycli_launchers", LauncherSpec),
+    "providers": ("lazycli_providers", ProviderSpec),
+    "finetuners": ("lazycli_finetuners", FinetunerSpec),
+    "stores": ("lazycli_stores", StoreSpec),
+    "loaders": ("lazycli_loaders", LoaderSpec),
+    "embedders": ("lazycli_embedders", EmbedderSpec),
+    "rerankers": ("lazycli_rerankers", RerankerSpec),
+    "commands": ("lazycli_commands", CommandSpec),
+}
+
+
+# --- hook specifications ------------------------------------------------------------------------
+
+
+@hookspec
+def lazycli_engines() -> Iterable[EngineSpec]:
+    """Yield the inference engines this plugin provides.
+
+    Example::
+
+        import shutil
+        from lazycli.hookspecs import EngineSpec, hookimpl
+
+        def _argv(req):
+            return ["my-server", "--model", str(req.model_path), "--port", str(req.port)]
+
+        @hookimpl
+        def lazycli_engines():
+            yield EngineSpec(
+                name="my-engine",
+                argv=_argv,
+                model_types=("llm",),
+                formats=("gguf",),
+                health_path="/health",
+                protocol="openai",
+                is_installed=lambda: shutil.which("my-server") is not None,
+                install_hint="pip install my-server",
+            )
+    """
+
+
+@hookspec
+def lazycli_launchers() -> Iterable[LauncherSpec]:
+    """Yield the launchers this plugin provides.
+
+    Example::
+
+        import subprocess
+        from lazycli.hookspecs import LauncherSpec, hookimpl
+        from lazycli.launchers import Job, Status
+
+        class Inline:
+            name = "inline"
+
+            def submit(self, argv, resources, env, log_path):
+                with open(log_path, "w") as log:
+                    code = subprocess.call(argv, stdout=log, stderr=subprocess.STDOUT, env=env)
+                return Job(launcher="inline", job_id="0", exit_code=code, log_path=str(log_path))
+
+            def status(self, job):
+                return Status.COMPLETED if job.exit_code == 0 else Status.FAILED
+
+            def endpoint(self, job):
+                return "127.0.0.1"
+
+            def logs(self, job, lines=None):
+                return open(job.log_path).read()
+
+            def cancel(self, job):
+                pass
+
+        @hookimpl
+        def lazycli_launchers():
+            yield LauncherSpec(name="inline", factory=Inline)
+    """
+
+
+@hookspec
+def lazycli_providers() -> Iterable[ProviderSpec]:
+    """Yield the online providers this plugin provides.
+
+    Example::
+
+        from lazycli.hookspecs import ProviderSpec, hookimpl
+
+        @hookimpl
+        def lazycli_providers():
+            yield ProviderSpec(
+                name="my-cloud",
+                base_url="https://api.my-cloud.example/v1",
+                default_model="my-model",
+                key_env_vars=("LAZYCLI_MY_CLOUD_API_KEY", "MY_CLOUD_API_KEY"),
+            )
+    """
+
+
+@hookspec
+def lazycli_finetuners() -> Iterable[FinetunerSpec]:
+    """Yield the finetuners this plugin provides.
+
+    Example::
+
+        import json
+        from lazycli.hookspecs import FinetunerSpec, hookimpl
+
+        def _prepare(model, data, out, options):
+            (out / "config.json").write_text(json.dumps({"model": str(model), "data": str(data)}))
+
+        def _argv(out):
+            return ["my-trainer", "--config", str(out / "config.json")]
+
+        @hookimpl
+        def lazycli_finetuners():
+            yield FinetunerSpec(name="my-trainer", prepare=_prepare, argv=_argv)
+    """
+
+
+@hookspec
+def lazycli_stores() -> Iterable[StoreSpec]:
+    """Yield the vector stores this plugin provides.
+
+    Example::
+
+        from lazycli.hookspecs import StoreSpec, hookimpl
+
+        class MemoryStore:
+            def __init__(self, path, options):
+                self.rows = []
+
+        @hookimpl
+        def lazycli_stores():
+            yield StoreSpec(name="memory", open=MemoryStore)
+    """
+
+
+@hookspec
+def lazycli_loaders() -> Iterable[LoaderSpec]:
+    """Yield document loaders by file type.
+
+    Example::
+
+        from lazycli.hookspecs import LoaderSpec, hookimpl
+
+        def _load(path):
+            yield path.read_text(encoding="utf-8"), {"source": str(path)}
+
+        @hookimpl
+        def lazycli_loaders():
+            yield LoaderSpec(name="rst", extensions=(".rst",), load=_load)
+    """
+
+
+@hookspec
+def lazycli_embedders() -> Iterable[EmbedderSpec]:
+    """Yield embedding backends.
+
+    Example::
+
+        from lazycli.hookspecs import EmbedderSpec, hookimpl
+
+        class Lengths:
+            dim = 1
+
+            def __init__(self, model, options):
+                self.model = model
+
+            def embed(self, texts):
+                return [[float(len(t))] for t in texts]
+
+        @hookimpl
+        def lazycli_embedders():
+            yield EmbedderSpec(name="lengths", factory=Lengths)
+    """
+
+
+@hookspec
+def lazycli_rerankers() -> Iterable[RerankerSpec]:
+    """Yield reranking backends.
+
+    Example::
+
+        from lazycli.hookspecs import RerankerSpec, hookimpl
+
+        class Overlap:
+            def __init__(self, model, options):
+                pass
+
+            def rerank(self, query, texts):
+                q = set(query.split())
+                return [len(q & set(t.split())) for t in texts]
+
+        @hookimpl
+        def lazycli_rerankers():
+            yield RerankerSpec(name="overlap", factory=Overlap)
+    """
+
+
+@hookspec
+def lazycli_commands() -> Iterable[CommandSpec]:
+    """Yield extra top-level `lz` commands.
+
+    Example::
+
+        import typer
+        from lazycli.hookspecs import CommandSpec, hookimpl
+
+        def _app():
+            app = typer.Typer()
+
+            @app.command()
+            def hello(name: str = "world"):
+                print(f"hello {name}")
+
+            return app
+
+        @hookimpl
+        def lazycli_commands():
+            yield CommandSpec(name="hello", factory=_app, help="Say hello")
+    """

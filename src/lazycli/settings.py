@@ -1,0 +1,177 @@
+"""Settings: flags > LAZYCLI_* env vars > the TOML config file > defaults.
+
+Directories follow XDG (config, data, cache under `lazycli/`); LAZYCLI_HOME overrides all three
+with `$LAZYCLI_HOME/{config,data,cache}`. Import this module only in commands that need settings:
+pydantic is not free at start-up.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, ValidationError
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from lazycli.errors import LzError, unknown
+from lazycli.paths import cache_dir, config_dir, config_path, data_dir, home_dir  # noqa: F401 (re-exported)
+
+ENV_PREFIX = "LAZYCLI_"
+
+
+class EndpointConfig(BaseModel):
+    """An OpenAI-compatible endpoint added by configuration alone (no plugin needed)."""
+
+    base_url: str
+    key_env: str | None = None
+    default_model: str | None = None
+    models: list[str] = Field(default_factory=list)
+
+
+class Settings(BaseSettings):
+    """Every setting lz reads. Each field is `LAZYCLI_<FIELD>` in the environment and `<field>` in
+    the config file (`lz config set <field> <value>`)."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", validate_default=True)
+
+    # models
+    model_path: str = Field("", description="Colon-separated dirs searched for models before the cache")
+    model_source: Literal["huggingface", "modelscope"] = Field("huggingface", description="Default hub")
+    # deploy
+    default_engine: str = Field("auto", description="Engine used when --engine is not given")
+    default_launcher: str = Field("local", description="Launcher used when --launcher is not given")
+    deploy_timeout: float = Field(300.0, gt=0, description="Seconds to wait for an engine to turn healthy")
+    llamacpp_threads: int = Field(
+        default_factory=lambda: max(1, (os.cpu_count() or 2) // 2),
+        ge=1,
+        description="CPU threads for the llama.cpp engine (more threads can be slower on a busy box)",
+    )
+    llamacpp_ctx: int = Field(4096, ge=256, description="Context length for the llama.cpp engine")
+    # chat
+    default_target: str | None = Field(None, description="Target of `lz chat` when none is given")
+    chat_log: bool = Field(True, description="Log conversations to the state database")
+    request_timeout: float = Field(120.0, gt=0, description="Seconds before an LLM request times out")
+    max_retries: int = Field(3, ge=0, description="Retries on 429/5xx/connection errors")
+    # rag
+    embed_model: str = Field("all-minilm-l6-v2", description="Default embedder for `lz index`")
+    # launchers
+    slurm_partition: str | None = Field(None, description="Slurm partition (sbatch -p)")
+    slurm_account: str | None = Field(None, description="Slurm account (sbatch -A)")
+    slurm_time: str | None = Field(None, description="Slurm time limit, e.g. 04:00:00")
+    sco_partition: str | None = Field(None, description="SenseCore partition")
+    sco_workspace_id: str | None = Field(None, description="SenseCore workspace id")
+    k8s_namespace: str = Field("default", description="Kubernetes namespace")
+    k8s_image: str | None = Field(None, description="Container image for Kubernetes jobs")
+    ray_address: str = Field("http://127.0.0.1:8265", description="Ray dashboard / Jobs API address")
+    # providers added by config: [endpoints.NAME] base_url = ..., key_env = ..., models = [...]
+    endpoints: dict[str, EndpointConfig] = Field(default_factory=dict)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _FileSource(settings_cls))
+
+    @property
+    def model_dirs(self) -> list[Path]:
+        return [Path(p).expanduser() for p in self.model_path.split(":") if p]
+
+    @property
+    def config_dir(self) -> Path:
+        return config_dir()
+
+    @property
+    def data_dir(self) -> Path:
+        return data_dir()
+
+    @property
+    def cache_dir(self) -> Path:
+        return cache_dir()
+
+
+class _FileSource(PydanticBaseSettingsSource):
+    """Values from the TOML config file (validated with the rest, so errors name the key)."""
+
+    def get_field_value(self, field, field_name):  # pragma: no cover - pydantic-settings API
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return read_config_file()
+
+
+def read_config_file(path: Path | None = None) -> dict[str, Any]:
+    """The config file as a dict; a corrupt file is a user error naming the file and line."""
+    path = path or config_path()
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        return {}
+    except tomllib.TOMLDecodeError as exc:
+        raise LzError(f"config file {path} is not valid TOML: {exc}", hint="fix or remove it") from None
+
+
+def field_names() -> list[str]:
+    return list(Settings.model_fields)
+
+
+def check_keys(values: dict[str, Any], where: str) -> None:
+    for key in values:
+        if key not in Settings.model_fields:
+            raise unknown("setting", key, field_names(), hint=f"in {where}; see `lz config show`")
+
+
+def validation_error(exc: ValidationError, where: str) -> LzError:
+    """Turn pydantic's report into one line naming the key and the allowed form."""
+    first = exc.errors()[0]
+    key = ".".join(str(p) for p in first["loc"]) or "?"
+    field = Settings.model_fields.get(str(first["loc"][0])) if first["loc"] else None
+    allowed = _allowed_form(field)
+    msg = f"bad value for {key!r} in {where}: {first['msg']}"
+    return LzError(msg, hint=f"expected {allowed}" if allowed else None)
+
+
+def _allowed_form(field) -> str | None:
+    if field is None:
+        return None
+    ann = field.annotation
+    text = getattr(ann, "__name__", None) or str(ann).replace("typing.", "")
+    return f"{text} ({field.description})" if field.description else text
+
+
+def _where_from_env_or_file(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    key = str(first["loc"][0]) if first["loc"] else ""
+    env = ENV_PREFIX + key.upper()
+    return f"environment variable {env}" if env in os.environ else f"config file {config_path()}"
+
+
+@lru_cache(maxsize=1)
+def _cached() -> Settings:
+    return load()
+
+
+def load(**overrides: Any) -> Settings:
+    """Settings with flag overrides on top; a bad value anywhere is a one-line user error."""
+    check_keys(read_config_file(), f"config file {config_path()}")
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        raise validation_error(exc, _where_from_env_or_file(exc)) from None
+
+
+def get() -> Settings:
+    """The process-wide settings (env + file + defaults), loaded once."""
+    return _cached()
+
+
+def reset_cache() -> None:
+    _cached.cache_clear()

@@ -1,0 +1,128 @@
+"""The state database: one SQLite file under the data dir.
+
+WAL mode and a busy timeout make it safe for several `lz` processes at once; every write runs in
+a transaction (`with transaction() as db:`). Schema changes are small named functions applied in
+the order they are defined here, each recorded in `_migrations` once applied (the llm project's
+shape), so a later issue adds a table by appending a function with `@migration`.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from lazycli import paths
+
+MIGRATIONS: list[tuple[str, Callable[[sqlite3.Connection], None]]] = []
+
+BUSY_TIMEOUT_MS = 30_000
+
+
+def migration(fn: Callable[[sqlite3.Connection], None]) -> Callable[[sqlite3.Connection], None]:
+    """Register a migration; the function name is its identity, so never rename one."""
+    MIGRATIONS.append((fn.__name__, fn))
+    return fn
+
+
+def db_path() -> Path:
+    return paths.data_dir() / "state.db"
+
+
+def connect(path: Path | None = None) -> sqlite3.Connection:
+    """A connection with migrations applied (rows as sqlite3.Row)."""
+    path = path or db_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+    db.row_factory = sqlite3.Row
+    db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    db.execute("PRAGMA journal_mode = WAL")
+    db.execute("PRAGMA foreign_keys = ON")
+    _migrate(db)
+    return db
+
+
+def _migrate(db: sqlite3.Connection) -> None:
+    db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at REAL NOT NULL)")
+    applied = {row[0] for row in db.execute("SELECT name FROM _migrations")}
+    pending = [(name, fn) for name, fn in MIGRATIONS if name not in applied]
+    if not pending:
+        return
+    # BEGIN IMMEDIATE takes the write lock, so two processes never run the same migration twice.
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        applied = {row[0] for row in db.execute("SELECT name FROM _migrations")}
+        for name, fn in pending:
+            if name in applied:
+                continue
+            fn(db)
+            db.execute("INSERT INTO _migrations (name, applied_at) VALUES (?, ?)", (name, time.time()))
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+
+
+@contextmanager
+def transaction(path: Path | None = None) -> Iterator[sqlite3.Connection]:
+    """One write transaction (BEGIN IMMEDIATE … COMMIT, ROLLBACK on error)."""
+    db = connect(path)
+    try:
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+    finally:
+        db.close()
+
+
+@contextmanager
+def reading(path: Path | None = None) -> Iterator[sqlite3.Connection]:
+    db = connect(path)
+    try:
+        yield db
+    finally:
+        db.close()
+
+
+def row_to_dict(row: sqlite3.Row | None) -> dict | None:
+    """A row as a dict, with JSON columns (named *_json) decoded under their bare name."""
+    if row is None:
+        return None
+    out = {}
+    for key in row.keys():
+        value = row[key]
+        if key.endswith("_json"):
+            out[key[:-5]] = json.loads(value) if value else None
+        else:
+            out[key] = value
+    return out
+
+
+# --- migrations (append only; never edit or reorder an applied one) ---------------------------
+
+
+@migration
+def m001_meta(db: sqlite3.Connection) -> None:
+    db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    db.execute("INSERT INTO meta (key, value) VALUES ('created_at', ?)", (str(time.time()),))
+
+
+def get_meta(key: str) -> str | None:
+    with reading() as db:
+        row = db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+    return row[0] if row else None
+
+
+def set_meta(key: str, value: str) -> None:
+    with transaction() as db:
+        db.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
