@@ -101,6 +101,13 @@ class Launcher(Protocol):
 
     def cancel(self, job: Job) -> None: ...
 
+    def describe(self, argv: list[str], resources: Resources, env: dict[str, str]) -> str:
+        """What `submit` would run, as text for `--dry-run` (job script, manifests, request body).
+
+        Shows environment variable names only, never their values (they may be secrets).
+        """
+        ...
+
 
 def tail_text(path: str | Path | None, lines: int | None) -> str:
     """The last `lines` lines of a text file ('' when it does not exist yet)."""
@@ -114,3 +121,103 @@ def tail_text(path: str | Path | None, lines: int | None) -> str:
     if lines is None:
         return text
     return "\n".join(text.splitlines()[-lines:])
+
+
+# --- helpers shared by the launcher plugins ---------------------------------------------------
+
+# A job that serves something prints this line once it has chosen its port, e.g.
+# `LAZYCLI_ENDPOINT node12:43117`; `endpoint(job)` reads it back from the job's output.
+ENDPOINT_MARKER = "LAZYCLI_ENDPOINT"
+# The variable the wrapper script sets to the chosen port (engines may read it too).
+PORT_ENV = "LAZYCLI_PORT"
+
+
+def map_state(table: dict[str, Status], raw: str | None) -> Status:
+    """A scheduler's state name → Status through an explicit table; names not in it are UNKNOWN.
+
+    Slurm decorates states (`CANCELLED by 0`, `RUNNING+`), so only the first word counts.
+    """
+    if not raw:
+        return Status.UNKNOWN
+    word = raw.strip().split()[0].rstrip("+*").upper() if raw.strip() else ""
+    return table.get(word, Status.UNKNOWN)
+
+
+def find_endpoint(text: str) -> tuple[str, int] | None:
+    """The last `LAZYCLI_ENDPOINT host:port` line in a job's output, or None."""
+    found = None
+    for line in text.splitlines():
+        idx = line.find(ENDPOINT_MARKER + " ")
+        if idx < 0:
+            continue
+        value = line[idx + len(ENDPOINT_MARKER) + 1 :].strip()
+        host, sep, port = value.rpartition(":")
+        if sep and host and port.isdigit():
+            found = (host.strip("[]"), int(port))
+    return found
+
+
+def needs_port(argv: list[str]) -> bool:
+    return any(PORT_PLACEHOLDER in arg for arg in argv)
+
+
+def shell_argv(argv: list[str]) -> str:
+    """argv as one shell command line, with `{port}` replaced by "$LAZYCLI_PORT"."""
+    import shlex
+
+    words = []
+    for arg in argv:
+        parts = arg.split(PORT_PLACEHOLDER)
+        words.append(f'"${PORT_ENV}"'.join(shlex.quote(p) if p else "" for p in parts) or "''")
+    return " ".join(words)
+
+
+# Bash that picks a free TCP port on the node the job runs on (python3 asks the kernel; the
+# fallback probes random high ports through bash's /dev/tcp).
+_PICK_PORT = f"""\
+{PORT_ENV}=$(python3 -c 'import socket; s = socket.socket(); s.bind(("", 0)); print(s.getsockname()[1])' \\
+  2>/dev/null || true)
+if [ -z "${PORT_ENV}" ]; then
+  for _ in $(seq 1 50); do
+    p=$(( 20000 + RANDOM % 40000 ))
+    if ! (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; then {PORT_ENV}=$p; break; fi
+  done
+fi
+export {PORT_ENV}
+"""
+
+
+def wrapper_script(argv: list[str], *, host_expr: str = "$(hostname)", preamble: str = "") -> str:
+    """The body of a bash job script: pick a port when the argv wants one, print the endpoint
+    marker, then exec the argv (so signals from the scheduler reach the program itself)."""
+    lines = [preamble.rstrip("\n")] if preamble else []
+    if needs_port(argv):
+        lines.append(_PICK_PORT.rstrip("\n"))
+        host = f'${{LAZYCLI_NODE_HOST:-{host_expr}}}'
+        lines.append(f'echo "{ENDPOINT_MARKER} {host}:${PORT_ENV}"')
+    lines.append(f"exec {shell_argv(argv)}")
+    return "\n".join(lines) + "\n"
+
+
+def env_names(env: dict[str, str]) -> str:
+    """Environment for display: names only (values may be secrets)."""
+    return ", ".join(sorted(env)) if env else "(none)"
+
+
+def resources_text(resources: Resources) -> str:
+    """One line describing what a job asks for, for `--dry-run`."""
+    parts = [f"nodes={resources.nodes}", f"gpus={resources.gpus}"]
+    for key in ("cpus", "memory", "time_limit", "partition"):
+        value = getattr(resources, key)
+        if value is not None:
+            parts.append(f"{key}={value}")
+    parts += [f"{k}={v}" for k, v in sorted(resources.extra.items())]
+    return " ".join(parts)
+
+
+def job_name(log_path: str | Path | None, prefix: str = "lz") -> str:
+    """A scheduler-friendly job name derived from the log file's name (`lz-<stem>`)."""
+    import re
+
+    stem = Path(log_path).stem if log_path else "job"
+    return f"{prefix}-" + (re.sub(r"[^A-Za-z0-9_.-]+", "-", stem).strip("-")[:48] or "job")

@@ -123,7 +123,7 @@ def _collect(pm: pluggy.PluginManager, infos: list[PluginInfo]) -> Registry:
     for kind, (hook_name, record_type) in hookspecs.KINDS.items():
         hook = getattr(pm.hook, hook_name)
         # Call each implementation on its own so a raising hook only costs its own plugin.
-        for impl in reversed(hook.get_hookimpls()):
+        for impl in hook.get_hookimpls():  # registration order: entry points sorted by name
             info = by_name[impl.plugin_name]
             try:
                 produced = list(impl.function() or ())

@@ -53,6 +53,10 @@ class Settings(BaseSettings):
     # chat
     default_target: str | None = Field(None, description="Target of `lz chat` when none is given")
     chat_log: bool = Field(True, description="Log conversations to the state database")
+    chat_styles: dict[str, str] = Field(
+        default_factory=dict,
+        description="`lz chat --style` per model/target/provider ('*' for all), e.g. color=cyan,prefix=🤖 ",
+    )
     request_timeout: float = Field(120.0, gt=0, description="Seconds before an LLM request times out")
     max_retries: int = Field(3, ge=0, description="Retries on 429/5xx/connection errors")
     # rag
@@ -63,6 +67,8 @@ class Settings(BaseSettings):
     slurm_time: str | None = Field(None, description="Slurm time limit, e.g. 04:00:00")
     sco_partition: str | None = Field(None, description="SenseCore partition")
     sco_workspace_id: str | None = Field(None, description="SenseCore workspace id")
+    sco_resource_type: str = Field("N3lS.Ii.I60", description="SenseCore resource spec (srun -r SPEC.GPUS)")
+    sco_framework: str = Field("pt", description="SenseCore framework (srun -f)")
     k8s_namespace: str = Field("default", description="Kubernetes namespace")
     k8s_image: str | None = Field(None, description="Container image for Kubernetes jobs")
     ray_address: str = Field("http://127.0.0.1:8265", description="Ray dashboard / Jobs API address")

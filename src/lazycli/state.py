@@ -126,3 +126,50 @@ def set_meta(key: str, value: str) -> None:
             "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
             (key, value),
         )
+
+
+@migration
+def m003_models_registered(db: sqlite3.Connection) -> None:
+    """Local models registered under a name (`lz models add`, finetune results)."""
+    db.execute(
+        """CREATE TABLE models_registered (
+            name TEXT PRIMARY KEY,
+            path TEXT NOT NULL,
+            type TEXT NOT NULL,
+            format TEXT NOT NULL,
+            params_b REAL,
+            context_length INTEGER,
+            template TEXT,
+            base TEXT,
+            created_at REAL NOT NULL,
+            meta_json TEXT
+        )"""
+    )
+
+
+@migration
+def m005_chat_logs(db: sqlite3.Connection) -> None:
+    """Conversation log of `lz chat` (one row per exchange; a REPL session shares a conversation id)."""
+    db.execute(
+        """CREATE TABLE chat_logs (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            conversation_id TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            target TEXT NOT NULL,
+            model TEXT NOT NULL,
+            system TEXT,
+            prompt TEXT NOT NULL,
+            response TEXT NOT NULL,
+            messages_json TEXT,
+            options_json TEXT,
+            usage_json TEXT,
+            prompt_tokens INTEGER,
+            completion_tokens INTEGER,
+            total_tokens INTEGER,
+            latency_s REAL,
+            finish_reason TEXT,
+            error TEXT
+        )"""
+    )
+    db.execute("CREATE INDEX chat_logs_conversation ON chat_logs (conversation_id, id)")
+    db.execute("CREATE INDEX chat_logs_created ON chat_logs (created_at)")

@@ -1,17 +1,19 @@
-"""The `lz` command: a click group whose verbs are imported only when they are run.
+"""The `lz` command: a typer group whose verbs are imported only when they are run.
 
-`lz --help` must stay fast (≤ 0.15 s CPU), so this module imports click and nothing heavy: the
-verb table below carries each verb's module and one-line help, and the module (typer, pydantic,
-…) is imported only when that verb is invoked (vLLM's CLI does the same). Verbs are typer apps
-(`app` in their module); plugin commands (`lazycli_commands`) are looked up when a name is not a
-built-in verb.
+`lz --help` must stay fast (≤ 0.15 s CPU), so this module imports typer and nothing heavy: the
+verb table below carries each verb's module and one-line help, and the module (pydantic, rich,
+the verb's own imports) is imported only when that verb is invoked (vLLM's CLI does the same).
+Verbs are typer apps (`app` in their module); plugin commands (`lazycli_commands`) are looked up
+when a name is not a built-in verb.
 """
 
 from __future__ import annotations
 
 import sys
 
-import click
+import typer
+import typer.main
+from typer.core import TyperGroup
 
 from lazycli import __version__
 from lazycli.console import options
@@ -35,59 +37,70 @@ Run `lz VERB --help` for a verb's options; `lz plugins` lists plugin commands.
 """
 
 
-def _to_click(obj):
-    """A verb module's `app` as a click command (typer is imported only here)."""
-    if isinstance(obj, click.Command):
-        return obj
-    import typer.main
-
-    return typer.main.get_command(obj)
+def _to_command(obj):
+    """A verb module's `app` (a typer app) as a command of the same click flavour as the root."""
+    return typer.main.get_command(obj) if isinstance(obj, typer.Typer) else obj
 
 
-class LazyGroup(click.Group):
-    """A click group that imports a verb's module only when that verb runs."""
+class LazyGroup(TyperGroup):
+    """A typer group that imports a verb's module only when that verb runs."""
 
-    def list_commands(self, ctx: click.Context) -> list[str]:
+    def list_commands(self, ctx) -> list[str]:
         return sorted(VERBS)
 
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+    def get_command(self, ctx, cmd_name: str):
         if cmd_name in VERBS:
             import importlib
 
             module = importlib.import_module(VERBS[cmd_name][0])
-            command = _to_click(module.app)
+            command = _to_command(module.app)
             command.name = cmd_name
             return command
         return _plugin_command(cmd_name)
 
-    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+    def format_commands(self, ctx, formatter) -> None:
+        # From the table, not from the modules: listing verbs must not import them.
         rows = [(name, VERBS[name][1]) for name in sorted(VERBS)]
         with formatter.section("Commands"):
             formatter.write_dl(rows)
 
 
-def _plugin_command(name: str) -> click.Command | None:
+def _plugin_command(name: str):
     from lazycli.plugins import registry
 
     spec = registry().all("commands").get(name)
     if spec is None:
         return None
-    command = _to_click(spec.factory())
+    command = _to_command(spec.factory())
     command.name = name
     return command
 
 
-@click.group(
+def _show_version(value: bool) -> None:
+    if value:
+        print(f"lz {__version__}")
+        raise typer.Exit()
+
+
+app = typer.Typer(
     cls=LazyGroup,
+    rich_markup_mode=None,  # plain help: rich's renderer would import every verb to list them
+    add_completion=False,
+    no_args_is_help=True,
     context_settings={"help_option_names": ["-h", "--help"]},
     epilog=EPILOG,
-    invoke_without_command=False,
 )
-@click.version_option(__version__, "--version", prog_name="lz", message="%(prog)s %(version)s")
-@click.option("--json", "json_", is_flag=True, help="Machine output: plain JSON on stdout, nothing else.")
-@click.option("-q", "--quiet", is_flag=True, help="No progress or notes, only results and errors.")
-@click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
-def cli(json_: bool, quiet: bool, debug: bool) -> None:
+
+
+@app.callback()
+def root(
+    json_: bool = typer.Option(False, "--json", help="Machine output: plain JSON on stdout, nothing else."),
+    quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress or notes, only results and errors."),
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks for errors."),
+    version: bool = typer.Option(
+        False, "--version", callback=_show_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
     """lz: build, tune and run LLM applications from the shell."""
     options.json = options.json or json_
     options.quiet = options.quiet or quiet
@@ -108,7 +121,7 @@ def main(argv: list[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     options.debug = options.debug or "--debug" in args
     try:
-        cli.main(args=args, prog_name="lz", standalone_mode=False)
+        typer.main.get_command(app).main(args=args, prog_name="lz", standalone_mode=True)
     except LzError as exc:
         if options.debug:
             import traceback
@@ -116,14 +129,3 @@ def main(argv: list[str] | None = None) -> None:
             traceback.print_exc()
         _report_user_error(exc.message, exc.hint)
         sys.exit(exc.exit_code)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except (click.Abort, KeyboardInterrupt):
-        sys.stderr.write("lz: interrupted\n")
-        sys.exit(130)
-    except BrokenPipeError:
-        sys.exit(0)
-    sys.exit(0)

@@ -16,6 +16,11 @@ from lazycli.console import note, print_json, want_json
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Scaffold plugins.")
 
+
+@app.callback()
+def _group() -> None:
+    """Scaffold plugins (a group, so that `lz plugin new` keeps its sub-command name)."""
+
 KINDS = ("engine", "launcher", "provider", "finetuner", "store", "loader", "embedder", "reranker")
 
 # Per kind: (imports, body yielding the record, a contract check on that record).

@@ -31,12 +31,18 @@ def _print_table(reg) -> None:
     from rich.table import Table
 
     table = Table(show_lines=False)
-    for column in ("plugin", "version", "source", "registers", "errors"):
+    for column in ("plugin", "version", "source", "registers", "status"):
         table.add_column(column, overflow="fold")
     for info in reg.plugins:
         registers = "; ".join(f"{kind}: {', '.join(names)}" for kind, names in info.records.items())
-        errors = "\n".join(info.errors)
-        table.add_row(
-            info.name, info.version or "-", info.source, registers or "-", f"[red]{errors}[/red]" if errors else ""
-        )
-    console().print(table)
+        status = "[red]error[/red]" if info.errors else "ok"
+        table.add_row(info.name, info.version or "-", info.source, registers or "-", status)
+    out = console()
+    out.print(table)
+    # Errors in full below the table: a narrow terminal must not fold away the reason.
+    failed = [info for info in reg.plugins if info.errors]
+    if failed:
+        out.print("[red]Load errors:[/red]")
+        for info in failed:
+            for error in info.errors:
+                out.print(f"  {info.name}: {error}", markup=False)

@@ -1,0 +1,117 @@
+"""A LanceDB-backed chunk store with the methods `lazycli.rag` calls (see `lazycli.rag.store`).
+
+Writes are idempotent by source: the indexer deletes a file's rows before adding its new ones, so
+replaying a batch after a crash never duplicates rows. A `kill -9` during a LanceDB write leaves
+the table consistent (the manifest of the last committed version wins) but may leave `.tmp*`
+files behind; `clean_temp()` removes them and is only called while the index lock is held.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+TABLE = "chunks"
+
+
+def _quote(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+class LanceStore:
+    def __init__(self, path: Path, options: dict[str, Any]):
+        import lancedb
+
+        self.path = Path(path)
+        self.path.mkdir(parents=True, exist_ok=True)
+        self._db = lancedb.connect(str(self.path))
+        self._table = None
+
+    # --- reading ---------------------------------------------------------------------------
+
+    def table(self):
+        if self._table is None:
+            try:
+                self._table = self._db.open_table(TABLE)
+            except (ValueError, FileNotFoundError):
+                return None
+        return self._table
+
+    def version(self) -> int:
+        table = self.table()
+        return 0 if table is None else int(table.version)
+
+    def count(self) -> int:
+        table = self.table()
+        return 0 if table is None else table.count_rows()
+
+    def scan(self, columns: list[str]):
+        """Every row (in storage order, the order `take` offsets refer to) as a pyarrow Table."""
+        table = self.table()
+        if table is None:
+            return None
+        return table.search().select(columns).limit(None).to_arrow()
+
+    def take(self, offsets: list[int], columns: list[str]) -> list[dict]:
+        """Rows at these storage offsets, in the order asked for."""
+        table = self.table()
+        if table is None or not offsets:
+            return []
+        unique = sorted(set(offsets))
+        cols = list(dict.fromkeys(["id", *columns]))
+        got = table.take_offsets(unique).select(cols).to_arrow().to_pylist()
+        # take_offsets answers in storage order; map back through the offsets asked for.
+        by_offset = dict(zip(unique, got, strict=True))
+        return [by_offset[o] for o in offsets]
+
+    def rows_for_sources(self, sources: list[str], columns: list[str]) -> list[dict]:
+        table = self.table()
+        if table is None or not sources:
+            return []
+        where = f"source IN ({', '.join(_quote(s) for s in sources)})"
+        return table.search().where(where).select(columns).limit(None).to_arrow().to_pylist()
+
+    # --- writing ---------------------------------------------------------------------------
+
+    def delete_sources(self, sources: list[str]) -> None:
+        table = self.table()
+        if table is None or not sources:
+            return
+        table.delete(f"source IN ({', '.join(_quote(s) for s in sources)})")
+
+    def add(self, rows) -> None:
+        """Append rows (a pyarrow Table); the first add creates the table."""
+        table = self.table()
+        if table is None:
+            self._table = self._db.create_table(TABLE, rows)
+        else:
+            table.add(rows)
+
+    def compact(self) -> None:
+        """Merge small fragments and drop old versions (many small adds slow every scan)."""
+        table = self.table()
+        if table is None:
+            return
+        from datetime import timedelta
+
+        table.optimize(cleanup_older_than=timedelta(seconds=0))
+
+    def clean_temp(self) -> int:
+        """Remove `.tmp*` leftovers of interrupted writes; returns the bytes freed."""
+        freed = 0
+        for leftover in self.path.rglob(".tmp*"):
+            try:
+                if leftover.is_dir():
+                    freed += sum(f.stat().st_size for f in leftover.rglob("*") if f.is_file())
+                    shutil.rmtree(leftover, ignore_errors=True)
+                else:
+                    freed += leftover.stat().st_size
+                    leftover.unlink()
+            except FileNotFoundError:
+                continue
+        return freed
+
+    def drop(self) -> None:
+        self._table = None
+        shutil.rmtree(self.path, ignore_errors=True)

@@ -1,0 +1,83 @@
+"""The `llamacpp` engine: llama.cpp's OpenAI-compatible server (llama-cpp-python[server]) for GGUF
+models on CPU. It is the embedded default: the bundled SmolLM2 deploys with it, no GPU needed.
+
+Flags are those of `python -m llama_cpp.server --help` (llama-cpp-python 0.3.x): its options use
+underscores and its booleans take a value (`--embedding true`).
+"""
+
+from __future__ import annotations
+
+import sys
+
+from lazycli.engines import module_available, option, render_flags
+from lazycli.hookspecs import EngineRequest, EngineSpec, hookimpl
+
+# llama_cpp.server imports these at start-up; without them the server dies before listening.
+_SERVER_MODULES = ("llama_cpp", "uvicorn", "fastapi", "sse_starlette", "starlette_context", "pydantic_settings")
+
+OPTIONS = dict(
+    [
+        option("n_ctx", "--n_ctx", int, "context length (default: settings.llamacpp_ctx)"),
+        option("n_threads", "--n_threads", int, "CPU threads (default: settings.llamacpp_threads)"),
+        option("n_threads_batch", "--n_threads_batch", int, "threads for prompt processing"),
+        option("n_batch", "--n_batch", int, "prompt batch size"),
+        option("n_ubatch", "--n_ubatch", int, "physical batch size"),
+        option("n_gpu_layers", "--n_gpu_layers", int, "layers offloaded to the GPU (-1: all)"),
+        option("chat_format", "--chat_format", str, "chat template name (default: from the GGUF)"),
+        option("seed", "--seed", int, "random seed"),
+        option("embedding", "--embedding", bool, "serve /v1/embeddings"),
+        option("flash_attn", "--flash_attn", bool, "flash attention"),
+        option("use_mmap", "--use_mmap", bool, "memory-map the model file"),
+        option("use_mlock", "--use_mlock", bool, "lock the model in RAM"),
+        option("cache", "--cache", bool, "prompt cache"),
+        option("rope_freq_base", "--rope_freq_base", float, "RoPE base frequency"),
+        option("rope_freq_scale", "--rope_freq_scale", float, "RoPE frequency scale"),
+        option("type_k", "--type_k", int, "KV cache type for K"),
+        option("type_v", "--type_v", int, "KV cache type for V"),
+        option("verbose", "--verbose", bool, "llama.cpp's own logging"),
+        option("interrupt_requests", "--interrupt_requests", bool, "a new request interrupts a running one"),
+    ]
+)
+
+
+def _defaults(req: EngineRequest) -> dict:
+    from lazycli import settings
+
+    current = settings.get()
+    values = {"n_threads": current.llamacpp_threads, "n_ctx": current.llamacpp_ctx}
+    if req.gpus > 0:
+        values["n_gpu_layers"] = -1
+    return values
+
+
+def argv(req: EngineRequest) -> list[str]:
+    options = {**_defaults(req), **req.options}
+    head = [
+        sys.executable, "-m", "llama_cpp.server",
+        "--model", str(req.model_path),
+        "--model_alias", req.served_name,
+        "--host", req.host,
+        "--port", str(req.port),
+    ]  # fmt: skip
+    return head + render_flags(options, OPTIONS, style="underscore", bool_values=True) + list(req.extra_args)
+
+
+def is_installed() -> bool:
+    return all(module_available(name) for name in _SERVER_MODULES)
+
+
+@hookimpl
+def lazycli_engines():
+    yield EngineSpec(
+        name="llamacpp",
+        argv=argv,
+        model_types=("llm",),
+        formats=("gguf",),
+        # llama-cpp-python's server has no /health; /v1/models answers once the model is loaded.
+        health_path="/v1/models",
+        protocol="openai",
+        options=OPTIONS,
+        is_installed=is_installed,
+        install_hint="pip install 'lazycli[local]' (compiles llama.cpp from source: ~5-30 min the first time)",
+        description="llama.cpp OpenAI-compatible server for GGUF models on CPU (the embedded default)",
+    )

@@ -1,0 +1,66 @@
+"""Embedding and reranking over a deployment or an online provider.
+
+The target is anything `lz chat` accepts (a deployment name, `provider[:model]`, an http(s) URL);
+`lazycli.client.resolve_target(target)` builds the client, and its `embed` / `rerank` methods do
+the requests. Nothing heavy is imported here.
+"""
+
+from __future__ import annotations
+
+from lazycli.hookspecs import EmbedderSpec, RerankerSpec, hookimpl
+
+
+def _split_target(spec: str) -> tuple[str, str | None]:
+    """`provider:model` → ("provider:model", "model"): the client gets the whole target and the
+    model name is passed again explicitly so providers whose default is a chat model embed right."""
+    if "://" not in spec and ":" in spec:
+        return spec, spec.split(":", 1)[1] or None
+    return spec, None
+
+
+class RemoteEmbedder:
+    batch_size = 64
+
+    def __init__(self, target: str, options=None):
+        from lazycli.client import resolve_target
+
+        self.target, self.model_name = _split_target(target)
+        self.client = resolve_target(self.target)
+        self.dim = None
+        self.max_tokens = None
+
+    def embed(self, texts):
+        import numpy as np
+
+        out = []
+        for start in range(0, len(texts), self.batch_size):
+            out.extend(self.client.embed(list(texts[start : start + self.batch_size]), model=self.model_name))
+        vectors = np.asarray(out, dtype=np.float32).reshape(len(texts), -1)
+        # Providers differ on normalisation; unit length keeps cosine a dot product everywhere.
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        vectors = vectors / np.where(norms == 0, 1, norms)
+        self.dim = vectors.shape[1] if len(texts) else self.dim
+        return vectors
+
+
+class RemoteReranker:
+    def __init__(self, target: str, options=None):
+        from lazycli.client import resolve_target
+
+        self.target, self.model_name = _split_target(target)
+        self.client = resolve_target(self.target)
+
+    def rerank(self, query, texts):
+        if not texts:
+            return []
+        return [float(s) for s in self.client.rerank(query, list(texts), model=self.model_name)]
+
+
+@hookimpl
+def lazycli_embedders():
+    yield EmbedderSpec("remote", RemoteEmbedder, "a deployment or provider:model through lazycli.client")
+
+
+@hookimpl
+def lazycli_rerankers():
+    yield RerankerSpec("remote", RemoteReranker, "a deployment or provider's rerank through lazycli.client")

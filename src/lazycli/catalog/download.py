@@ -1,0 +1,539 @@
+"""Hub downloads: resumable, verified, atomic.
+
+The real clients do the transfer (`huggingface_hub.hf_hub_download` into a local dir, which keeps
+`.incomplete` files and resumes them with HTTP Range; `modelscope.snapshot_download`). lz adds:
+
+- a plan first (hub ids, commit, files, bytes, target dir), which `--dry-run` prints;
+- one file at a time, pinned to the resolved commit, so a rerun never refetches a finished file;
+- verification of every file against what the hub publishes: size always, sha256 for LFS files,
+  the git blob sha1 for small files; a bad file is deleted so the next run fetches it again;
+- a ready marker (`.lz-ready.json`) written only after verification, atomically: a half download
+  is never reported as a ready model.
+
+Tokens come from `lazycli.keys.get_key("huggingface", ...)` and go to the client as an argument,
+never to argv, logs or error messages.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+
+from lazycli.catalog import local
+from lazycli.catalog.model import ModelRef
+from lazycli.catalog.sizes import format_bytes
+from lazycli.console import note, options
+from lazycli.errors import LzError
+from lazycli.fsutil import atomic_write_text
+
+HF_TOKEN_ENV = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN")
+MS_TOKEN_ENV = ("MODELSCOPE_API_TOKEN",)
+VERIFIED_FILE = ".cache/lz-verified.json"  # per-file hashes already checked, so a resume skips them
+TOKEN_HINT = "store a token with `lz keys set huggingface` (or set HF_TOKEN), and accept the model's licence"
+
+
+# --- planning ---------------------------------------------------------------------------------------
+
+
+def pick_source(ref: ModelRef, source: str | None) -> str:
+    from lazycli.catalog.resolver import default_source
+
+    hub = source or default_source()
+    if hub not in local.HUBS:
+        raise LzError(f"unknown hub {hub!r}", hint="use --source huggingface or --source modelscope")
+    if hub not in ref.hub_ids:
+        others = ", ".join(ref.hub_ids) or "none"
+        raise LzError(f"model {ref.name!r} has no {hub} id", hint=f"hubs it is on: {others}")
+    return hub
+
+
+def plan(
+    ref: ModelRef,
+    *,
+    source: str | None = None,
+    revision: str | None = None,
+    include: tuple[str, ...] = (),
+    exclude: tuple[str, ...] = (),
+) -> dict:
+    """What a download would do, without any network: hub ids, the chosen hub, the target dir."""
+    hub = pick_source(ref, source)
+    repo_id = ref.hub_ids[hub]
+    target = local.cache_dir_for(hub, repo_id)
+    return {
+        "model": ref.name,
+        "type": ref.type,
+        "format": ref.format,
+        "hub_ids": dict(ref.hub_ids),
+        "source": hub,
+        "repo_id": repo_id,
+        "revision": revision or "main",
+        "include": list(include or ref.include),
+        "exclude": list(exclude),
+        "target_dir": str(target),
+        "ready": ref.ready,
+        "local_path": str(ref.path) if ref.path else None,
+        "endpoint": _endpoint(hub),
+    }
+
+
+def _endpoint(hub: str) -> str:
+    if hub == "huggingface":
+        return os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
+    return os.environ.get("MODELSCOPE_ENDPOINT") or "https://" + os.environ.get("MODELSCOPE_DOMAIN", "www.modelscope.cn")
+
+
+def select_files(names: list[str], include=(), exclude=()) -> list[str]:
+    """Repo files kept by the include/exclude globs (include empty = all)."""
+    kept = []
+    for name in names:
+        if include and not any(fnmatch.fnmatch(name, pat) for pat in include):
+            continue
+        if any(fnmatch.fnmatch(name, pat) for pat in exclude):
+            continue
+        kept.append(name)
+    return kept
+
+
+# --- verification -----------------------------------------------------------------------------------
+
+
+def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def git_blob_sha1(path: Path, chunk: int = 1 << 20) -> str:
+    """The git object id of a file: sha1 of 'blob <size>\\0' + content (what the hub lists as blob id)."""
+    digest = hashlib.sha1(f"blob {path.stat().st_size}\0".encode())
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verify_file(path: Path, expected: dict) -> str | None:
+    """None when the file matches the hub's size/hash, else a reason."""
+    if not path.is_file():
+        return "missing"
+    size = path.stat().st_size
+    if expected.get("size") is not None and size != expected["size"]:
+        return f"size {size} != {expected['size']}"
+    if expected.get("sha256"):
+        actual = sha256_file(path)
+        if actual != expected["sha256"]:
+            return f"sha256 {actual[:12]}… != {expected['sha256'][:12]}…"
+    elif expected.get("blob_id"):
+        actual = git_blob_sha1(path)
+        if actual != expected["blob_id"]:
+            return f"git sha1 {actual[:12]}… != {expected['blob_id'][:12]}…"
+    return None
+
+
+def _load_verified(target: Path) -> dict:
+    try:
+        return json.loads((target / VERIFIED_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def _save_verified(target: Path, verified: dict) -> None:
+    atomic_write_text(target / VERIFIED_FILE, json.dumps(verified, indent=1))
+
+
+def _stat_key(path: Path) -> list:
+    st = path.stat()
+    return [st.st_size, st.st_mtime_ns]
+
+
+def _discard(target: Path, filename: str) -> None:
+    """Delete a bad file and the client's record of it, so the next run downloads it afresh."""
+    (target / filename).unlink(missing_ok=True)
+    meta = target / ".cache" / "huggingface" / "download" / (filename + ".metadata")
+    meta.unlink(missing_ok=True)
+
+
+# --- progress ---------------------------------------------------------------------------------------
+
+
+class _Progress:
+    """A rich progress display (bytes, speed, ETA) on stderr, only on a terminal."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.progress = None
+        self.total_task = None
+
+    def __enter__(self):
+        if self.enabled:
+            from rich.progress import (
+                BarColumn,
+                DownloadColumn,
+                Progress,
+                TextColumn,
+                TimeRemainingColumn,
+                TransferSpeedColumn,
+            )
+
+            from lazycli.console import err_console
+
+            self.progress = Progress(
+                TextColumn("{task.description}", justify="left"),
+                BarColumn(),
+                DownloadColumn(),
+                TransferSpeedColumn(),
+                TimeRemainingColumn(),
+                console=err_console(),
+                transient=False,
+            )
+            self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.progress is not None:
+            self.progress.__exit__(*exc)
+
+    def start_total(self, label: str, total: int, done: int) -> None:
+        if self.progress is not None:
+            self.total_task = self.progress.add_task(label, total=total, completed=done)
+
+    def advance_total(self, n: int) -> None:
+        if self.progress is not None and self.total_task is not None:
+            self.progress.advance(self.total_task, n)
+
+    def bar_class(self):
+        """A tqdm-shaped class the hub clients drive; it forwards bytes to the rich bars."""
+        outer = self
+
+        class Bar:
+            def __init__(self, *args, total=None, initial=0, desc=None, **kwargs) -> None:
+                self.n = initial or 0
+                self.total = total
+                self.task = None
+                if outer.progress is not None:
+                    label = str(desc or "file")[-40:]
+                    self.task = outer.progress.add_task(f"  {label}", total=total, completed=self.n)
+
+            def update(self, n=1) -> None:
+                self.n += n
+                if self.task is not None:
+                    outer.progress.advance(self.task, n)
+                outer.advance_total(n)
+
+            def close(self) -> None:
+                if self.task is not None:
+                    outer.progress.remove_task(self.task)
+                    self.task = None
+
+            def refresh(self, *a, **k) -> None:
+                pass
+
+            def set_description(self, *a, **k) -> None:
+                pass
+
+            def __enter__(self):
+                return self
+
+            def __exit__(self, *exc) -> None:
+                self.close()
+
+        return Bar
+
+
+def _want_progress(progress: bool | None) -> bool:
+    if progress is not None:
+        return progress
+    from lazycli.console import is_tty
+    import sys
+
+    return is_tty(sys.stderr) and not options.quiet and not options.json
+
+
+# --- the download -----------------------------------------------------------------------------------
+
+
+def download(
+    ref: ModelRef,
+    *,
+    source: str | None = None,
+    revision: str | None = None,
+    include: tuple[str, ...] = (),
+    exclude: tuple[str, ...] = (),
+    progress: bool | None = None,
+    verify: bool = False,
+) -> dict:
+    """Download a model's files into the cache, verify them, mark it ready; returns a summary.
+
+    `verify=True` re-hashes a model that is already marked ready (and repairs it if needed).
+    """
+    the_plan = plan(ref, source=source, revision=revision, include=include, exclude=exclude)
+    if the_plan["source"] == "huggingface":
+        return _download_hf(ref, the_plan, progress=_want_progress(progress), verify=verify)
+    return _download_ms(ref, the_plan, progress=_want_progress(progress))
+
+
+def _hf_token() -> str | None:
+    from lazycli.keys import get_key
+
+    token, _where = get_key("huggingface", HF_TOKEN_ENV)
+    return token
+
+
+def _hf_error(exc: Exception, the_plan: dict) -> LzError | None:
+    """A user-facing error for what the hub client raised (None when it is a bug)."""
+    from huggingface_hub import errors as hf_errors
+
+    repo = f"{the_plan['repo_id']} on {the_plan['endpoint']}"
+    if isinstance(exc, hf_errors.OfflineModeIsEnabled):
+        return LzError(f"cannot download {repo}: HF_HUB_OFFLINE is set", hint="unset HF_HUB_OFFLINE to download")
+    if isinstance(exc, hf_errors.GatedRepoError):
+        return LzError(f"{repo} is gated: access denied", hint=TOKEN_HINT)
+    if isinstance(exc, hf_errors.RevisionNotFoundError):
+        return LzError(f"revision {the_plan['revision']!r} not found in {repo}", hint="check --revision")
+    if isinstance(exc, hf_errors.EntryNotFoundError):
+        return LzError(f"a file listed by {repo} is missing on the hub", hint="try again later or pin --revision")
+    status = getattr(getattr(exc, "response", None), "status_code", None)
+    if status in (401, 403):
+        return LzError(f"{repo}: not authorized (HTTP {status}), or the repo does not exist", hint=TOKEN_HINT)
+    if isinstance(exc, hf_errors.RepositoryNotFoundError):
+        return LzError(f"model repo {repo} not found", hint="check the id, or " + TOKEN_HINT)
+    if isinstance(exc, hf_errors.HfHubHTTPError):
+        return LzError(f"hub error for {repo}: HTTP {status}", hint="try again; downloads resume where they stopped")
+    import httpx
+
+    if isinstance(exc, httpx.HTTPError | ConnectionError | TimeoutError):
+        return LzError(
+            f"cannot reach {the_plan['endpoint']} ({type(exc).__name__})",
+            hint="check the network or HF_ENDPOINT; run again to resume",
+        )
+    return None
+
+
+def _hf_call(fn, the_plan: dict, *args, **kwargs):
+    try:
+        return fn(*args, **kwargs)
+    except Exception as exc:
+        err = _hf_error(exc, the_plan)
+        if err is None:
+            raise
+        raise err from None
+
+
+def _expected_files(info, the_plan: dict) -> dict[str, dict]:
+    siblings = {s.rfilename: s for s in (info.siblings or [])}
+    names = select_files(sorted(siblings), the_plan["include"], the_plan["exclude"])
+    if not names:
+        raise LzError(
+            f"no files of {the_plan['repo_id']} match --include/--exclude",
+            hint="repo files: " + ", ".join(sorted(siblings)[:8]),
+        )
+    out = {}
+    for name in names:
+        sib = siblings[name]
+        lfs = sib.lfs
+        out[name] = {
+            "size": lfs.size if lfs else sib.size,
+            "sha256": lfs.sha256 if lfs else None,
+            "blob_id": None if lfs else sib.blob_id,
+        }
+    return out
+
+
+def _download_hf(ref: ModelRef, the_plan: dict, *, progress: bool, verify: bool) -> dict:
+    from huggingface_hub import HfApi, hf_hub_download
+
+    target = Path(the_plan["target_dir"])
+    token = _hf_token()
+    api = HfApi(endpoint=the_plan["endpoint"])
+    info = _hf_call(
+        api.model_info, the_plan, the_plan["repo_id"], revision=the_plan["revision"], files_metadata=True, token=token
+    )
+    commit = info.sha
+    expected = _expected_files(info, the_plan)
+    marker = local.read_marker(target)
+    if marker and marker.get("commit") == commit and set(expected) <= set(marker.get("files", {})) and not verify:
+        return _summary(ref, the_plan, target, commit, expected, downloaded=0, already=True)
+    # From here on the dir is not ready until verified again.
+    (target / local.READY_MARKER).unlink(missing_ok=True)
+    target.mkdir(parents=True, exist_ok=True)
+    verified = _load_verified(target)
+    total = sum(e["size"] or 0 for e in expected.values())
+    done = sum(_partial_bytes(target, name) for name in expected)
+    started = time.monotonic()
+    fetched = 0
+    with _Progress(progress) as bars:
+        bars.start_total(f"{ref.name} ({len(expected)} files)", total, done)
+        for name, exp in expected.items():
+            path = target / name
+            if _already_verified(verified, name, path, exp, commit):
+                continue
+            before = path.stat().st_size if path.is_file() else 0
+            _hf_call(
+                hf_hub_download,
+                the_plan,
+                the_plan["repo_id"],
+                name,
+                revision=commit,
+                local_dir=target,
+                token=token,
+                endpoint=the_plan["endpoint"],
+                tqdm_class=bars.bar_class(),
+            )
+            fetched += max(0, path.stat().st_size - before) if path.is_file() else 0
+            problem = verify_file(path, exp)
+            if problem:
+                _discard(target, name)
+                _save_verified(target, verified)
+                raise LzError(
+                    f"downloaded {name} of {the_plan['repo_id']} failed verification ({problem}); deleted it",
+                    hint="run the same command again to fetch it afresh; if it repeats, the hub or mirror "
+                    "serves bad data",
+                )
+            verified[name] = {"commit": commit, "stat": _stat_key(path), "sha256": exp.get("sha256")}
+            _save_verified(target, verified)
+    _write_marker(target, the_plan, commit, expected)
+    summary = _summary(ref, the_plan, target, commit, expected, downloaded=fetched, already=False)
+    summary["seconds"] = round(time.monotonic() - started, 3)
+    return summary
+
+
+def _partial_bytes(target: Path, name: str) -> int:
+    path = target / name
+    return path.stat().st_size if path.is_file() else 0
+
+
+def _already_verified(verified: dict, name: str, path: Path, exp: dict, commit: str) -> bool:
+    """A file checked in an earlier (interrupted) run and unchanged since: skip fetch and hash."""
+    rec = verified.get(name)
+    if not rec or not path.is_file():
+        return False
+    if rec.get("commit") != commit and rec.get("sha256") != exp.get("sha256"):
+        return False
+    return rec.get("stat") == _stat_key(path) and (exp.get("size") in (None, path.stat().st_size))
+
+
+def _write_marker(target: Path, the_plan: dict, commit: str, expected: dict) -> None:
+    marker = {
+        "hub": the_plan["source"],
+        "repo_id": the_plan["repo_id"],
+        "model": the_plan["model"],
+        "revision": the_plan["revision"],
+        "commit": commit,
+        "include": the_plan["include"],
+        "exclude": the_plan["exclude"],
+        "files": expected,
+        "verified_at": time.time(),
+    }
+    atomic_write_text(target / local.READY_MARKER, json.dumps(marker, indent=1))
+
+
+def _summary(ref, the_plan, target, commit, expected, *, downloaded: int, already: bool) -> dict:
+    path = local.model_file(target, ref.format, tuple(the_plan["include"]))
+    return {
+        "model": ref.name,
+        "source": the_plan["source"],
+        "repo_id": the_plan["repo_id"],
+        "commit": commit,
+        "path": str(path),
+        "dir": str(target),
+        "files": len(expected),
+        "bytes": sum(e["size"] or 0 for e in expected.values()),
+        "downloaded_bytes": downloaded,
+        "already_present": already,
+        "verified": True,
+    }
+
+
+# --- ModelScope -------------------------------------------------------------------------------------
+
+
+def _ms_token() -> str | None:
+    from lazycli.keys import get_key
+
+    token, _where = get_key("modelscope", MS_TOKEN_ENV)
+    return token
+
+
+def ms_snapshot_kwargs(the_plan: dict, target: Path) -> dict:
+    """The exact keyword arguments lz passes to `modelscope.snapshot_download` (tested as such)."""
+    kwargs = {
+        "model_id": the_plan["repo_id"],
+        "revision": None if the_plan["revision"] == "main" else the_plan["revision"],
+        "local_dir": str(target),
+    }
+    if the_plan["include"]:
+        kwargs["allow_patterns"] = list(the_plan["include"])
+    if the_plan["exclude"]:
+        kwargs["ignore_patterns"] = list(the_plan["exclude"])
+    return kwargs
+
+
+def _download_ms(ref: ModelRef, the_plan: dict, *, progress: bool) -> dict:
+    """ModelScope through its own client (which verifies sha256 per file itself); lz adds the marker."""
+    try:
+        from modelscope.hub.snapshot_download import snapshot_download
+    except ImportError:
+        raise LzError("the modelscope client is not installed", hint="pip install 'lazycli[modelscope]'") from None
+    target = Path(the_plan["target_dir"])
+    if local.read_marker(target):
+        return _ms_summary(ref, the_plan, target, already=True)
+    (target / local.READY_MARKER).unlink(missing_ok=True)
+    target.mkdir(parents=True, exist_ok=True)
+    try:
+        # The token goes as an argument (never argv or logs); MODELSCOPE_ENDPOINT picks the server.
+        snapshot_download(**ms_snapshot_kwargs(the_plan, target), token=_ms_token())
+    except Exception as exc:  # the client raises plain exceptions; name the repo and keep the cause
+        if isinstance(exc, LzError):
+            raise
+        raise LzError(
+            f"modelscope download of {the_plan['repo_id']} failed: {type(exc).__name__}: {str(exc)[:200]}",
+            hint="run again to resume; for private models `lz keys set modelscope`",
+        ) from None
+    files = {
+        str(p.relative_to(target)): {"size": p.stat().st_size}
+        for p in sorted(target.rglob("*"))
+        if p.is_file() and not p.relative_to(target).parts[0].startswith(".")
+    }
+    _write_marker(target, the_plan, "", files)
+    return _ms_summary(ref, the_plan, target, already=False)
+
+
+def _ms_summary(ref, the_plan, target, *, already: bool) -> dict:
+    marker = local.read_marker(target) or {}
+    files = marker.get("files", {})
+    return {
+        "model": ref.name,
+        "source": "modelscope",
+        "repo_id": the_plan["repo_id"],
+        "commit": marker.get("commit") or None,
+        "path": str(local.model_file(target, ref.format, tuple(the_plan["include"]))),
+        "dir": str(target),
+        "files": len(files),
+        "bytes": sum((f.get("size") or 0) for f in files.values()),
+        "already_present": already,
+        "verified": True,
+    }
+
+
+# --- removal ----------------------------------------------------------------------------------------
+
+
+def remove_download(directory: Path) -> int:
+    """Delete a download dir (verified or partial); returns the bytes freed."""
+    from lazycli.catalog.sizes import tree_size
+
+    if not directory.exists():
+        return 0
+    freed = tree_size(directory)
+    shutil.rmtree(directory)
+    return freed
+
+
+__all__ = ["download", "plan", "select_files", "verify_file", "remove_download", "format_bytes"]

@@ -1,0 +1,235 @@
+"""What engine plugins and `lz deploy` share: the registry lookup, `auto` choice, `--set` checking,
+flag rendering, install checks and HTTP health probes.
+
+Kept light (stdlib only at import): plugin modules import it, and `lz plugins` imports every plugin.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import urllib.error
+import urllib.request
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from lazycli.errors import LzError, did_you_mean, unknown
+from lazycli.hookspecs import EngineOption, EngineSpec
+
+# The order `auto` tries GPU engines in for an LLM (issue 4: vllm, else lmdeploy, else lightllm).
+GPU_LLM_ORDER = ("vllm", "lmdeploy", "lightllm")
+CPU_DEFAULT = "llamacpp"
+EMBED_ENGINE = "embed"
+EMBED_TYPES = ("embed", "rerank")
+
+
+# --- registry ---------------------------------------------------------------------------------
+
+
+def engine_specs() -> dict[str, EngineSpec]:
+    from lazycli.plugins import registry
+
+    return registry().all("engines")
+
+
+def get_engine(name: str) -> EngineSpec:
+    from lazycli.plugins import registry
+
+    return registry().get("engines", name)
+
+
+# --- what is installed, what hardware is here --------------------------------------------------
+
+
+def module_available(name: str) -> bool:
+    """True when `name` can be imported here, without importing it (engines are heavy)."""
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def binary_on_path(name: str) -> bool:
+    return shutil.which(name) is not None
+
+
+def gpu_count() -> int:
+    """NVIDIA GPUs visible to processes started from here (no torch import: it costs seconds)."""
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None:
+        ids = [v for v in visible.split(",") if v.strip() and v.strip() != "-1"]
+        if not ids:
+            return 0
+    try:
+        found = len(os.listdir("/proc/driver/nvidia/gpus"))
+    except OSError:
+        return 0
+    return min(found, len(ids)) if visible is not None else found
+
+
+# --- auto choice --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Choice:
+    engine: str
+    reason: str
+
+
+def choose_engine(
+    model_type: str, model_format: str, gpus: int, specs: Mapping[str, EngineSpec] | None = None
+) -> Choice:
+    """The engine `auto` picks, and why (shown by `--dry-run`).
+
+    GGUF or no GPU → llamacpp; an LLM with GPUs → the first installed of vllm, lmdeploy, lightllm;
+    embedding/rerank models → the built-in embed server.
+    """
+    specs = engine_specs() if specs is None else specs
+    if model_type in EMBED_TYPES:
+        return Choice(EMBED_ENGINE, f"model type is {model_type} → {EMBED_ENGINE}")
+    if model_format == "gguf":
+        return Choice(CPU_DEFAULT, f"model format is gguf → {CPU_DEFAULT}")
+    if gpus <= 0:
+        if model_format != "gguf" and CPU_DEFAULT in specs and model_format not in specs[CPU_DEFAULT].formats:
+            raise LzError(
+                f"no GPU here and the model is in {model_format!r} format, which {CPU_DEFAULT} cannot serve",
+                hint="deploy a GGUF build of the model, or pick an engine with --engine (e.g. vllm on CPU)",
+            )
+        return Choice(CPU_DEFAULT, f"no GPU found → {CPU_DEFAULT}")
+    tried = []
+    for name in GPU_LLM_ORDER:
+        spec = specs.get(name)
+        if spec is None:
+            continue
+        if spec.is_installed():
+            skipped = f" ({', '.join(tried)} not installed)" if tried else ""
+            return Choice(name, f"{model_type} with {gpus} GPU(s) → {name}{skipped}")
+        tried.append(name)
+    raise LzError(
+        f"no GPU engine is installed for {model_type} model (tried {', '.join(GPU_LLM_ORDER)})",
+        hint="pip install 'lazycli[vllm]' (or lmdeploy), or deploy a GGUF model with --engine llamacpp",
+    )
+
+
+# --- --set key=value ----------------------------------------------------------------------------
+
+
+def parse_set(pairs: Iterable[str]) -> dict[str, str]:
+    """`--set k=v` pairs as a dict (values stay strings until checked against the engine)."""
+    out: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        key = key.strip().lstrip("-")
+        if not sep or not key:
+            raise LzError(f"bad --set {pair!r}", hint="write --set key=value, e.g. --set max_model_len=4096")
+        out[key.replace("-", "_")] = value
+    return out
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def _convert(engine: str, option: EngineOption, raw: Any) -> Any:
+    if not isinstance(raw, str):
+        return raw
+    kind = option.type
+    try:
+        if kind is bool:
+            low = raw.strip().lower()
+            if low in _TRUE or low == "":
+                return True
+            if low in _FALSE:
+                return False
+            raise ValueError(raw)
+        if kind in (int, float):
+            return kind(raw)
+    except ValueError:
+        raise LzError(
+            f"bad value for --set {option.name}={raw} ({engine})",
+            hint=f"expected {kind.__name__}" + (f": {option.help}" if option.help else ""),
+        ) from None
+    return raw
+
+
+def check_options(spec: EngineSpec, options: Mapping[str, Any], *, force: bool = False) -> dict[str, Any]:
+    """Options typed by the engine's known options; unknown keys → did-you-mean, or passed through
+    unchanged with `force` (`--force-set`)."""
+    checked: dict[str, Any] = {}
+    for key, raw in options.items():
+        option = spec.options.get(key)
+        if option is None:
+            if not force:
+                raise unknown(
+                    f"option for engine {spec.name}:",
+                    key,
+                    spec.options,
+                    hint=f"known: {', '.join(sorted(spec.options)) or 'none'}; --force-set passes it through",
+                )
+            checked[key] = raw
+            continue
+        checked[key] = _convert(spec.name, option, raw)
+    return checked
+
+
+def render_flags(
+    options: Mapping[str, Any], known: Mapping[str, EngineOption], *, style: str = "dash", bool_values: bool = False
+) -> list[str]:
+    """Options as flags: known ones by their real flag, passed-through ones by the engine's naming
+    `style` ("dash": --max-model-len, "underscore": --max_total_token_num). Booleans are switches
+    (present when true) unless the engine takes `--flag true|false` (`bool_values`)."""
+    argv: list[str] = []
+    for key, value in options.items():
+        option = known.get(key)
+        flag = option.flag if option else "--" + (key.replace("_", "-") if style == "dash" else key)
+        if value is None:
+            continue
+        if isinstance(value, bool) and not bool_values:
+            if value:
+                argv.append(flag)
+            continue
+        if isinstance(value, bool):
+            value = "true" if value else "false"
+        if isinstance(value, list | tuple):
+            argv += [flag, *map(str, value)]
+        else:
+            argv += [flag, str(value)]
+    return argv
+
+
+def option(name: str, flag: str, type: type = str, help: str = "", default: Any = None) -> tuple[str, EngineOption]:
+    """One (name, EngineOption) pair for an engine's options table."""
+    return name, EngineOption(name=name, flag=flag, type=type, default=default, help=help)
+
+
+def suggest_engine(name: str, specs: Mapping[str, EngineSpec]) -> list[str]:
+    return did_you_mean(name, specs)
+
+
+# --- HTTP health --------------------------------------------------------------------------------
+
+
+def probe(url: str, timeout: float = 1.0) -> bool:
+    """True when GET `url` answers 2xx (the engine is up and its model is loaded)."""
+    # No proxies: engines listen on this machine or the cluster's network, never behind a proxy.
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(urllib.request.Request(url, method="GET"), timeout=timeout) as resp:
+            return 200 <= resp.status < 300
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
+def connect_host(host: str | None) -> str:
+    """Where a client connects for a server bound to `host` (0.0.0.0 means this machine)."""
+    if not host or host in ("0.0.0.0", "::", "*"):
+        return "127.0.0.1"
+    return host
+
+
+def base_url(host: str, port: int, protocol: str) -> str:
+    """The client base URL: OpenAI-compatible servers end in /v1, the others at the root."""
+    root = f"http://{connect_host(host)}:{port}"
+    return root + "/v1" if protocol == "openai" else root

@@ -1,0 +1,56 @@
+"""`lz plugin new`: the scaffold installs with pip, is listed by `lz plugins`, and its test passes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import venv
+
+import pytest
+
+from lazycli.cli.plugin import KINDS, render
+from tests.conftest import lz
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_every_kind_renders_valid_python(kind):
+    files = render("my-thing", kind)
+    for name, text in files.items():
+        if name.endswith(".py"):
+            compile(text, name, "exec")
+    assert 'my-thing = "lazycli_my_thing"' in files["pyproject.toml"]
+
+
+def test_refuses_unknown_kind_and_existing_dir(tmp_path):
+    proc = lz("plugin", "new", "x", "--kind", "engin", "--dir", str(tmp_path / "x"))
+    assert proc.returncode == 2 and "did you mean 'engine'" in proc.stderr
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "keep.txt").write_text("mine")
+    proc = lz("plugin", "new", "x", "--kind", "engine", "--dir", str(tmp_path / "full"))
+    assert proc.returncode == 2 and (tmp_path / "full" / "keep.txt").read_text() == "mine"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["provider", "launcher", "embedder"])
+def test_scaffold_installs_lists_and_passes_its_contract_test(tmp_path, kind):
+    target = tmp_path / "plugin"
+    lz("plugin", "new", "demo-thing", "--kind", kind, "--dir", str(target), check=0)
+    env_dir = tmp_path / "venv"
+    venv.EnvBuilder(system_site_packages=True, with_pip=False).create(env_dir)
+    python = str(env_dir / "bin" / "python")
+    # pip from the outer interpreter installs into the venv (no network: setuptools is already here).
+    subprocess.run(
+        [sys.executable, "-m", "pip", "--python", python, "install", "-q", "--no-deps",
+         "--no-build-isolation", "-e", str(target)],
+        check=True,
+    )
+    listed = subprocess.run(
+        [python, "-m", "lazycli", "plugins", "--json"], capture_output=True, text=True, check=True
+    ).stdout
+    info = next(p for p in json.loads(listed)["plugins"] if p["name"] == "demo-thing")
+    assert info["source"] == "lazycli-demo-thing" and not info["errors"]
+    assert info["records"] == {kind + "s": ["demo-thing"]}
+    result = subprocess.run([python, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(target / "tests")],
+                            capture_output=True, text=True, cwd=target)
+    assert result.returncode == 0, result.stdout + result.stderr
