@@ -52,7 +52,9 @@ def lz(*args: str, input: str | None = None, env: dict | None = None, timeout: f
         timeout=timeout,
     )
     if check is not None:
-        assert proc.returncode == check, f"exit {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+        assert proc.returncode == check, (
+            f"exit {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+        )
     return proc
 
 

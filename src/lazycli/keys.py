@@ -36,7 +36,9 @@ def _read() -> dict[str, str]:
     except FileNotFoundError:
         return {}
     except tomllib.TOMLDecodeError:
-        raise LzError(f"keys file {path} is not valid TOML", hint="fix it, or remove it and `lz keys set` again") from None
+        raise LzError(
+            f"keys file {path} is not valid TOML", hint="fix it, or remove it and `lz keys set` again"
+        ) from None
     return {str(k): str(v) for k, v in data.items()}
 
 
@@ -100,5 +102,7 @@ def listing() -> list[dict[str, str | None]]:
         )
         secret = os.environ[env] if env else stored.get(provider)
         if secret:
-            rows.append({"provider": provider, "masked": mask(secret), "env": env, "stored": provider in stored})
+            rows.append(
+                {"provider": provider, "masked": mask(secret), "env": env, "stored": provider in stored}
+            )
     return rows

@@ -132,13 +132,17 @@ def _collect(pm: pluggy.PluginManager, infos: list[PluginInfo]) -> Registry:
                 continue
             for record in produced:
                 if not isinstance(record, record_type):
-                    info.errors.append(f"{hook_name} yielded {type(record).__name__}, not {record_type.__name__}")
+                    info.errors.append(
+                        f"{hook_name} yielded {type(record).__name__}, not {record_type.__name__}"
+                    )
                     continue
                 key = (kind, record.name)
                 if key in owners:
                     first = owners[key]
                     clashes.setdefault(key, [first]).append(info.name)
-                    info.errors.append(f"{kind[:-1]} {record.name!r} is already registered by plugin {first!r}")
+                    info.errors.append(
+                        f"{kind[:-1]} {record.name!r} is already registered by plugin {first!r}"
+                    )
                     continue
                 owners[key] = info.name
                 records[kind][record.name] = record

@@ -69,7 +69,9 @@ _CONTEXT_WORDS = re.compile(
     r"input length|exceeds the limit|too long",
     re.I,
 )
-_MODEL_WORDS = re.compile(r"model.*(not exist|not found|does not exist|no such|unknown)|not found.*model", re.I)
+_MODEL_WORDS = re.compile(
+    r"model.*(not exist|not found|does not exist|no such|unknown)|not found.*model", re.I
+)
 
 
 class ProviderError(LzError):
@@ -178,7 +180,9 @@ def error_from_response(
         "content_filter": f"{name}: content refused",
     }.get(kind, f"{name}: error")
     hint = KIND_HINTS.get(kind, "").format(name=name)
-    return ProviderError(f"{what} (HTTP {status}){detail}", kind=kind, status=status, retry_after=retry_after, hint=hint)
+    return ProviderError(
+        f"{what} (HTTP {status}){detail}", kind=kind, status=status, retry_after=retry_after, hint=hint
+    )
 
 
 def parse_retry_after(headers: Mapping[str, str]) -> float | None:
@@ -277,7 +281,9 @@ class HttpEndpoint:
             self._client.close()
             self._client = None
 
-    def send(self, method: str, path: str, payload: Any = None, *, stream: bool = False, model: str | None = None):
+    def send(
+        self, method: str, path: str, payload: Any = None, *, stream: bool = False, model: str | None = None
+    ):
         """The response (status < 400) after retries; a ProviderError otherwise."""
         import httpx
 
@@ -319,7 +325,11 @@ class HttpEndpoint:
                 model=model,
                 key_source=self.key_source,
             )
-            retryable = response.status_code in RETRY_STATUS and error.kind in ("rate_limit", "server", "bad_request")
+            retryable = response.status_code in RETRY_STATUS and error.kind in (
+                "rate_limit",
+                "server",
+                "bad_request",
+            )
             too_long = retry_after is not None and retry_after > MAX_RETRY_AFTER_S
             if retryable and attempt < self.max_retries and not too_long:
                 attempt = self._wait(attempt, retry_after, f"HTTP {response.status_code}")
@@ -379,7 +389,9 @@ def _json_body(name: str, response) -> Any:
         return response.json()
     except ValueError:
         raise ProviderError(
-            f"{name}: the answer is not JSON: {response.text[:200]!r}", kind="server", hint=KIND_HINTS["server"]
+            f"{name}: the answer is not JSON: {response.text[:200]!r}",
+            kind="server",
+            hint=KIND_HINTS["server"],
         ) from None
 
 
@@ -446,7 +458,9 @@ class OpenAICompatible(HttpEndpoint):
         return body
 
     def chat(self, messages: list[dict], model: str, options: dict) -> Completion:
-        data = self.post_json("/chat/completions", self.payload(messages, model, options, stream=False), model=model)
+        data = self.post_json(
+            "/chat/completions", self.payload(messages, model, options, stream=False), model=model
+        )
         choices = data.get("choices") or [{}]
         message = choices[0].get("message") or {}
         return Completion(
@@ -468,7 +482,12 @@ class OpenAICompatible(HttpEndpoint):
             usage = normalize_usage(event.get("usage") or choice.get("usage"))
             reason = choice.get("finish_reason")
             finished = finished or bool(reason)
-            yield Chunk(text=delta.get("content") or "", finish_reason=reason, usage=usage or None, model=event.get("model"))
+            yield Chunk(
+                text=delta.get("content") or "",
+                finish_reason=reason,
+                usage=usage or None,
+                model=event.get("model"),
+            )
         if not finished:
             # The server closed the stream cleanly but never said the answer was done.
             raise ProviderError(
@@ -480,7 +499,9 @@ class OpenAICompatible(HttpEndpoint):
     def embed(self, texts: list[str], model: str | None = None) -> list[list[float]]:
         model = model or self.default_embed_model
         if not self.embed_path or not model:
-            raise LzError(f"{self.name} offers no embeddings", hint="use openai, sensenova, glm, qwen or doubao")
+            raise LzError(
+                f"{self.name} offers no embeddings", hint="use openai, sensenova, glm, qwen or doubao"
+            )
         if self.embed_style == "native-sensenova":
             data = self.post_json(self.embed_path, {"model": model, "input": texts}, model=model)
             rows = data.get("embeddings") or []

@@ -173,3 +173,70 @@ def m005_chat_logs(db: sqlite3.Connection) -> None:
     )
     db.execute("CREATE INDEX chat_logs_conversation ON chat_logs (conversation_id, id)")
     db.execute("CREATE INDEX chat_logs_created ON chat_logs (created_at)")
+
+
+@migration
+def m006_rag_indexes(db: sqlite3.Connection) -> None:
+    """`lz index`: one row per index, and its per-file manifest (hash NULL = being rewritten)."""
+    db.execute(
+        """CREATE TABLE indexes (
+            name TEXT PRIMARY KEY,
+            path TEXT NOT NULL,
+            store TEXT NOT NULL,
+            embed TEXT NOT NULL,
+            config_json TEXT NOT NULL,
+            roots_json TEXT,
+            files INTEGER NOT NULL DEFAULT 0,
+            chunks INTEGER NOT NULL DEFAULT 0,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL
+        )"""
+    )
+    db.execute(
+        """CREATE TABLE index_files (
+            index_name TEXT NOT NULL REFERENCES indexes(name) ON DELETE CASCADE,
+            path TEXT NOT NULL,
+            hash TEXT,
+            size INTEGER,
+            mtime_ns INTEGER,
+            chunks INTEGER NOT NULL DEFAULT 0,
+            updated_at REAL NOT NULL,
+            PRIMARY KEY (index_name, path)
+        )"""
+    )
+
+
+@migration
+def m004_deploy_deployments(db: sqlite3.Connection) -> None:
+    """`lz deploy`: one row per deployment name (a finished one is replaced when the name is reused)."""
+    db.execute(
+        """CREATE TABLE deployments (
+            name TEXT PRIMARY KEY,
+            model TEXT NOT NULL,
+            model_path TEXT,
+            engine TEXT NOT NULL,
+            launcher TEXT NOT NULL,
+            job_id TEXT,
+            host TEXT,
+            port INTEGER,
+            port_pinned INTEGER NOT NULL DEFAULT 0,
+            url TEXT,
+            protocol TEXT NOT NULL,
+            served_name TEXT NOT NULL,
+            health_path TEXT NOT NULL,
+            status TEXT NOT NULL,
+            reason TEXT,
+            log_path TEXT,
+            pid INTEGER,
+            exit_code INTEGER,
+            gpus INTEGER NOT NULL DEFAULT 0,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL,
+            ready_at REAL,
+            job_json TEXT,
+            argv_json TEXT,
+            options_json TEXT,
+            extra_args_json TEXT
+        )"""
+    )
+    db.execute("CREATE INDEX deployments_model ON deployments (model, status)")

@@ -8,9 +8,9 @@ import sys
 import venv
 
 import pytest
+from tests.conftest import lz
 
 from lazycli.cli.plugin import KINDS, render
-from tests.conftest import lz
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -41,8 +41,19 @@ def test_scaffold_installs_lists_and_passes_its_contract_test(tmp_path, kind):
     python = str(env_dir / "bin" / "python")
     # pip from the outer interpreter installs into the venv (no network: setuptools is already here).
     subprocess.run(
-        [sys.executable, "-m", "pip", "--python", python, "install", "-q", "--no-deps",
-         "--no-build-isolation", "-e", str(target)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            python,
+            "install",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "-e",
+            str(target),
+        ],
         check=True,
     )
     listed = subprocess.run(
@@ -51,6 +62,10 @@ def test_scaffold_installs_lists_and_passes_its_contract_test(tmp_path, kind):
     info = next(p for p in json.loads(listed)["plugins"] if p["name"] == "demo-thing")
     assert info["source"] == "lazycli-demo-thing" and not info["errors"]
     assert info["records"] == {kind + "s": ["demo-thing"]}
-    result = subprocess.run([python, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(target / "tests")],
-                            capture_output=True, text=True, cwd=target)
+    result = subprocess.run(
+        [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(target / "tests")],
+        capture_output=True,
+        text=True,
+        cwd=target,
+    )
     assert result.returncode == 0, result.stdout + result.stderr

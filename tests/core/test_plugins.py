@@ -84,8 +84,12 @@ def test_asking_for_a_clashing_name_is_a_user_error(tmp_path, monkeypatch):
     from lazycli.errors import LzError
 
     # In-process tests use module names of their own: imported modules stay in sys.modules.
-    install_fake_dist(tmp_path, "lazycli-a", {"lz_clash_a": GOOD.format(name="same")}, {"plug-a": "lz_clash_a"})
-    install_fake_dist(tmp_path, "lazycli-b", {"lz_clash_b": GOOD.format(name="same")}, {"plug-b": "lz_clash_b"})
+    install_fake_dist(
+        tmp_path, "lazycli-a", {"lz_clash_a": GOOD.format(name="same")}, {"plug-a": "lz_clash_a"}
+    )
+    install_fake_dist(
+        tmp_path, "lazycli-b", {"lz_clash_b": GOOD.format(name="same")}, {"plug-b": "lz_clash_b"}
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     plugins.reset()
     with pytest.raises(LzError) as err:
@@ -106,7 +110,9 @@ def test_unknown_record_name_suggests(tmp_path, monkeypatch):
     from lazycli import plugins
     from lazycli.errors import LzError
 
-    install_fake_dist(tmp_path, "lazycli-a", {"lz_near": GOOD.format(name="fastengine")}, {"plug-a": "lz_near"})
+    install_fake_dist(
+        tmp_path, "lazycli-a", {"lz_near": GOOD.format(name="fastengine")}, {"plug-a": "lz_near"}
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     plugins.reset()
     with pytest.raises(LzError, match="did you mean 'fastengine'"):

@@ -10,11 +10,11 @@ from lazycli import state
 
 def test_migrations_apply_once(lz_home):
     with state.reading() as db:
-        names = [r[0] for r in db.execute("SELECT name FROM _migrations")]
+        names = [r[0] for r in db.execute("SELECT name FROM _migrations ORDER BY rowid")]
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert names == [name for name, _ in state.MIGRATIONS]
     with state.reading() as db:  # reconnecting applies nothing new
-        assert [r[0] for r in db.execute("SELECT name FROM _migrations")] == names
+        assert [r[0] for r in db.execute("SELECT name FROM _migrations ORDER BY rowid")] == names
 
 
 def test_transaction_rolls_back_on_error(lz_home):
@@ -34,8 +34,11 @@ from lazycli import state
 for i in range(50):
     with state.transaction() as db:
         value = int((db.execute("SELECT value FROM meta WHERE key='n'").fetchone() or ['0'])[0])
-        db.execute("INSERT INTO meta (key, value) VALUES ('n', ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
-                   (str(value + 1),))
+        db.execute(
+            "INSERT INTO meta (key, value) VALUES ('n', ?) "
+            "ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+            (str(value + 1),),
+        )
 """
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 TABLE = "chunks"
+KEEP_VERSIONS_MINUTES = 30
 
 
 def _quote(value: str) -> str:
@@ -37,6 +38,17 @@ class LanceStore:
             except (ValueError, FileNotFoundError):
                 return None
         return self._table
+
+    def checkout(self, version: int) -> bool:
+        """Read the table as of `version` (the one a snapshot was built from); False if it is gone."""
+        table = self.table()
+        if table is None:
+            return False
+        try:
+            table.checkout(version)
+        except Exception:  # lance raises several types for a cleaned-up version
+            return False
+        return True
 
     def version(self) -> int:
         table = self.table()
@@ -93,9 +105,13 @@ class LanceStore:
         table = self.table()
         if table is None:
             return
+        import warnings
         from datetime import timedelta
 
-        table.optimize(cleanup_older_than=timedelta(seconds=0))
+        # Keep recent versions: a query may be reading the previous snapshot's version right now.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            table.optimize(cleanup_older_than=timedelta(minutes=KEEP_VERSIONS_MINUTES))
 
     def clean_temp(self) -> int:
         """Remove `.tmp*` leftovers of interrupted writes; returns the bytes freed."""

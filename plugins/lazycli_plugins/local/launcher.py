@@ -84,7 +84,7 @@ class LocalLauncher:
         lines = [
             "launcher local: this machine, own session/process group (survives lz exiting)",
             f"  port: {PORT_PLACEHOLDER} → a free port on 127.0.0.1" if any(PORT_PLACEHOLDER in a for a in argv) else "",
-            f"  log: {log}",
+            f"  log: a file under {log.parent} (stdout + stderr)",
             f"  wrapper (records the exit code): {shlex.join(wrapped[:6])} …",
             f"  env: {', '.join(sorted(env))}" if env else "",
             f"  GPUs: {resources.gpus}" if resources.gpus else "",

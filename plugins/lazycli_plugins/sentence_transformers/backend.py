@@ -18,17 +18,31 @@ def _threads() -> None:
         torch.set_num_threads(max(1, int(wanted)))
 
 
+def _quiet_transformers() -> None:
+    # transformers draws a "Loading weights" bar on stderr for every model load; lz has its own.
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+    except ImportError:
+        pass
+
+
 class LocalEmbedder:
     """`embed(texts)` → unit-length float32 vectors (so cosine similarity is a dot product)."""
 
     def __init__(self, model: str | Path, options: dict[str, Any]):
+        _quiet_transformers()
         from sentence_transformers import SentenceTransformer
 
         _threads()
         self.model_path = str(model)
         self.model = SentenceTransformer(self.model_path, device=options.get("device", "cpu"))
         self.batch_size = int(options.get("batch_size", 32))
-        self.dim = int(self.model.get_sentence_embedding_dimension())
+        get_dim = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+        self.dim = int(get_dim())
         self.max_tokens = int(self.model.max_seq_length)
 
     def embed(self, texts: list[str]) -> np.ndarray:
@@ -44,6 +58,7 @@ class LocalReranker:
     """`rerank(query, texts)` → one relevance score per text (higher is better)."""
 
     def __init__(self, model: str | Path, options: dict[str, Any]):
+        _quiet_transformers()
         from sentence_transformers import CrossEncoder
 
         _threads()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import shlex
 import subprocess
+import time
 from pathlib import Path
 
 from lazycli.errors import LzError
@@ -63,6 +64,7 @@ STATES: dict[str, Status] = {
 # squeue's explicit output format: id | state (long) | reason | node list | batch host.
 SQUEUE_FORMAT = "%i|%T|%r|%N|%B"
 TOOL_TIMEOUT = 30
+CANCEL_WAIT_S = 15.0
 
 
 def _settings():
@@ -231,6 +233,14 @@ class SlurmLauncher:
         proc = _run(["scancel", job.job_id])
         if proc.returncode != 0 and "Invalid job id" not in (proc.stderr or ""):
             raise LzError(f"scancel {job.job_id} failed: {_slurm_error(proc)}", hint="check `squeue`")
+        # scancel only asks: wait (briefly) until the job has really ended, so that `lz deploy
+        # stop` returns with nothing left in squeue and no process on the node.
+        deadline = time.monotonic() + CANCEL_WAIT_S
+        while time.monotonic() < deadline:
+            record = self._squeue(job)
+            if record is None or map_state(STATES, record["state"]).finished:
+                return
+            time.sleep(0.2)
 
     # --- where status comes from --------------------------------------------------------------
 

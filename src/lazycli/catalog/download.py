@@ -17,6 +17,7 @@ never to argv, logs or error messages.
 from __future__ import annotations
 
 import fnmatch
+import functools
 import hashlib
 import json
 import os
@@ -374,8 +375,8 @@ def _download_hf(ref: ModelRef, the_plan: dict, *, progress: bool, verify: bool)
             path = target / name
             if _already_verified(verified, name, path, exp, commit):
                 continue
-            before = path.stat().st_size if path.is_file() else 0
-            _hf_call(
+            fetch = functools.partial(
+                _hf_call,
                 hf_hub_download,
                 the_plan,
                 the_plan["repo_id"],
@@ -386,8 +387,15 @@ def _download_hf(ref: ModelRef, the_plan: dict, *, progress: bool, verify: bool)
                 endpoint=the_plan["endpoint"],
                 tqdm_class=bars.bar_class(),
             )
-            fetched += max(0, path.stat().st_size - before) if path.is_file() else 0
+            had_file = path.is_file()
+            fetch()
             problem = verify_file(path, exp)
+            if problem and had_file:
+                # The bad bytes were on disk before this run (changed or damaged since): fetch once more.
+                note(f"{name}: local copy is damaged ({problem}); downloading it again")
+                _discard(target, name)
+                fetch()
+                problem = verify_file(path, exp)
             if problem:
                 _discard(target, name)
                 _save_verified(target, verified)
@@ -396,6 +404,7 @@ def _download_hf(ref: ModelRef, the_plan: dict, *, progress: bool, verify: bool)
                     hint="run the same command again to fetch it afresh; if it repeats, the hub or mirror "
                     "serves bad data",
                 )
+            fetched += exp["size"] or 0
             verified[name] = {"commit": commit, "stat": _stat_key(path), "sha256": exp.get("sha256")}
             _save_verified(target, verified)
     _write_marker(target, the_plan, commit, expected)

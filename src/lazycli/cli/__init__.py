@@ -25,6 +25,10 @@ VERBS: dict[str, tuple[str, str]] = {
     "config": ("lazycli.cli.config", "Show and change settings (config file, env vars, defaults)."),
     "keys": ("lazycli.cli.keys", "Store API keys for online providers (0600 file; env vars win)."),
     "version": ("lazycli.cli.version", "Print the lz version."),
+    "download": ("lazycli.cli.download", "Download models (Hugging Face / ModelScope), resumable and verified."),
+    "models": ("lazycli.cli.models", "The model catalogue and local models (ls, info, add, rm)."),
+    "chat": ("lazycli.cli.chat", "Chat with a deployment, model, provider[:model] or URL (REPL or one-shot)."),
+    "logs": ("lazycli.cli.logs", "Read the chat log: list, show, search (--json)."),
 }
 
 EPILOG = """\b

@@ -101,7 +101,9 @@ def unset(key: str = typer.Argument(..., help="Setting name.")) -> None:
     for part in parts[:-1]:
         node = node.get(part) if isinstance(node, dict) else None
     if not isinstance(node, dict) or parts[-1] not in node:
-        raise LzError(f"{key!r} is not set in {settings.config_path()}", hint="`lz config show` lists settings")
+        raise LzError(
+            f"{key!r} is not set in {settings.config_path()}", hint="`lz config show` lists settings"
+        )
     del node[parts[-1]]
     _save_checked(data, key)
     note(f"unset {key}")
@@ -117,7 +119,11 @@ def path() -> None:
 
     if want_json(False):
         print_json(
-            {"config": str(paths.config_path()), "data": str(paths.data_dir()), "cache": str(paths.cache_dir())}
+            {
+                "config": str(paths.config_path()),
+                "data": str(paths.data_dir()),
+                "cache": str(paths.cache_dir()),
+            }
         )
         return
     print(paths.config_path())

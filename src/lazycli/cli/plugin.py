@@ -21,13 +21,14 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help="Scaffold plu
 def _group() -> None:
     """Scaffold plugins (a group, so that `lz plugin new` keeps its sub-command name)."""
 
+
 KINDS = ("engine", "launcher", "provider", "finetuner", "store", "loader", "embedder", "reranker")
 
 # Per kind: (imports, body yielding the record, a contract check on that record).
 _RECORDS: dict[str, tuple[str, str, str]] = {
     "engine": (
         "import shutil\n\nfrom lazycli.hookspecs import EngineRequest, EngineSpec, hookimpl",
-        '''def _argv(req: EngineRequest) -> list[str]:
+        """def _argv(req: EngineRequest) -> list[str]:
     return ["{name}-server", "--model", str(req.model_path), "--host", req.host, "--port", str(req.port)]
 
 
@@ -42,14 +43,14 @@ def lazycli_engines():
         protocol="openai",
         is_installed=lambda: shutil.which("{name}-server") is not None,
         install_hint="install {name}-server and put it on PATH",
-    )''',
-        '''    from pathlib import Path
+    )""",
+        """    from pathlib import Path
 
     from lazycli.hookspecs import EngineRequest
 
     argv = record.argv(EngineRequest(model_path=Path("/m"), served_name="m", port=8000))
     assert argv and all(isinstance(a, str) for a in argv)
-    assert "8000" in argv''',
+    assert "8000" in argv""",
     ),
     "launcher": (
         "import subprocess\n\nfrom lazycli.hookspecs import LauncherSpec, hookimpl\n"
@@ -80,33 +81,34 @@ def lazycli_engines():
 @hookimpl
 def lazycli_launchers():
     yield LauncherSpec(name="{name}", factory=Launcher)''',
-        '''    import os
+        """    import os
     import sys
 
     from lazycli.launchers import Resources, Status
 
     launcher = record.factory()
-    job = launcher.submit([sys.executable, "-c", "print('hi')"], Resources(), dict(os.environ), tmp_path / "log")
+    argv = [sys.executable, "-c", "print('hi')"]
+    job = launcher.submit(argv, Resources(), dict(os.environ), tmp_path / "log")
     assert launcher.status(job) is Status.COMPLETED
-    assert "hi" in launcher.logs(job)''',
+    assert "hi" in launcher.logs(job)""",
     ),
     "provider": (
         "from lazycli.hookspecs import ProviderSpec, hookimpl",
-        '''@hookimpl
+        """@hookimpl
 def lazycli_providers():
     yield ProviderSpec(
         name="{name}",
         base_url="https://api.{name}.example/v1",
         default_model="{name}-chat",
         key_env_vars=("LAZYCLI_{upper}_API_KEY", "{upper}_API_KEY"),
-    )''',
-        '''    assert record.base_url.startswith("https://")
+    )""",
+        """    assert record.base_url.startswith("https://")
     assert record.default_model
-    assert record.key_env_vars''',
+    assert record.key_env_vars""",
     ),
     "finetuner": (
         "import json\nimport sys\n\nfrom lazycli.hookspecs import FinetunerSpec, hookimpl",
-        '''def _prepare(model, data, out, options):
+        """def _prepare(model, data, out, options):
     out.mkdir(parents=True, exist_ok=True)
     config = out / "{name}.json"
     config.write_text(json.dumps({{"model": str(model), "data": str(data), **dict(options)}}))
@@ -119,12 +121,12 @@ def _argv(config):
 
 @hookimpl
 def lazycli_finetuners():
-    yield FinetunerSpec(name="{name}", prepare=_prepare, argv=_argv)''',
-        '''    import subprocess
+    yield FinetunerSpec(name="{name}", prepare=_prepare, argv=_argv)""",
+        """    import subprocess
 
     config = record.prepare("base-model", "data.json", tmp_path, {"epochs": 1})
     out = subprocess.run(record.argv(config), capture_output=True, text=True, check=True).stdout
-    assert "base-model" in out''',
+    assert "base-model" in out""",
     ),
     "store": (
         "from lazycli.hookspecs import StoreSpec, hookimpl",
@@ -153,17 +155,17 @@ def lazycli_stores():
     ),
     "loader": (
         "from lazycli.hookspecs import LoaderSpec, hookimpl",
-        '''def _load(path):
+        """def _load(path):
     yield path.read_text(encoding="utf-8"), {{"source": str(path)}}
 
 
 @hookimpl
 def lazycli_loaders():
-    yield LoaderSpec(name="{name}", extensions=(".{name}",), load=_load)''',
-        '''    doc = tmp_path / "doc.x"
+    yield LoaderSpec(name="{name}", extensions=(".{name}",), load=_load)""",
+        """    doc = tmp_path / "doc.x"
     doc.write_text("hello", encoding="utf-8")
     [(text, meta)] = list(record.load(doc))
-    assert text == "hello" and meta["source"] == str(doc)''',
+    assert text == "hello" and meta["source"] == str(doc)""",
     ),
     "embedder": (
         "from lazycli.hookspecs import EmbedderSpec, hookimpl",
@@ -182,9 +184,9 @@ def lazycli_loaders():
 @hookimpl
 def lazycli_embedders():
     yield EmbedderSpec(name="{name}", factory=Embedder)''',
-        '''    embedder = record.factory(None, {})
+        """    embedder = record.factory(None, {})
     vectors = embedder.embed(["abc", "xyz"])
-    assert len(vectors) == 2 and len(vectors[0]) == embedder.dim''',
+    assert len(vectors) == 2 and len(vectors[0]) == embedder.dim""",
     ),
     "reranker": (
         "from lazycli.hookspecs import RerankerSpec, hookimpl",
@@ -202,8 +204,8 @@ def lazycli_embedders():
 @hookimpl
 def lazycli_rerankers():
     yield RerankerSpec(name="{name}", factory=Reranker)''',
-        '''    scores = record.factory(None, {}).rerank("red apple", ["a red apple", "blue sky"])
-    assert scores[0] > scores[1]''',
+        """    scores = record.factory(None, {}).rerank("red apple", ["a red apple", "blue sky"])
+    assert scores[0] > scores[1]""",
     ),
 }
 
@@ -271,7 +273,9 @@ def new(
     if kind not in KINDS:
         raise unknown("plugin kind", kind, KINDS, hint=f"choose one of {', '.join(KINDS)}")
     if not re.fullmatch(r"[a-z][a-z0-9-]*", name):
-        raise LzError(f"bad plugin name {name!r}", hint="use lower-case letters, digits and '-', e.g. my-provider")
+        raise LzError(
+            f"bad plugin name {name!r}", hint="use lower-case letters, digits and '-', e.g. my-provider"
+        )
     target = directory or Path.cwd() / f"lazycli-{name}"
     if target.exists() and any(target.iterdir()):
         raise LzError(f"{target} already exists and is not empty", hint="pick another --dir")

@@ -102,7 +102,7 @@ class ChatClient:
     def _stream(self, messages: list[dict], model: str, opts: dict) -> Iterator[str]:
         started = time.monotonic()
         parts: list[str] = []
-        state: dict[str, Any] = {"finish_reason": None, "usage": {}, "model": model, "chunks": 0}
+        state: dict[str, Any] = {"finish_reason": None, "usage": {}, "model": model, "chunks": 0, "pieces": 0}
         self.last = None
         try:
             for chunk in self.backend.chat_stream(messages, model, opts):
@@ -114,16 +114,18 @@ class ChatClient:
                 if chunk.model:
                     state["model"] = chunk.model
                 if chunk.text:
+                    state["pieces"] += 1
                     parts.append(chunk.text)
                     yield chunk.text
         except GeneratorExit:
             state["finish_reason"] = state["finish_reason"] or "interrupted"
             raise
         finally:
+            text = "".join(parts)
             self.last = Completion(
-                text="".join(parts),
+                text=text,
                 model=state["model"],
-                usage=state["usage"] or {},
+                usage=state["usage"] or estimate_usage(messages, text, state["pieces"]),
                 finish_reason=state["finish_reason"],
                 raw={"stream": True, "chunks": state["chunks"]},
                 latency_s=round(time.monotonic() - started, 4),
@@ -132,15 +134,31 @@ class ChatClient:
     def embed(self, texts: list[str], model: str | None = None) -> list[list[float]]:
         fn = getattr(self.backend, "embed", None)
         if fn is None:
-            raise LzError(f"{self.label} offers no embeddings", hint="use a provider with embeddings or a local embedder")
+            raise LzError(
+                f"{self.label} offers no embeddings",
+                hint="use a provider with embeddings or a local embedder",
+            )
         return fn(list(texts), model)
 
     def rerank(self, query: str, documents: list[str], model: str | None = None) -> list[float]:
         """One relevance score per document, in the order given."""
         fn = getattr(self.backend, "rerank", None)
         if fn is None:
-            raise LzError(f"{self.label} offers no rerank", hint="glm and qwen offer rerank; or use a local reranker")
+            raise LzError(
+                f"{self.label} offers no rerank", hint="glm and qwen offer rerank; or use a local reranker"
+            )
         return fn(query, list(documents), model)
+
+
+def estimate_usage(messages: list[dict], text: str, pieces: int) -> dict:
+    """Usage for servers that stream none (llama.cpp): ~4 characters a prompt token, and one
+    token per streamed text piece (what llama.cpp and vLLM send); flagged `estimated`."""
+    if not text:
+        return {}
+    chars = sum(len(str(m.get("content") or "")) for m in messages)
+    prompt = max(1, round(chars / 4))
+    completion = max(1, pieces)
+    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion, "estimated": True}
 
 
 def clean_options(options: dict[str, Any]) -> dict[str, Any]:

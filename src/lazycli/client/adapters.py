@@ -111,10 +111,14 @@ class LightLLM(HttpEndpoint):
             text = "" if token.get("special") or token.get("text") in stops else token.get("text") or ""
             finished = bool(event.get("finished"))
             usage = _usage(prompt_tokens, completion_tokens) if finished else None
-            yield Chunk(text=text, finish_reason=event.get("finish_reason") if finished else None, usage=usage)
+            yield Chunk(
+                text=text, finish_reason=event.get("finish_reason") if finished else None, usage=usage
+            )
             if finished:
                 return
-        raise ProviderError(f"{self.name}: the stream ended before the answer was finished", kind="disconnected")
+        raise ProviderError(
+            f"{self.name}: the stream ended before the answer was finished", kind="disconnected"
+        )
 
 
 def _strip_stops(text: str, stops: list[str]) -> str:
@@ -136,7 +140,11 @@ class VLLMGenerate(HttpEndpoint):
 
     def _body(self, messages: list[dict], options: dict, stream: bool) -> tuple[str, dict]:
         prompt = render_prompt(messages, self.template)
-        body: dict[str, Any] = {"prompt": prompt, "stream": stream, "max_tokens": options.get("max_tokens", 512)}
+        body: dict[str, Any] = {
+            "prompt": prompt,
+            "stream": stream,
+            "max_tokens": options.get("max_tokens", 512),
+        }
         for key, value in options.items():
             if key != "stop":
                 body[key] = value
@@ -147,7 +155,9 @@ class VLLMGenerate(HttpEndpoint):
         prompt, body = self._body(messages, options, stream=False)
         data = self.post_json("/generate", body, model=model)
         full = _first(data.get("text")) or ""
-        return Completion(text=full[len(prompt) :] if full.startswith(prompt) else full, model=model, raw=data)
+        return Completion(
+            text=full[len(prompt) :] if full.startswith(prompt) else full, model=model, raw=data
+        )
 
     def chat_stream(self, messages: list[dict], model: str, options: dict) -> Iterator[Chunk]:
         prompt, body = self._body(messages, options, stream=True)
@@ -195,7 +205,9 @@ class LMDeployInteractive(HttpEndpoint):
 
     def chat_stream(self, messages: list[dict], model: str, options: dict) -> Iterator[Chunk]:
         finished = False
-        for line in self.stream_lines("/v1/chat/interactive", self._body(messages, options, True), model=model):
+        for line in self.stream_lines(
+            "/v1/chat/interactive", self._body(messages, options, True), model=model
+        ):
             if not line.strip():
                 continue
             try:

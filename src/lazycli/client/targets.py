@@ -27,7 +27,9 @@ def resolve(target: str | None, *, announce: Callable[[str], None] | None = None
     target = target.strip()
     url = _URL.match(target)
     if url:
-        return for_url(url.group("url"), protocol=_SCHEMES.get((url.group("proto") or "openai").lower()), model=model)
+        return for_url(
+            url.group("url"), protocol=_SCHEMES.get((url.group("proto") or "openai").lower()), model=model
+        )
     row = _deployment(target)
     if row is not None:
         return for_deployment(row, model=model)
@@ -60,7 +62,9 @@ def kind_of(target: str) -> str | None:
 # --- each kind ------------------------------------------------------------------------------------
 
 
-def for_url(url: str, *, protocol: str | None = "openai", model: str | None = None, template: str | None = None):
+def for_url(
+    url: str, *, protocol: str | None = "openai", model: str | None = None, template: str | None = None
+):
     backend = _backend(protocol or "openai", url, name=url, template=template)
     model = model or _first_model(backend) or "default"
     return ChatClient(backend, target=url, model=model, label=url)
@@ -75,13 +79,17 @@ def for_deployment(row: dict, *, model: str | None = None) -> ChatClient:
             hint=f"`lz deploy logs {name}` shows why; start it again with `lz deploy {row.get('model') or name}`",
         )
     protocol = row.get("protocol") or "openai"
-    url = row.get("url") or (f"http://{row.get('host')}:{row.get('port')}" + ("/v1" if protocol == "openai" else ""))
+    url = row.get("url") or (
+        f"http://{row.get('host')}:{row.get('port')}" + ("/v1" if protocol == "openai" else "")
+    )
     backend = _backend(protocol, url, name=f"deployment {name}", template=_template_of(row.get("model")))
     served = model or row.get("served_name") or row.get("model") or name
     return ChatClient(backend, target=name, model=served, label=f"{name} ({served})")
 
 
-def for_provider(spec: Any, *, model: str | None = None, announce: Callable[[str], None] | None = None) -> ChatClient:
+def for_provider(
+    spec: Any, *, model: str | None = None, announce: Callable[[str], None] | None = None
+) -> ChatClient:
     from lazycli.providers import connect
 
     backend = connect(spec, announce=announce)
@@ -129,7 +137,9 @@ def _backend(protocol: str, url: str, *, name: str, template: str | None = None)
 
     cls = PROTOCOLS.get(protocol)
     if cls is None:
-        raise LzError(f"{name} speaks protocol {protocol!r}, which lz cannot talk to", hint="use its OpenAI API")
+        raise LzError(
+            f"{name} speaks protocol {protocol!r}, which lz cannot talk to", hint="use its OpenAI API"
+        )
     base = re.sub(r"/v1/?$", "", url)
     return cls(name, base, template=template) if protocol != "lmdeploy" else cls(name, base)
 

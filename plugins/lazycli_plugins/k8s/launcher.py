@@ -1,0 +1,413 @@
+"""Run jobs on Kubernetes with the official client.
+
+An argv with the `{port}` placeholder is a service: a Deployment (one pod) plus a ClusterIP
+Service in front of it; any other argv is batch work: a Job with `backoffLimit: 0`. A pod has its
+own network namespace, so the port is the container port (default 8000, `extra["port"]`), which
+the Service exposes; `endpoint(job)` is the Service's address. Secrets go into a Secret object
+that the container reads through `envFrom`; manifests never carry their values.
+Status comes from the Job's conditions or the pods' phases, container states and reasons.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from pathlib import Path
+from typing import Any
+
+from lazycli.errors import LzError
+from lazycli.launchers import (
+    PORT_PLACEHOLDER,
+    Job,
+    Resources,
+    Status,
+    env_names,
+    map_state,
+    needs_port,
+    resources_text,
+)
+
+NAME = "k8s"
+DEFAULT_PORT = 8000
+MANAGED_BY = {"app.kubernetes.io/managed-by": "lazycli"}
+JOB_LABEL = "lazycli.io/job"
+
+POD_PHASES: dict[str, Status] = {
+    "PENDING": Status.PENDING,
+    "RUNNING": Status.RUNNING,
+    "SUCCEEDED": Status.COMPLETED,
+    "FAILED": Status.FAILED,
+    "UNKNOWN": Status.UNKNOWN,  # the node cannot be reached
+}
+
+# Reasons on pods, container states and Job conditions that say more than the phase.
+REASONS: dict[str, Status] = {
+    "OOMKILLED": Status.OUT_OF_MEMORY,
+    "DEADLINEEXCEEDED": Status.TIMEOUT,
+    "EVICTED": Status.PREEMPTED,
+    "PREEMPTED": Status.PREEMPTED,
+    "PREEMPTIONBYSCHEDULER": Status.PREEMPTED,
+    "NODELOST": Status.NODE_FAIL,
+    "NODESHUTDOWN": Status.NODE_FAIL,
+    "ERRIMAGEPULL": Status.FAILED,
+    "IMAGEPULLBACKOFF": Status.FAILED,
+    "INVALIDIMAGENAME": Status.FAILED,
+    "CREATECONTAINERCONFIGERROR": Status.FAILED,
+    "CREATECONTAINERERROR": Status.FAILED,
+    "CRASHLOOPBACKOFF": Status.FAILED,
+    "BACKOFFLIMITEXCEEDED": Status.FAILED,
+}
+
+
+def _settings():
+    from lazycli import settings
+
+    return settings.get()
+
+
+def _k8s_name(log_path: Path | None) -> str:
+    """A DNS-1123 label: lowercase, starts with a letter, ≤ 63 characters, unique."""
+    stem = re.sub(r"[^a-z0-9-]+", "-", (Path(log_path).stem if log_path else "job").lower()).strip("-")
+    return f"lz-{stem[:40].strip('-') or 'job'}-{uuid.uuid4().hex[:6]}"
+
+
+def _quantity(memory: str) -> str:
+    """Slurm-style sizes ("16G", "512M") → Kubernetes binary quantities ("16Gi", "512Mi")."""
+    m = re.fullmatch(r"(\d+)([KMGT])B?", memory.strip(), re.IGNORECASE)
+    return f"{m.group(1)}{m.group(2).upper()}i" if m else memory
+
+
+def _seconds(limit: str) -> int:
+    """Slurm time formats ("MM", "HH:MM:SS", "D-HH:MM:SS") → seconds."""
+    days, _, rest = limit.rpartition("-")
+    parts = [int(p) for p in rest.split(":")]
+    if len(parts) == 1:
+        parts = [0, parts[0], 0]
+    while len(parts) < 3:
+        parts.insert(0, 0)
+    h, m, s = parts
+    return (int(days) if days else 0) * 86400 + h * 3600 + m * 60 + s
+
+
+def _client():
+    """The kubernetes client, configured from KUBECONFIG/~/.kube/config or the in-cluster account."""
+    from kubernetes import client, config
+    from kubernetes.config.config_exception import ConfigException
+
+    try:
+        config.load_kube_config()
+    except (ConfigException, FileNotFoundError, TypeError):
+        try:
+            config.load_incluster_config()
+        except ConfigException:
+            raise LzError(
+                "no Kubernetes configuration found for the k8s launcher",
+                hint="set KUBECONFIG (or ~/.kube/config), or run lz inside the cluster",
+            ) from None
+    return client
+
+
+class K8sLauncher:
+    name = NAME
+
+    # --- manifests ------------------------------------------------------------------------------
+
+    def manifests(
+        self, argv: list[str], resources: Resources, env: dict[str, str], name: str, namespace: str
+    ) -> list[Any]:
+        """The API objects submit creates, as kubernetes client models, in creation order."""
+        from kubernetes import client
+
+        image = resources.extra.get("image") or _settings().k8s_image
+        if not image:
+            raise LzError(
+                "no container image set for the k8s launcher",
+                hint="lz config set k8s_image IMAGE (or LAZYCLI_K8S_IMAGE); it must hold the engine",
+            )
+        if resources.nodes != 1:
+            raise LzError(
+                f"the k8s launcher runs one pod per job, not {resources.nodes} nodes",
+                hint="use --nodes 1, or the slurm/ray launcher for multi-node work",
+            )
+        service = needs_port(argv)
+        port = int(resources.extra.get("port", DEFAULT_PORT))
+        labels = {**MANAGED_BY, JOB_LABEL: name}
+        meta = client.V1ObjectMeta(name=name, namespace=namespace, labels=labels)
+        objects: list[Any] = []
+        if env:
+            objects.append(
+                client.V1Secret(api_version="v1", kind="Secret", metadata=meta, type="Opaque", string_data=env)
+            )
+        command = [arg.replace(PORT_PLACEHOLDER, str(port)) for arg in argv]
+        container = client.V1Container(
+            name="main",
+            image=image,
+            command=command,
+            env=[client.V1EnvVar(name="LAZYCLI_PORT", value=str(port))] if service else None,
+            env_from=[client.V1EnvFromSource(secret_ref=client.V1SecretEnvSource(name=name))] if env else None,
+            ports=[client.V1ContainerPort(container_port=port, name="http")] if service else None,
+            readiness_probe=client.V1Probe(tcp_socket=client.V1TCPSocketAction(port=port)) if service else None,
+            resources=self._requirements(resources),
+        )
+        if service:
+            pod = client.V1PodSpec(containers=[container], restart_policy="Always")
+            objects.append(
+                client.V1Deployment(
+                    api_version="apps/v1",
+                    kind="Deployment",
+                    metadata=meta,
+                    spec=client.V1DeploymentSpec(
+                        replicas=1,
+                        selector=client.V1LabelSelector(match_labels={JOB_LABEL: name}),
+                        template=client.V1PodTemplateSpec(metadata=client.V1ObjectMeta(labels=labels), spec=pod),
+                    ),
+                )
+            )
+            objects.append(
+                client.V1Service(
+                    api_version="v1",
+                    kind="Service",
+                    metadata=meta,
+                    spec=client.V1ServiceSpec(
+                        type=resources.extra.get("service_type", "ClusterIP"),
+                        selector={JOB_LABEL: name},
+                        ports=[client.V1ServicePort(name="http", port=port, target_port=port, protocol="TCP")],
+                    ),
+                )
+            )
+        else:
+            time_limit = resources.time_limit or _settings().slurm_time
+            pod = client.V1PodSpec(containers=[container], restart_policy="Never")
+            objects.append(
+                client.V1Job(
+                    api_version="batch/v1",
+                    kind="Job",
+                    metadata=meta,
+                    spec=client.V1JobSpec(
+                        backoff_limit=0,
+                        active_deadline_seconds=_seconds(time_limit) if time_limit else None,
+                        template=client.V1PodTemplateSpec(metadata=client.V1ObjectMeta(labels=labels), spec=pod),
+                    ),
+                )
+            )
+        return objects
+
+    def _requirements(self, resources: Resources):
+        from kubernetes import client
+
+        limits: dict[str, str] = {}
+        requests: dict[str, str] = {}
+        if resources.gpus:
+            limits["nvidia.com/gpu"] = str(resources.gpus)
+        if resources.cpus:
+            requests["cpu"] = str(resources.cpus)
+        if resources.memory:
+            requests["memory"] = limits["memory"] = _quantity(resources.memory)
+        if not (limits or requests):
+            return None
+        return client.V1ResourceRequirements(limits=limits or None, requests=requests or None)
+
+    def describe(self, argv: list[str], resources: Resources, env: dict[str, str], log_path=None) -> str:
+        from kubernetes import client
+
+        name = _k8s_name(log_path)
+        namespace = resources.extra.get("namespace") or _settings().k8s_namespace
+        shown = {k: "<not shown>" for k in env}  # the Secret's values never reach the screen
+        docs = []
+        for obj in self.manifests(argv, resources, shown, name, namespace):
+            docs.append(json.dumps(client.ApiClient().sanitize_for_serialization(obj), indent=2))
+        return (
+            f"# launcher: k8s  namespace: {namespace}  resources: {resources_text(resources)}\n"
+            f"# environment from Secret {name} (values not shown): {env_names(env)}\n" + "\n---\n".join(docs) + "\n"
+        )
+
+    # --- the contract -------------------------------------------------------------------------
+
+    def submit(self, argv: list[str], resources: Resources, env: dict[str, str], log_path: Path) -> Job:
+        name = _k8s_name(log_path)
+        namespace = resources.extra.get("namespace") or _settings().k8s_namespace
+        objects = self.manifests(argv, resources, env, name, namespace)
+        client = _client()
+        created = []
+        try:
+            for obj in objects:
+                self._create(client, obj, namespace)
+                created.append(obj.kind)
+        except client.ApiException as exc:
+            job = Job(launcher=NAME, job_id=name, extra={"namespace": namespace, "kinds": created})
+            self.cancel(job)  # do not leave half a deployment behind
+            raise LzError(
+                f"Kubernetes refused the {obj.kind} {name} in namespace {namespace}: {_api_reason(exc)}",
+                hint="check the image, quotas and your permissions (kubectl auth can-i create pods)",
+            ) from None
+        port = int(resources.extra.get("port", DEFAULT_PORT)) if needs_port(argv) else None
+        return Job(
+            launcher=NAME,
+            job_id=name,
+            log_path=str(log_path),
+            port=None,
+            extra={"namespace": namespace, "kinds": created, "service_port": port},
+        )
+
+    def _create(self, client, obj, namespace: str) -> None:
+        if obj.kind == "Secret":
+            client.CoreV1Api().create_namespaced_secret(namespace, obj)
+        elif obj.kind == "Service":
+            client.CoreV1Api().create_namespaced_service(namespace, obj)
+        elif obj.kind == "Deployment":
+            client.AppsV1Api().create_namespaced_deployment(namespace, obj)
+        elif obj.kind == "Job":
+            client.BatchV1Api().create_namespaced_job(namespace, obj)
+
+    def status(self, job: Job) -> Status:
+        client = _client()
+        ns = job.extra["namespace"]
+        try:
+            if "Job" in job.extra["kinds"]:
+                found = self._job_status(client, job, ns)
+                if found is not None:
+                    return found
+            else:
+                client.AppsV1Api().read_namespaced_deployment(job.job_id, ns)
+        except client.ApiException as exc:
+            if exc.status == 404:
+                job.reason = job.reason or "deleted"
+                return Status.CANCELLED  # its objects were deleted (lz deploy stop, kubectl delete)
+            raise
+        return self._pods_status(client, job, ns)
+
+    def _job_status(self, client, job: Job, ns: str) -> Status | None:
+        obj = client.BatchV1Api().read_namespaced_job(job.job_id, ns)
+        for cond in (obj.status.conditions or []) if obj.status else []:
+            if cond.status != "True":
+                continue
+            if cond.type == "Complete":
+                job.exit_code = 0
+                return Status.COMPLETED
+            if cond.type == "Failed":
+                job.reason = cond.reason or cond.message
+                pod_state = self._pods_status(client, job, ns)
+                if pod_state in (Status.OUT_OF_MEMORY, Status.PREEMPTED, Status.NODE_FAIL):
+                    return pod_state
+                job.exit_code = _exit_code(self._pods(client, job, ns)[0]) if self._pods(client, job, ns) else None
+                return Status.TIMEOUT if cond.reason == "DeadlineExceeded" else Status.FAILED
+        return None
+
+    def _pods(self, client, job: Job, ns: str) -> list:
+        pods = client.CoreV1Api().list_namespaced_pod(ns, label_selector=f"{JOB_LABEL}={job.job_id}").items
+        return sorted(pods, key=lambda p: str(p.metadata.creation_timestamp or ""), reverse=True)
+
+    def _pods_status(self, client, job: Job, ns: str) -> Status:
+        pods = self._pods(client, job, ns)
+        if not pods:
+            return Status.PENDING  # created, nothing scheduled yet
+        pod = pods[0]
+        phase = map_state(POD_PHASES, pod.status.phase if pod.status else None)
+        if pod.status and pod.status.pod_ip:
+            job.extra["pod_ip"] = pod.status.pod_ip
+        for reason in _reasons(pod):
+            special = map_state(REASONS, reason)
+            if special is not Status.UNKNOWN:
+                job.reason = reason
+                return special
+        if phase.finished:
+            code = _exit_code(pod)
+            job.exit_code = code
+        return phase
+
+    def endpoint(self, job: Job) -> tuple[str, int | None] | None:
+        if job.host and job.port:
+            return job.host, job.port
+        client = _client()
+        ns = job.extra["namespace"]
+        if job.extra.get("service_port") is None:
+            ip = job.extra.get("pod_ip")
+            return (ip, None) if ip else None
+        try:
+            svc = client.CoreV1Api().read_namespaced_service(job.job_id, ns)
+        except client.ApiException:
+            return None
+        port = svc.spec.ports[0].port
+        ingress = (svc.status.load_balancer.ingress or []) if svc.status and svc.status.load_balancer else []
+        if ingress:
+            host = ingress[0].ip or ingress[0].hostname
+        elif svc.spec.cluster_ip and svc.spec.cluster_ip != "None":
+            host = svc.spec.cluster_ip
+        else:
+            host = f"{job.job_id}.{ns}.svc"
+        job.host, job.port = host, port
+        return host, port
+
+    def logs(self, job: Job, lines: int | None = None) -> str:
+        client = _client()
+        ns = job.extra["namespace"]
+        try:
+            pods = self._pods(client, job, ns)
+            if not pods:
+                return ""
+            kwargs = {"tail_lines": lines} if lines is not None else {}
+            text = client.CoreV1Api().read_namespaced_pod_log(pods[0].metadata.name, ns, **kwargs)
+        except client.ApiException as exc:
+            if exc.status in (400, 404):  # container not started yet, or already deleted
+                return ""
+            raise
+        if job.log_path:  # keep a copy where `lz deploy logs` and the other launchers keep theirs
+            Path(job.log_path).parent.mkdir(parents=True, exist_ok=True)
+            if lines is None:
+                Path(job.log_path).write_text(text, encoding="utf-8")
+        return text
+
+    def cancel(self, job: Job) -> None:
+        client = _client()
+        ns = job.extra["namespace"]
+        # Background propagation deletes the pods of a Deployment/Job too.
+        options = client.V1DeleteOptions(propagation_policy="Background")
+        calls = {
+            "Deployment": lambda: client.AppsV1Api().delete_namespaced_deployment(job.job_id, ns, body=options),
+            "Job": lambda: client.BatchV1Api().delete_namespaced_job(job.job_id, ns, body=options),
+            "Service": lambda: client.CoreV1Api().delete_namespaced_service(job.job_id, ns),
+            "Secret": lambda: client.CoreV1Api().delete_namespaced_secret(job.job_id, ns),
+        }
+        for kind in ("Deployment", "Job", "Service", "Secret"):
+            if kind not in job.extra.get("kinds", []):
+                continue
+            try:
+                calls[kind]()
+            except client.ApiException as exc:
+                if exc.status != 404:
+                    raise LzError(
+                        f"could not delete {kind} {job.job_id} in {ns}: {_api_reason(exc)}",
+                        hint="kubectl delete it by hand",
+                    ) from None
+
+
+def _reasons(pod) -> list[str]:
+    """Reasons that explain a pod's trouble: the pod's own, then its containers' states."""
+    out = []
+    if pod.status and pod.status.reason:
+        out.append(pod.status.reason)
+    for cs in (pod.status.container_statuses or []) if pod.status else []:
+        for state in (cs.state, cs.last_state):
+            if state is None:
+                continue
+            if state.waiting and state.waiting.reason and state.waiting.reason != "ContainerCreating":
+                out.append(state.waiting.reason)
+            if state.terminated and state.terminated.reason in ("OOMKilled",):
+                out.append(state.terminated.reason)
+    return out
+
+
+def _exit_code(pod) -> int | None:
+    for cs in (pod.status.container_statuses or []) if pod.status else []:
+        if cs.state and cs.state.terminated:
+            return cs.state.terminated.exit_code
+    return None
+
+
+def _api_reason(exc) -> str:
+    try:
+        return json.loads(exc.body).get("message") or exc.reason
+    except (TypeError, ValueError, AttributeError):
+        return str(exc.reason)
+

@@ -1,0 +1,474 @@
+"""`lz chat [TARGET] [PROMPT]`: talk to a deployment, a model, an online provider or a URL.
+
+On a terminal with no PROMPT it is a REPL (tokens stream as they arrive, multi-line input,
+/system /reset /save /model /exit, Ctrl-C stops the answer and keeps the REPL). With a PROMPT or
+piped stdin it answers once: plain text on stdout, or `--json` with usage. Every exchange is
+logged to the state database unless `--no-log` (`lz logs` reads them).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import typer
+
+from lazycli.console import err_console, is_tty, note, print_json, want_json
+from lazycli.errors import LzError
+
+app = typer.Typer(add_completion=False, rich_markup_mode=None)
+
+REPL_HELP = """\
+Commands:
+  /system [TEXT]   show or set the system prompt (/system - clears it)
+  /reset           forget the conversation so far
+  /save FILE       save the conversation (.json: messages; else a Markdown transcript)
+  /model [NAME]    show the target, or switch: a target (provider:model, deployment, URL…) or a model name
+  /exit            leave (also /quit or Ctrl-D)
+Input: end a line with \\ to continue it; a line of \"\"\" starts and ends a multi-line block.
+Ctrl-C stops the current answer; the conversation goes on."""
+
+
+@dataclass
+class Style:
+    """LazyLLM's stream styling: colour of the answer, a prefix and a suffix (each with a colour)."""
+
+    color: str | None = None
+    prefix: str = ""
+    prefix_color: str | None = None
+    suffix: str = ""
+    suffix_color: str | None = None
+
+    @classmethod
+    def parse(cls, spec: str | None) -> Style:
+        """From JSON ({"color": "cyan", "prefix": ">> "}) or key=value pairs (color=cyan,prefix=>> )."""
+        if not spec:
+            return cls()
+        spec = spec.strip()
+        if spec.startswith("{"):
+            try:
+                values = json.loads(spec)
+            except ValueError as exc:
+                raise LzError(f"bad --style JSON: {exc}", hint='e.g. --style \'{"color": "cyan"}\'') from None
+        else:
+            values = {}
+            for part in spec.split(","):
+                if not part.strip():
+                    continue
+                key, sep, value = part.partition("=")
+                if not sep:
+                    raise LzError(
+                        f"bad --style part {part!r}", hint="use key=value pairs: color=cyan,prefix=>> "
+                    )
+                values[key.strip()] = value.replace("\\n", "\n").replace("\\t", "\t")
+        known = set(cls.__dataclass_fields__)
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise LzError(
+                f"unknown --style key {unknown[0]!r}", hint=f"known keys: {', '.join(sorted(known))}"
+            )
+        style = cls(**values)
+        style.check()
+        return style
+
+    def check(self) -> None:
+        from rich.color import Color, ColorParseError
+
+        for name in ("color", "prefix_color", "suffix_color"):
+            value = getattr(self, name)
+            if value:
+                try:
+                    Color.parse(value)
+                except ColorParseError:
+                    raise LzError(
+                        f"unknown colour {value!r} in --style", hint="e.g. cyan, green, #ff8800"
+                    ) from None
+
+
+def _style_for(client, explicit: str | None) -> Style:
+    if explicit:
+        return Style.parse(explicit)
+    from lazycli import settings
+
+    styles = settings.get().chat_styles
+    provider = client.target.partition(":")[0]
+    for key in (client.model, client.target, provider, "*"):
+        if key in styles:
+            return Style.parse(styles[key])
+    return Style()
+
+
+@app.command()
+def chat(
+    target: str = typer.Argument(
+        None,
+        help="Deployment name, model name, provider[:model] or URL. Default: configured, keyed provider, bundled.",
+    ),
+    prompt: str = typer.Argument(None, help="Ask once and exit (stdin is read too when piped)."),
+    model: str = typer.Option(None, "--model", "-m", help="Model name to request from the target."),
+    system: str = typer.Option(None, "--system", "-s", help="System prompt."),
+    temperature: float = typer.Option(None, "--temperature", "-t", help="Sampling temperature."),
+    max_tokens: int = typer.Option(None, "--max-tokens", help="Longest answer, in tokens."),
+    top_p: float = typer.Option(None, "--top-p", help="Nucleus sampling."),
+    stop: list[str] = typer.Option(None, "--stop", metavar="TEXT", help="Stop sequence (repeatable)."),
+    no_stream: bool = typer.Option(False, "--no-stream", help="Wait for the whole answer."),
+    style: str = typer.Option(
+        None,
+        "--style",
+        help="Answer styling: color=cyan,prefix=>> ,suffix=… (or JSON); colours on a terminal.",
+    ),
+    no_log: bool = typer.Option(False, "--no-log", help="Do not log this conversation."),
+    json_: bool = typer.Option(False, "--json", help="Print the full response with usage as JSON."),
+) -> None:
+    """Chat with a model: a REPL on a terminal, one answer with PROMPT or piped stdin.
+
+    A single word that is not a known target is taken as the prompt.
+
+    \b
+    Examples:
+      lz chat                                   REPL with the default target
+      echo "What is 2+2?" | lz chat             one answer from the default target
+      lz chat "What is RAG?"                    one answer
+      lz chat openai:gpt-4o-mini "hi"           an online provider (key from OPENAI_API_KEY or `lz keys`)
+      lz chat qwen --system "Be brief" "hi"     a provider's default model
+      lz chat my-deploy                         REPL with a deployment (`lz deploy ls`)
+      lz chat smollm2-135m-instruct             reuse or start a local deployment of a model
+      lz chat http://127.0.0.1:8000/v1 "hi"     any OpenAI-compatible server
+      lz chat lightllm+http://host:8080 "hi"    LightLLM's /generate API (also vllm+, lmdeploy+)
+      lz chat --json "hi" | jq .usage           full response with token usage
+    """
+    target, prompt = _split_positionals(target, prompt)
+    piped = _read_stdin()
+    if piped:
+        prompt = f"{prompt}\n\n{piped}" if prompt else piped
+    interactive = prompt is None and is_tty(sys.stdin)
+    if prompt is None and not interactive:
+        raise LzError(
+            "nothing to ask: no PROMPT and stdin is empty", hint='lz chat "question", or pipe text in'
+        )
+    from lazycli import settings
+    from lazycli.client import resolve_target
+
+    client = resolve_target(target, model=model)
+    chosen_style = _style_for(client, style)
+    options = {"temperature": temperature, "max_tokens": max_tokens, "top_p": top_p, "stop": stop or None}
+    log = settings.get().chat_log and not no_log
+    if interactive:
+        Repl(client, system=system, options=options, style=chosen_style, log=log).run()
+        return
+    _one_shot(
+        client,
+        prompt,
+        system=system,
+        options=options,
+        style=chosen_style,
+        log=log,
+        stream=not no_stream,
+        json_=json_,
+    )
+
+
+def _split_positionals(target: str | None, prompt: str | None) -> tuple[str | None, str | None]:
+    """`lz chat WORD`: WORD is the target when it names one, else it is the prompt."""
+    if target is not None and prompt is None:
+        from lazycli.client.targets import kind_of
+
+        if any(ch.isspace() for ch in target) or kind_of(target) is None:
+            return None, target
+    return target, prompt
+
+
+def _read_stdin() -> str | None:
+    if sys.stdin is None or is_tty(sys.stdin):
+        return None
+    try:
+        text = sys.stdin.read()
+    except (OSError, ValueError):
+        return None
+    return text.strip() or None
+
+
+def _messages(system: str | None, history: list[dict], text: str) -> list[dict]:
+    out = [{"role": "system", "content": system}] if system else []
+    return [*out, *history, {"role": "user", "content": text}]
+
+
+def _log(
+    client, conversation: str, messages: list[dict], completion, options: dict, error: str | None = None
+):
+    from lazycli.client import chatlog
+
+    try:
+        chatlog.record(
+            conversation_id=conversation,
+            target=client.target,
+            model=client.model,
+            messages=messages,
+            completion=completion,
+            options={k: v for k, v in options.items() if v is not None},
+            error=error,
+        )
+    except Exception as exc:  # logging must never cost the user their answer
+        note(f"[dim]could not log the conversation: {exc}[/dim]")
+
+
+# --- one answer -----------------------------------------------------------------------------------
+
+
+def _one_shot(
+    client, prompt: str, *, system, options, style: Style, log: bool, stream: bool, json_: bool
+) -> None:
+    from lazycli.client import Completion
+    from lazycli.client.chatlog import new_conversation_id
+
+    messages = _messages(system, [], prompt)
+    conversation = new_conversation_id()
+    as_json = want_json(json_)
+    completion: Completion | None = None
+    try:
+        if as_json or not stream:
+            completion = client.complete(messages, **options)
+            if as_json:
+                print_json({"target": client.target, **completion.as_dict()})
+            else:
+                _print_answer(completion.text, style)
+        else:
+            completion = _stream_to_stdout(client, messages, options, style)
+    except LzError as exc:
+        if log:
+            _log(client, conversation, messages, client.last, options, error=exc.message)
+        raise
+    except KeyboardInterrupt:
+        if log:
+            _log(client, conversation, messages, client.last, options, error="interrupted")
+        raise
+    if log:
+        _log(client, conversation, messages, completion, options)
+
+
+def _print_answer(text: str, style: Style) -> None:
+    out = _Writer(style)
+    out.start()
+    out.write(text)
+    out.end()
+
+
+def _stream_to_stdout(client, messages, options, style: Style):
+    out = _Writer(style)
+    out.start()
+    stream = client.complete(messages, stream=True, **options)
+    try:
+        for delta in stream:
+            out.write(delta)
+    finally:
+        stream.close()
+        out.end()
+    return client.last
+
+
+class _Writer:
+    """Writes an answer as it arrives: rich colours on a terminal, plain text otherwise."""
+
+    def __init__(self, style: Style, stream=None) -> None:
+        self.style = style
+        self.tty = is_tty(stream or sys.stdout)
+        self._console = None
+        if self.tty:
+            from lazycli.console import console
+
+            self._console = console()
+
+    def _emit(self, text: str, color: str | None) -> None:
+        if not text:
+            return
+        if self._console is not None:
+            self._console.print(
+                text, style=color or "", end="", markup=False, highlight=False, soft_wrap=True
+            )
+            self._console.file.flush()
+        else:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+
+    def start(self) -> None:
+        self._emit(self.style.prefix, self.style.prefix_color)
+
+    def write(self, text: str) -> None:
+        self._emit(text, self.style.color)
+
+    def end(self) -> None:
+        self._emit(self.style.suffix, self.style.suffix_color)
+        self._emit("\n", None)
+
+
+# --- the REPL -------------------------------------------------------------------------------------
+
+
+class Repl:
+    def __init__(self, client, *, system: str | None, options: dict, style: Style, log: bool) -> None:
+        from lazycli.client.chatlog import new_conversation_id
+
+        self.client = client
+        self.system = system
+        self.options = options
+        self.style = style
+        self.log = log
+        self.history: list[dict] = []
+        self.conversation = new_conversation_id()
+        self.err = err_console()
+
+    def run(self) -> None:
+        try:
+            import readline  # noqa: F401  (line editing and ↑ history for input())
+        except ImportError:
+            pass
+        self.err.print(
+            f"Chatting with [bold]{self.client.label}[/bold]. /help for commands, /exit or Ctrl-D to leave."
+        )
+        while True:
+            try:
+                text = self._read()
+            except EOFError:
+                self.err.print()
+                return
+            except KeyboardInterrupt:
+                self.err.print("^C")
+                continue
+            if not text.strip():
+                continue
+            if text.strip().startswith("/"):
+                if self._command(text.strip()) is False:
+                    return
+                continue
+            self._ask(text)
+
+    def _read(self) -> str:
+        line = input(">>> ")
+        if line.strip() == '"""':
+            lines = []
+            while True:
+                more = input("... ")
+                if more.strip() == '"""':
+                    return "\n".join(lines)
+                lines.append(more)
+        lines = []
+        while line.endswith("\\"):
+            lines.append(line[:-1])
+            line = input("... ")
+        lines.append(line)
+        return "\n".join(lines)
+
+    def _ask(self, text: str) -> None:
+        messages = _messages(self.system, self.history, text)
+        out = _Writer(self.style)
+        error = hint = None
+        out.start()
+        stream = self.client.complete(messages, stream=True, **self.options)
+        try:
+            for delta in stream:
+                out.write(delta)
+        except KeyboardInterrupt:
+            error = "interrupted"
+        except LzError as exc:
+            error, hint = exc.message, exc.hint
+        finally:
+            stream.close()
+            out.end()
+        completion = self.client.last
+        if error == "interrupted":
+            self.err.print("[yellow]\\[interrupted][/yellow]")
+        elif error:
+            extra = f" (hint: {hint})" if hint else ""
+            self.err.print(f"[red]error:[/red] {_escape(error + extra)}", highlight=False)
+        elif completion is not None:
+            self.err.print(f"[dim]{_stats(completion)}[/dim]")
+        self.history += [{"role": "user", "content": text}]
+        self.history += [{"role": "assistant", "content": completion.text if completion else ""}]
+        if self.log:
+            _log(self.client, self.conversation, messages, completion, self.options, error=error)
+
+    def _command(self, line: str) -> bool | None:
+        name, _, arg = line.partition(" ")
+        arg = arg.strip()
+        if name in ("/exit", "/quit", "/bye"):
+            return False
+        if name == "/help":
+            self.err.print(REPL_HELP, markup=False)
+        elif name == "/reset":
+            self.history.clear()
+            self.err.print("conversation cleared")
+        elif name == "/system":
+            if not arg:
+                self.err.print(
+                    f"system prompt: {self.system!r}" if self.system else "no system prompt", markup=False
+                )
+            else:
+                self.system = None if arg == "-" else arg
+                self.err.print("system prompt cleared" if self.system is None else "system prompt set")
+        elif name == "/save":
+            self._save(arg)
+        elif name == "/model":
+            self._switch(arg)
+        else:
+            self.err.print(f"unknown command {name}; /help lists them", markup=False)
+        return None
+
+    def _save(self, arg: str) -> None:
+        if not arg:
+            self.err.print("usage: /save FILE")
+            return
+        path = Path(arg).expanduser()
+        messages = ([{"role": "system", "content": self.system}] if self.system else []) + self.history
+        if path.suffix == ".json":
+            text = json.dumps(
+                {"target": self.client.target, "model": self.client.model, "messages": messages},
+                indent=2,
+                ensure_ascii=False,
+            )
+        else:
+            parts = [f"# Chat with {self.client.label}\n"]
+            parts += [f"**{m['role']}**: {m['content']}\n" for m in messages]
+            text = "\n".join(parts)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text + "\n", encoding="utf-8")
+        except OSError as exc:
+            self.err.print(f"[red]cannot save to {path}: {exc.strerror}[/red]")
+            return
+        self.err.print(f"saved {len(messages)} messages to {path}", markup=False)
+
+    def _switch(self, arg: str) -> None:
+        if not arg:
+            self.err.print(f"target {self.client.target}, model {self.client.model}", markup=False)
+            return
+        from lazycli.client import resolve_target
+        from lazycli.client.targets import kind_of
+
+        try:
+            if kind_of(arg) is not None:
+                self.client = resolve_target(arg)
+            else:
+                self.client.model = arg
+                self.client.label = f"{self.client.target} ({arg})"
+        except LzError as exc:
+            self.err.print(f"[red]error:[/red] {exc}", highlight=False)
+            return
+        self.err.print(f"now chatting with {self.client.label}", markup=False)
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
+
+
+def _stats(completion) -> str:
+    parts = []
+    usage = completion.usage or {}
+    if usage.get("completion_tokens") is not None:
+        parts.append(f"{usage.get('prompt_tokens', '?')}→{usage['completion_tokens']} tokens")
+    if completion.latency_s is not None:
+        parts.append(f"{completion.latency_s:.1f}s")
+    return ", ".join(parts)

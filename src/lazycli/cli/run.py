@@ -1,0 +1,132 @@
+"""`lz run RECIPE ["input"]`: validate, plan, bring up models/indexes/steps, run the app."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+app = typer.Typer(add_completion=False)
+
+
+@app.command()
+def run(
+    recipe: str = typer.Argument(..., help="Recipe file (.toml)."),
+    input_: str = typer.Argument(None, metavar="[INPUT]", help="Input for the app ('-' reads stdin)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan (steps, argv, launchers); start nothing."),
+    set_: list[str] = typer.Option([], "--set", help="Override a recipe value: --set models.llm.model=NAME."),
+    json_: bool = typer.Option(False, "--json", help="Print JSON: plan, results, output, sources."),
+) -> None:
+    """Run a recipe: validate it, print the plan, deploy (or reuse) its models, build (or update) its
+    indexes, run its steps, then run its app once on INPUT, or open a chat REPL on a terminal.
+    On failure, deployments this run started are stopped again.
+
+    \b
+    Examples:
+      lz run recipes/rag.toml --dry-run              # the plan, with engine argv and launcher
+      lz run recipes/rag.toml "What is lazycli?"     # answer with sources
+      lz run recipes/chatbot.toml                    # chat REPL on a terminal
+      lz run recipes/rag.toml --set app.steps.0.steps.0.topk=5 --json "question"
+      echo "question" | lz run recipes/rag.toml -
+    """
+    from lazycli import recipes
+    from lazycli.console import is_tty, note, print_json, want_json
+
+    as_json = want_json(json_)
+    loaded = recipes.load(recipe, set_)
+    actions = recipes.plan(loaded)
+    if dry_run:
+        if as_json:
+            print_json({"recipe": str(loaded.path), "name": loaded.name, "plan": [a.as_dict() for a in actions],
+                        "app": loaded.app_name if loaded.spec.app else None})
+        else:
+            print_plan(actions, out=sys.stdout)
+            if loaded.spec.app:
+                print(f"then: app {loaded.app_name!r} ({len(loaded.spec.app.steps)} steps) on the input")
+        return
+    if not as_json:
+        print_plan(actions)
+    value = sys.stdin.read().strip() if input_ == "-" else input_
+    execution = recipes.execute(loaded, progress=not as_json and is_tty(sys.stderr))
+    if value is None:
+        if loaded.spec.app is not None and is_tty(sys.stdin) and is_tty(sys.stdout) and not as_json:
+            _repl(recipes.build_app(loaded, execution.results), loaded.app_name)
+            return
+        if as_json:
+            print_json({"recipe": str(loaded.path), "plan": [a.as_dict() for a in actions],
+                        "results": execution.results})
+        else:
+            note(f"done: {len(actions)} step(s); give an input to run the app")
+        return
+    app_flow = recipes.build_app(loaded, execution.results)
+    if as_json:
+        output, sources = recipes.ask(app_flow, value)
+        print_json({"recipe": str(loaded.path), "plan": [a.as_dict() for a in actions],
+                    "results": execution.results, "input": value, "output": output, "sources": sources})
+        return
+    _answer(app_flow, value, history=[])
+
+
+def print_plan(actions, out=None) -> None:
+    """The plan, one numbered line per action (argv and launcher indented below)."""
+    from lazycli.console import options
+
+    if options.quiet and out is None:
+        return
+    write = (out or sys.stderr).write
+    write("plan:\n")
+    for i, action in enumerate(actions, 1):
+        write(f"  {i}. {action.id}: {action.action}: {action.detail}\n")
+        if action.command:
+            write(f"       command: {' '.join(action.command)}\n")
+        if action.argv:
+            write(f"       argv: {' '.join(map(str, action.argv))}\n")
+        if action.launcher:
+            write(f"       launcher: {action.launcher}\n")
+    if not actions:
+        write("  (nothing to start or build)\n")
+
+
+def _answer(app_flow, value, history: list[dict]) -> str:
+    """Stream the app's answer to stdout, then its sources; returns the answer text."""
+    from lazycli.flow import Context
+
+    ctx = Context(input=value, history=history)
+    pieces = []
+    for piece in app_flow.stream(value, ctx):
+        pieces.append(piece)
+        sys.stdout.write(piece)
+        sys.stdout.flush()
+    sys.stdout.write("\n")
+    if ctx.sources:
+        sys.stdout.write("sources:\n")
+        for i, doc in enumerate(ctx.sources, 1):
+            sys.stdout.write(f"  [{i}] {doc.get('source', '?')}\n")
+    sys.stdout.flush()
+    return "".join(pieces)
+
+
+def _repl(app_flow, name: str) -> None:
+    from lazycli.console import err_console
+
+    err_console().print(f"[bold]{name}[/bold]: type a message; /reset clears the history, /exit or Ctrl-D quits")
+    history: list[dict] = []
+    while True:
+        try:
+            line = input("> ").strip()
+        except EOFError:
+            sys.stdout.write("\n")
+            return
+        if not line:
+            continue
+        if line in ("/exit", "/quit"):
+            return
+        if line == "/reset":
+            history.clear()
+            continue
+        try:
+            answer = _answer(app_flow, line, history)
+        except KeyboardInterrupt:
+            sys.stdout.write("\n(interrupted)\n")
+            continue
+        history += [{"role": "user", "content": line}, {"role": "assistant", "content": answer}]

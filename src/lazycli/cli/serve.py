@@ -1,0 +1,98 @@
+"""`lz serve RECIPE|MODEL|DEPLOYMENT`: OpenAI-compatible HTTP endpoints and a web chat page."""
+
+from __future__ import annotations
+
+import os
+
+import typer
+
+app = typer.Typer(add_completion=False)
+
+
+@app.command()
+def serve(
+    target: str = typer.Argument(..., help="A recipe .toml, a deployment name, a model, provider:model or URL."),
+    host: str = typer.Option(None, "--host", help="Address to listen on [default: 127.0.0.1]."),
+    port: int = typer.Option(None, "--port", "-p", help="Port [default: the recipe's, else a free one]."),
+    api_key_env: str = typer.Option(
+        None, "--api-key-env", help="Env var holding the API key clients must send (Bearer); none: no auth."
+    ),
+    max_concurrency: int = typer.Option(None, "--max-concurrency", help="Requests at once; more get 429 [128]."),
+    timeout: float = typer.Option(None, "--timeout", help="Seconds per request before 504 [300]."),
+    max_body: int = typer.Option(None, "--max-body", help="Largest request body in bytes (413) [1000000]."),
+    set_: list[str] = typer.Option([], "--set", help="Override a recipe value: --set models.llm.model=NAME."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the recipe's plan and the address; start nothing."),
+) -> None:
+    """Serve a recipe's app or a model: /v1/chat/completions (SSE streaming too), /v1/models,
+    /v1/embeddings (when the target embeds), /v1/apps/NAME/invoke, /health, and a chat page at /.
+
+    \b
+    Examples:
+      lz serve recipes/rag.toml                       # the RAG app as model "rag", page at /
+      lz serve smollm2-135m-instruct --port 8000      # a model (deployed if not running)
+      LZ_KEY=secret lz serve my-deployment --api-key-env LZ_KEY
+      curl -s localhost:8000/v1/chat/completions -H 'content-type: application/json' \\
+           -d '{"model": "rag", "messages": [{"role": "user", "content": "hi"}]}'
+    """
+    from lazycli.console import note, print_json, want_json
+    from lazycli.errors import LzError
+    from lazycli.fsutil import free_port, port_is_free
+    from lazycli.serve.app import Limits
+    from lazycli.serve.server import prepare
+    from lazycli.serve.server import serve as run_server
+
+    api_key = None
+    if api_key_env:
+        api_key = os.environ.get(api_key_env)
+        if not api_key:
+            raise LzError(f"--api-key-env {api_key_env}: that environment variable is empty or not set",
+                          hint=f"export {api_key_env}=… (the key itself never goes on the command line)")
+    if dry_run:
+        _dry_run(target, tuple(set_), host, port)
+        return
+    served = prepare(target, tuple(set_))
+    defaults = served.defaults
+    host = host or defaults.get("host") or "127.0.0.1"
+    port = port if port is not None else defaults.get("port")
+    if not api_key and defaults.get("api_key_env"):
+        api_key = os.environ.get(defaults["api_key_env"])
+        if not api_key:
+            raise LzError(f"[serve] api_key_env = {defaults['api_key_env']!r} is not set in the environment",
+                          hint=f"export {defaults['api_key_env']}=…")
+    if not port:
+        port = free_port(host)
+    elif not port_is_free(port, host):
+        raise LzError(f"port {port} on {host} is in use", hint="pick another with --port, or leave it out")
+    limits = Limits(
+        api_key=api_key,
+        max_concurrency=max_concurrency or defaults.get("max_concurrency") or 128,
+        timeout=timeout or defaults.get("timeout") or 300.0,
+        max_body=max_body or defaults.get("max_body") or 1_000_000,
+    )
+    if want_json(False):
+        print_json({"model": served.backend.name, "url": f"http://{host}:{port}/v1"})
+    try:
+        run_server(served, host=host, port=port, limits=limits)
+    finally:
+        if served.run is not None and served.run.started:
+            note("deployments started for this recipe keep running: `lz deploy ls` / `lz deploy stop NAME`")
+
+
+def _dry_run(target: str, overrides: tuple[str, ...], host: str | None, port: int | None) -> None:
+    from lazycli.console import print_json, want_json
+    from lazycli.serve.server import is_recipe
+
+    out = {"target": target, "host": host or "127.0.0.1", "port": port, "plan": []}
+    if is_recipe(target):
+        from lazycli import recipes
+
+        loaded = recipes.load(target, overrides)
+        out["model"] = loaded.app_name
+        out["plan"] = [a.as_dict() for a in recipes.plan(loaded)]
+    if want_json(False):
+        print_json(out)
+        return
+    from lazycli.cli.run import print_plan
+
+    print_plan([recipes.Action(**a) for a in out["plan"]] if out["plan"] else [])
+    print(f"would serve {out.get('model', target)!r} on {out['host']}:{out['port'] or '(a free port)'}")

@@ -1,0 +1,512 @@
+"""Deployments: a model served by an engine through a launcher, recorded in the state database so
+that it outlives the `lz` process (no atexit hook kills it; `lz deploy stop` does).
+
+    plan(model, …)          → Plan: model, engine (and why), argv, launcher (no side effects; --dry-run)
+    deploy(model, …)        → row: submit, poll launcher status + HTTP health until ready
+    get / list_deployments  → rows, reconciled with the launcher (a dead process shows its exit code)
+    stop / restart          → rows
+    find_running / ensure_running(model) → a healthy deployment of that model, deploying one if needed
+
+A row: name, model, model_path, engine, launcher, job_id, host, port, url, protocol, served_name,
+status, log_path, pid, exit_code, created_at, job (the Job record), plus what restart needs.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lazycli import engines, paths, state
+from lazycli.console import note
+from lazycli.errors import LzError, unknown
+from lazycli.hookspecs import EngineRequest, EngineSpec
+from lazycli.launchers import FINISHED, PORT_PLACEHOLDER, Job, Resources, Status
+
+LOG_TAIL_LINES = 20
+HEALTH_PROBE_INTERVAL_S = 0.05  # keeps "engine healthy → lz says ready" well under 0.5 s
+ACTIVE = (Status.PENDING, Status.STARTING, Status.RUNNING, Status.UNKNOWN)
+
+
+class DeployError(LzError):
+    """A deployment that failed to become ready; carries the engine's last log lines."""
+
+    def __init__(self, message: str, *, hint: str | None = None, log_tail: str = "") -> None:
+        super().__init__(message + (f"\n{log_tail}" if log_tail else ""), hint=hint)
+        self.log_tail = log_tail
+
+
+# --- planning (pure: used by --dry-run and by deploy) ---------------------------------------------
+
+
+@dataclass
+class Plan:
+    model: str  # canonical model name
+    model_path: Path | None
+    model_type: str
+    model_format: str
+    engine: EngineSpec
+    reason: str  # why this engine (auto or explicit)
+    launcher_name: str
+    launcher: Any
+    served_name: str
+    name: str | None
+    port: int | None  # pinned by the user, else None (the launcher picks one)
+    gpus: int
+    options: dict[str, Any]
+    extra_args: list[str]
+    resources: Resources
+    env: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def request(self) -> EngineRequest:
+        return EngineRequest(
+            model_path=self.model_path or Path(f"<{self.model} after download>"),
+            served_name=self.served_name,
+            port=self.port if self.port is not None else PORT_PLACEHOLDER,  # type: ignore[arg-type]
+            host=getattr(self.launcher, "bind_host", "0.0.0.0"),
+            gpus=self.gpus,
+            options=self.options,
+            extra_args=tuple(self.extra_args),
+            model_type=self.model_type,
+        )
+
+    def argv(self) -> list[str]:
+        return self.engine.argv(self.request)
+
+    def describe(self) -> dict[str, Any]:
+        """What --dry-run prints: the choice and why, the exact argv, the launcher wrapping."""
+        argv = self.argv()
+        describe = getattr(self.launcher, "describe", None)
+        return {
+            "model": self.model,
+            "model_path": str(self.model_path) if self.model_path else None,
+            "model_type": self.model_type,
+            "format": self.model_format,
+            "engine": self.engine.name,
+            "reason": self.reason,
+            "installed": self.engine.is_installed(),
+            "protocol": self.engine.protocol,
+            "health_path": self.engine.health_path,
+            "served_name": self.served_name,
+            "launcher": self.launcher_name,
+            "gpus": self.gpus,
+            "port": self.port if self.port is not None else PORT_PLACEHOLDER,
+            "argv": argv,
+            "launcher_wrapping": describe(argv, self.resources, self.env) if describe else None,
+            "notes": self.notes,
+        }
+
+
+def plan(
+    model: str,
+    *,
+    engine: str | None = None,
+    launcher: str | None = None,
+    name: str | None = None,
+    port: int | None = None,
+    gpus: int = 0,
+    options: dict | None = None,
+    force_set: bool = False,
+    extra_args: Sequence[str] = (),
+    resources: Resources | None = None,
+) -> Plan:
+    from lazycli import catalog, settings
+    from lazycli.plugins import registry
+
+    current = settings.get()
+    ref = catalog.resolve(model)
+    gpus_here = engines.gpu_count()
+    notes: list[str] = []
+    engine_name = engine or current.default_engine
+    if engine_name == "auto":
+        choice = engines.choose_engine(ref.type, ref.format, gpus or gpus_here)
+        spec, reason = engines.get_engine(choice.engine), f"auto: {choice.reason}"
+    else:
+        spec, reason = engines.get_engine(engine_name), "chosen with --engine" if engine else "settings.default_engine"
+    _check_fits(spec, ref)
+    if spec.needs_gpu and gpus == 0 and gpus_here > 0:
+        gpus = 1
+        notes.append(f"{spec.name} needs a GPU: using 1 (pass --gpus N for tensor parallel)")
+    checked = engines.check_options(spec, dict(options or {}), force=force_set)
+    launcher_name = launcher or current.default_launcher
+    launcher_obj = registry().get("launchers", launcher_name).factory()
+    res = resources or Resources()
+    res.gpus = gpus
+    if name is not None:
+        _check_name(name)
+    return Plan(
+        model=ref.name,
+        model_path=ref.path if ref.ready else None,
+        model_type=ref.type,
+        model_format=ref.format,
+        engine=spec,
+        reason=reason,
+        launcher_name=launcher_name,
+        launcher=launcher_obj,
+        served_name=ref.name,
+        name=name,
+        port=port,
+        gpus=gpus,
+        options=checked,
+        extra_args=list(extra_args),
+        resources=res,
+        env={"PYTHONUNBUFFERED": "1"},  # engine logs reach the file as they happen (log tail on failure)
+        notes=notes,
+    )
+
+
+def _check_fits(spec: EngineSpec, ref) -> None:
+    if ref.type not in spec.model_types:
+        raise LzError(
+            f"engine {spec.name} does not serve {ref.type} models ({ref.name})",
+            hint=f"{spec.name} serves {', '.join(spec.model_types)}; leave out --engine to choose automatically",
+        )
+    if ref.format not in spec.formats:
+        raise LzError(
+            f"engine {spec.name} serves {', '.join(spec.formats)} models, and {ref.name} is {ref.format}",
+            hint="leave out --engine to choose automatically, or deploy another build of the model",
+        )
+
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+
+
+def _check_name(name: str) -> None:
+    if not _NAME.match(name):
+        raise LzError(f"bad deployment name {name!r}", hint="use letters, digits, '-', '_' or '.' (max 63)")
+
+
+def _base_name(model: str) -> str:
+    base = re.sub(r"[^A-Za-z0-9_.-]+", "-", Path(model).name.removesuffix(".gguf")).strip("-.") or "model"
+    return base[:56]
+
+
+# --- rows ------------------------------------------------------------------------------------------
+
+
+def _row(db, name: str) -> dict | None:
+    return state.row_to_dict(db.execute("SELECT * FROM deployments WHERE name = ?", (name,)).fetchone())
+
+
+def _update(name: str, **values: Any) -> dict:
+    values["updated_at"] = time.time()
+    for key in ("job", "argv", "options", "extra_args"):
+        if key in values:
+            values[f"{key}_json"] = json.dumps(values.pop(key))
+    columns = ", ".join(f"{key} = ?" for key in values)
+    with state.transaction() as db:
+        db.execute(f"UPDATE deployments SET {columns} WHERE name = ?", (*values.values(), name))
+        return _row(db, name)
+
+
+def _reserve(p: Plan) -> dict:
+    """Insert the row in one write transaction, so concurrent deploys never share a name."""
+    base = p.name or _base_name(p.model)
+    now = time.time()
+    with state.transaction() as db:
+        name = base if p.name else _free_name(db, base)
+        existing = _row(db, name)
+        if existing is not None:
+            if Status(existing["status"]) in ACTIVE:
+                raise LzError(
+                    f"deployment {name!r} already exists ({existing['status']}, {existing['url'] or 'no url'})",
+                    hint=f"`lz deploy stop {name}` first, or pick another --name",
+                )
+            db.execute("DELETE FROM deployments WHERE name = ?", (name,))
+        db.execute(
+            """INSERT INTO deployments (name, model, model_path, engine, launcher, status, protocol,
+                   served_name, health_path, gpus, port, port_pinned, created_at, updated_at,
+                   options_json, extra_args_json)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            (
+                name, p.model, str(p.model_path) if p.model_path else None, p.engine.name, p.launcher_name,
+                Status.PENDING.value, p.engine.protocol, p.served_name, p.engine.health_path, p.gpus,
+                p.port, int(p.port is not None), now, now, json.dumps(p.options), json.dumps(p.extra_args),
+            ),
+        )  # fmt: skip
+        return _row(db, name)
+
+
+def _free_name(db, base: str) -> str:
+    taken = {
+        row["name"]: row["status"]
+        for row in db.execute("SELECT name, status FROM deployments WHERE name = ? OR name LIKE ?", (base, base + "-%"))
+    }
+    candidate, n = base, 1
+    while candidate in taken and Status(taken[candidate]) in ACTIVE:
+        n += 1
+        candidate = f"{base}-{n}"
+    return candidate
+
+
+# --- deploy ------------------------------------------------------------------------------------------
+
+
+def deploy(
+    model: str,
+    *,
+    engine: str | None = None,
+    launcher: str | None = None,
+    name: str | None = None,
+    port: int | None = None,
+    gpus: int = 0,
+    options: dict | None = None,
+    force_set: bool = False,
+    extra_args: Sequence[str] = (),
+    timeout: float | None = None,
+    wait: bool = True,
+    resources: Resources | None = None,
+    progress: Callable[[float], None] | None = None,
+) -> dict:
+    """Start `model` and (with `wait`) return once it answers its health check; the deployment row."""
+    p = plan(
+        model, engine=engine, launcher=launcher, name=name, port=port, gpus=gpus, options=options,
+        force_set=force_set, extra_args=extra_args, resources=resources,
+    )  # fmt: skip
+    if not p.engine.is_installed():
+        raise LzError(f"engine {p.engine.name} is not installed here", hint=p.engine.install_hint or None)
+    if p.model_path is None:
+        from lazycli import catalog
+
+        p.model_path = catalog.ensure_local(model)
+    if p.port is not None and hasattr(p.launcher, "check_port"):
+        p.launcher.check_port(p.port)
+    row = _reserve(p)
+    return _start(p, row, timeout=timeout, wait=wait, progress=progress)
+
+
+def _start(p: Plan, row: dict, *, timeout: float | None, wait: bool, progress) -> dict:
+    name = row["name"]
+    argv = p.argv()
+    log_path = paths.logs_dir() / f"deploy-{name}.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    log_path.write_text("")  # a fresh log per start (restart included)
+    try:
+        job = p.launcher.submit(argv, p.resources, p.env, log_path)
+    except BaseException:
+        _update(name, status=Status.FAILED.value, reason="submit failed")
+        raise
+    host, port = _endpoint(p.launcher, job, p.port)
+    row = _update(
+        name,
+        status=Status.STARTING.value,
+        job_id=job.job_id,
+        pid=job.pid,
+        log_path=str(log_path),
+        host=host,
+        port=port,
+        url=engines.base_url(host, port, p.engine.protocol) if port else None,
+        job=_job_dict(job),
+        argv=argv,
+    )
+    if not wait:
+        return (row)
+    from lazycli import settings
+
+    limit = timeout if timeout is not None else settings.get().deploy_timeout
+    try:
+        return (wait_ready(row, p.launcher, job, limit, progress=progress))
+    except KeyboardInterrupt:
+        p.launcher.cancel(job)
+        _update(name, status=Status.CANCELLED.value, reason="interrupted while starting")
+        raise
+
+
+def _job_dict(job: Job) -> dict:
+    return json.loads(job.to_json())
+
+
+def _endpoint(launcher, job: Job, pinned: int | None) -> tuple[str | None, int | None]:
+    found = launcher.endpoint(job)
+    host, port = (found if found else (None, None))
+    return (engines.connect_host(host) if host else None), (port or pinned)
+
+
+def wait_ready(row: dict, launcher, job: Job, timeout: float, *, progress=None) -> dict:
+    """Poll launcher status and HTTP health until the engine answers; on failure stop it, record
+    why, and raise DeployError with the log tail (nothing is left running)."""
+    name = row["name"]
+    started = time.monotonic()
+    deadline = started + timeout
+    status_every = getattr(launcher, "poll_interval", 0.05 if launcher.name == "local" else 1.0)
+    next_status = 0.0
+    host, port = row.get("host"), row.get("port")
+    while True:
+        now = time.monotonic()
+        if now >= next_status:
+            status = launcher.status(job)
+            if status.finished:
+                return _failed(row, launcher, job, status, f"the engine exited with code {job.exit_code}")
+            if not port:
+                host, port = _endpoint(launcher, job, row.get("port_pinned") and row.get("port"))
+            next_status = now + status_every
+        if port and engines.probe(_health_url(host, port, row["health_path"]), timeout=2.0):
+            return _update(
+                name,
+                status=Status.RUNNING.value,
+                host=host,
+                port=port,
+                url=engines.base_url(host, port, row["protocol"]),
+                ready_at=time.time(),
+                job=_job_dict(job),
+            )
+        if now >= deadline:
+            launcher.cancel(job)
+            return _failed(row, launcher, job, Status.TIMEOUT, f"not healthy after {timeout:g} s")
+        if progress:
+            progress(now - started)
+        time.sleep(HEALTH_PROBE_INTERVAL_S)
+
+
+def _health_url(host: str | None, port: int, path: str) -> str:
+    return f"http://{engines.connect_host(host)}:{port}{path}"
+
+
+def _failed(row: dict, launcher, job: Job, status: Status, reason: str) -> dict:
+    name = row["name"]
+    launcher.cancel(job)  # the leader may be gone while its children live on: stop the whole group
+    launcher.status(job)  # fills in the exit code once the job has ended
+    recorded = Status.TIMEOUT if status == Status.TIMEOUT else Status.FAILED
+    _update(name, status=recorded.value, exit_code=job.exit_code, reason=reason, job=_job_dict(job))
+    tail = launcher.logs(job, LOG_TAIL_LINES).rstrip()
+    header = f"--- last {LOG_TAIL_LINES} lines of {job.log_path} ---" if tail else "(the engine wrote no log)"
+    raise DeployError(
+        f"deployment {name!r} ({row['engine']} on {row['launcher']}) failed: {reason}",
+        hint=f"fix the cause and run `lz deploy restart {name}`; full log: `lz deploy logs {name}`",
+        log_tail=f"{header}\n{tail}" if tail else header,
+    )
+
+
+# --- reading and reconciling -----------------------------------------------------------------------------
+
+
+def _launcher(name: str):
+    from lazycli.plugins import registry
+
+    return registry().get("launchers", name).factory()
+
+
+def reconcile_row(row: dict, *, launchers: dict | None = None) -> dict:
+    """Bring a row's status in line with its launcher (a dead process shows as exited with its code;
+    a --no-wait deployment turns running once it answers its health check)."""
+    if row is None or row.get("job") is None or Status(row["status"]) in FINISHED:
+        return row
+    cache = launchers if launchers is not None else {}
+    try:
+        launcher = cache.get(row["launcher"]) or cache.setdefault(row["launcher"], _launcher(row["launcher"]))
+    except LzError:
+        return row  # its launcher plugin is gone: show the row as recorded
+    job = Job(**row["job"])
+    status = launcher.status(job)
+    changes: dict[str, Any] = {}
+    if status.finished:
+        changes = {"status": status.value, "exit_code": job.exit_code, "reason": job.reason or row.get("reason")}
+    elif status == Status.RUNNING and row["status"] != Status.RUNNING.value:
+        host, port = _endpoint(launcher, job, row.get("port"))
+        if port and engines.probe(_health_url(host, port, row["health_path"]), timeout=1.0):
+            url = engines.base_url(host, port, row["protocol"])
+            changes = {"status": Status.RUNNING.value, "host": host, "port": port, "url": url}
+    if not changes:
+        return row
+    changes["job"] = _job_dict(job)
+    return (_update(row["name"], **changes))
+
+
+def get(name: str) -> dict | None:
+    """The deployment row `name` (reconciled), or None."""
+    with state.reading() as db:
+        row = _row(db, name)
+    return reconcile_row(row) if row else None
+
+
+def require(name: str) -> dict:
+    row = get(name)
+    if row is None:
+        with state.reading() as db:
+            names = [r[0] for r in db.execute("SELECT name FROM deployments")]
+        raise unknown("deployment", name, names, hint="`lz deploy ls` lists them")
+    return row
+
+
+def list_deployments(reconcile: bool = True) -> list[dict]:
+    with state.reading() as db:
+        rows = [state.row_to_dict(r) for r in db.execute("SELECT * FROM deployments ORDER BY created_at")]
+    if not reconcile:
+        return rows
+    cache: dict = {}
+    return [reconcile_row(row, launchers=cache) for row in rows]
+
+
+def stop(name: str) -> dict:
+    """Stop a deployment (TERM, then KILL after a grace period); the row stays, as cancelled."""
+    row = require(name)
+    if Status(row["status"]) in FINISHED or row.get("job") is None:
+        if row.get("job") is None and Status(row["status"]) in ACTIVE:
+            return (_update(name, status=Status.CANCELLED.value, reason="stopped before it started"))
+        return row
+    launcher = _launcher(row["launcher"])
+    job = Job(**row["job"])
+    launcher.cancel(job)
+    launcher.status(job)
+    return (
+        _update(name, status=Status.CANCELLED.value, exit_code=job.exit_code, reason="stopped", job=_job_dict(job))
+    )
+
+
+def restart(name: str, *, timeout: float | None = None, wait: bool = True, progress=None) -> dict:
+    """Stop (when running) and start again with the same model, engine, launcher and options."""
+    row = require(name)
+    if Status(row["status"]) in ACTIVE:
+        stop(name)
+    return deploy(
+        row["model"],
+        engine=row["engine"],
+        launcher=row["launcher"],
+        name=name,
+        port=row["port"] if row.get("port_pinned") else None,
+        gpus=row.get("gpus") or 0,
+        options=row.get("options") or {},
+        force_set=True,  # checked when first deployed
+        extra_args=row.get("extra_args") or [],
+        timeout=timeout,
+        wait=wait,
+        progress=progress,
+    )
+
+
+def find_running(model: str) -> dict | None:
+    """A running deployment serving `model` that answers its health check now."""
+    names = {model}
+    try:
+        from lazycli import catalog
+
+        ref = catalog.resolve(model)
+        names |= {ref.name, str(ref.path)} if ref.path else {ref.name}
+    except LzError:
+        pass
+    for row in list_deployments():
+        if row["status"] != Status.RUNNING.value:
+            continue
+        if row["model"] in names or row.get("model_path") in names or row["name"] == model:
+            if row.get("port") and engines.probe(_health_url(row["host"], row["port"], row["health_path"]), 1.0):
+                return row
+    return None
+
+
+def ensure_running(model: str, *, announce: Callable[[str], None] = note) -> dict:
+    """Reuse a healthy deployment of `model`, or deploy it (and say which, on stderr)."""
+    found = find_running(model)
+    if found:
+        announce(f"using deployment {found['name']} ({found['engine']}) at {found['url']}")
+        return found
+    announce(f"deploying {model} (stop it later with `lz deploy stop`)…")
+    started = time.monotonic()
+    row = deploy(model)
+    announce(f"deployment {row['name']} ready at {row['url']} in {time.monotonic() - started:.1f} s")
+    return row

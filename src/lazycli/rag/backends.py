@@ -1,0 +1,98 @@
+"""Which embedder, reranker and store serve an index: names the user gives → plugin records.
+
+`--embed` / `--rerank` accept a local model (a catalogue name of type embed/rerank, or a model
+directory) served in-process by sentence-transformers, or anything `lz chat` accepts as a target
+(`provider:model`, a deployment name, a URL) served remotely through `lazycli.client`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from lazycli.errors import LzError
+
+LOCAL_EMBEDDER = "sentence-transformers"
+LOCAL_RERANKER = "cross-encoder"
+REMOTE = "remote"
+DEFAULT_STORE = "lancedb"
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A backend plugin name and what to hand its factory (a model path or a target)."""
+
+    plugin: str
+    model: str
+    identity: str  # what the index records: a change of identity means re-embedding everything
+
+
+def _local_model(spec: str, wanted_types: tuple[str, ...]) -> Path | None:
+    """A local model directory for `spec`, or None when it names something remote."""
+    candidate = Path(spec).expanduser()
+    if candidate.is_dir():
+        return candidate.resolve()
+    if "://" in spec:
+        return None
+    try:
+        from lazycli.catalog import resolve
+
+        ref = resolve(spec)
+    except LzError:
+        return None
+    if ref.type not in wanted_types or ref.format != "hf":
+        return None
+    if not ref.ready:
+        raise LzError(f"model {spec!r} is not downloaded", hint=f"`lz download {spec}` first")
+    return Path(ref.path)
+
+
+def choose_embedder(spec: str | None) -> Choice:
+    if not spec:
+        from lazycli import settings
+
+        spec = settings.get().embed_model
+    local = _local_model(spec, ("embed",))
+    if local is not None:
+        return Choice(LOCAL_EMBEDDER, str(local), f"{LOCAL_EMBEDDER}:{spec}")
+    return Choice(REMOTE, spec, f"{REMOTE}:{spec}")
+
+
+def choose_reranker(spec: str) -> Choice:
+    local = _local_model(spec, ("rerank",))
+    if local is not None:
+        return Choice(LOCAL_RERANKER, str(local), f"{LOCAL_RERANKER}:{spec}")
+    return Choice(REMOTE, spec, f"{REMOTE}:{spec}")
+
+
+def _registry():
+    from lazycli.plugins import registry
+
+    return registry()
+
+
+@lru_cache(maxsize=4)
+def embedder(spec: str | None):
+    """A loaded embedder (cached per process: loading a model costs seconds)."""
+    choice = choose_embedder(spec)
+    return _registry().get("embedders", choice.plugin).factory(choice.model, {})
+
+
+@lru_cache(maxsize=4)
+def reranker(spec: str):
+    choice = choose_reranker(spec)
+    return _registry().get("rerankers", choice.plugin).factory(choice.model, {})
+
+
+def open_store(path: Path, name: str = DEFAULT_STORE):
+    return _registry().get("stores", name).open(path, {})
+
+
+def loaders_by_extension() -> dict[str, object]:
+    """Extension (lower case, with dot) → LoaderSpec; the first plugin to claim one keeps it."""
+    table: dict[str, object] = {}
+    for spec in _registry().all("loaders").values():
+        for ext in spec.extensions:
+            table.setdefault(ext.lower(), spec)
+    return table

@@ -1,0 +1,305 @@
+"""`build_index`: files → chunks per node group → embeddings → store → BM25 + vector snapshot.
+
+Incremental: a file whose size and mtime match its manifest entry is skipped without being read;
+one whose bytes hash the same is skipped after hashing; a changed file has its rows replaced
+(chunks whose text is unchanged keep their stored vectors instead of being embedded again);
+a file that is gone has its rows deleted.
+
+Crash-safe (`kill -9` anywhere, then the same command, gives the clean result): one writer per
+index (an flock held for the run); per batch the manifest entries are set pending, the batch's
+sources are deleted from the store and re-added (so a replay never duplicates), and only then are
+the entries marked done; the snapshot is rebuilt whenever it lags the store version; `.tmp*`
+leftovers of an interrupted LanceDB write are removed while the lock is held.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lazycli.console import err_console, is_tty, note, options
+from lazycli.errors import LzError
+from lazycli.rag import backends, documents, manifest, snapshot
+from lazycli.rag.bm25 import tokenize
+from lazycli.rag.splitter import DEFAULT_GROUPS, Group, split
+
+CONFIG_VERSION = 1
+BATCH_FILES = 64
+BATCH_CHUNKS = 2048
+
+
+@dataclass
+class Summary:
+    name: str
+    files: int = 0
+    chunks: int = 0
+    added: int = 0
+    updated: int = 0
+    deleted: int = 0
+    unchanged: int = 0
+    embedded: int = 0
+    reused_vectors: int = 0
+    failed: list[dict] = field(default_factory=list)
+    unsupported: int = 0
+    rebuilt: bool = False
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+@contextmanager
+def writer_lock(index_dir: Path, name: str):
+    """One writer per index; the kernel drops the lock when its holder dies (even by kill -9)."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(index_dir / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise LzError(
+                f"index {name!r} is being written by another lz process", hint="wait for it to finish"
+            ) from None
+        yield
+    finally:
+        os.close(fd)
+
+
+def build_index(
+    paths: list[Path],
+    name: str,
+    *,
+    embed: str | None = None,
+    groups: list[Group] | None = None,
+    include=(),
+    exclude=(),
+    progress: bool = True,
+    store: str = backends.DEFAULT_STORE,
+) -> dict:
+    """Build or update index `name` from `paths`; returns a summary dict (files, chunks, skipped…)."""
+    started = time.monotonic()
+    manifest.check_name(name)
+    groups = list(groups or DEFAULT_GROUPS)
+    if len({g.name for g in groups}) != len(groups):
+        raise LzError("node group names must be unique", hint="give each --group its own NAME")
+    choice = backends.choose_embedder(embed)
+    loaders = backends.loaders_by_extension()
+    found = documents.scan([Path(p) for p in paths], loaders, include, exclude)
+    index_dir = manifest.index_dir(name)
+    summary = Summary(name=name, unsupported=len(found.unsupported))
+    with writer_lock(index_dir, name):
+        st = backends.open_store(index_dir / "store", store)
+        freed = st.clean_temp()
+        if freed:
+            note(f"removed {freed / 1e6:.1f} MB left by an interrupted write")
+        config = {"version": CONFIG_VERSION, "embed": choice.identity, "store": store,
+                  "groups": [g.as_dict() for g in groups]}  # fmt: skip
+        st = _reset_if_config_changed(name, config, st, index_dir, summary, store)
+        roots = [str(Path(p).expanduser().resolve()) for p in paths]
+        manifest.upsert(name, path=index_dir, store=store, embed=choice.identity, config=config, roots=roots)
+        run = _Run(name, st, groups, choice, loaders, summary, progress)
+        run.apply(found.files)
+        snap_stale = (snapshot.load(index_dir) or snapshot.Snapshot(-1, {})).version != st.version()
+        if run.changed or snap_stale:
+            if run.changed:
+                st.compact()
+            snapshot.save(snapshot.build(st), index_dir)
+        entries = manifest.files(name)
+        summary.files = len(entries)
+        summary.chunks = st.count()
+        manifest.set_totals(name, summary.files, summary.chunks)
+    summary.seconds = round(time.monotonic() - started, 3)
+    return summary.as_dict()
+
+
+def _reset_if_config_changed(name, config, st, index_dir, summary, store_name):
+    row = manifest.get(name)
+    if row is None or row["config"] == config:
+        return st
+    note(f"index {name!r}: embedder, store or node groups changed; rebuilding it from scratch")
+    manifest.forget_all(name)  # first: a kill from here on leaves nothing marked complete
+    st.drop()
+    snapshot.clean_old(index_dir, keep=None)
+    (index_dir / snapshot.POINTER).unlink(missing_ok=True)
+    summary.rebuilt = True
+    return backends.open_store(index_dir / "store", store_name)
+
+
+class _Run:
+    """One indexing pass: plan from the manifest, then delete, then add in batches."""
+
+    def __init__(self, name, st, groups, choice, loaders, summary, progress):
+        self.name = name
+        self.store = st
+        self.groups = groups
+        self.choice = choice
+        self.loaders = loaders
+        self.summary = summary
+        self.show_progress = progress and not options.quiet and not options.json and is_tty(err_console().file)
+        self.changed = False
+        self._embedder = None
+
+    @property
+    def embedder(self):
+        if self._embedder is None:
+            self._embedder = backends.embedder(self.choice.identity.split(":", 1)[1])
+        return self._embedder
+
+    def apply(self, files: dict[str, Path]) -> None:
+        known = manifest.files(self.name)
+        gone = sorted(set(known) - set(files))
+        if gone:
+            self.store.delete_sources(gone)
+            manifest.forget(self.name, gone)
+            self.summary.deleted = len(gone)
+            self.changed = True
+        todo, fresh_stats = self._plan(files, known)
+        if fresh_stats:  # touched but identical files: remember the new mtime, nothing else
+            manifest.mark_done(self.name, fresh_stats)
+        if todo:
+            self.changed = True
+            self._index(todo, known)
+
+    def _plan(self, files: dict[str, Path], known: dict) -> tuple[list[tuple[str, Path, str, os.stat_result]], dict]:
+        todo, fresh = [], {}
+        for source, path in files.items():
+            stat = path.stat()
+            entry = known.get(source)
+            if entry and entry.hash and entry.size == stat.st_size and entry.mtime_ns == stat.st_mtime_ns:
+                self.summary.unchanged += 1
+                continue
+            digest = documents.file_hash(path)
+            if entry and entry.hash == digest:
+                fresh[source] = manifest.FileEntry(digest, stat.st_size, stat.st_mtime_ns, entry.chunks)
+                self.summary.unchanged += 1
+                continue
+            todo.append((source, path, digest, stat))
+        return todo, fresh
+
+    def _index(self, todo, known) -> None:
+        with self._progress(len(todo)) as advance:
+            batch: list = []
+            rows_in_batch = 0
+            for item in todo:
+                rows = self._chunk_file(item)
+                if rows is None:
+                    advance(1)
+                    continue
+                batch.append((item, rows))
+                rows_in_batch += len(rows)
+                if len(batch) >= BATCH_FILES or rows_in_batch >= BATCH_CHUNKS:
+                    self._commit(batch, known)
+                    advance(len(batch))
+                    batch, rows_in_batch = [], 0
+            if batch:
+                self._commit(batch, known)
+                advance(len(batch))
+
+    def _chunk_file(self, item) -> list[dict] | None:
+        source, path, digest, _stat = item
+        loader = self.loaders[path.suffix.lower()]
+        try:
+            segments = list(loader.load(path))
+        except LzError as exc:
+            self.summary.failed.append({"source": source, "error": exc.message})
+            note(f"[yellow]skipped {source}: {exc.message}[/yellow]")
+            return None
+        except (OSError, UnicodeError, ValueError) as exc:
+            self.summary.failed.append({"source": source, "error": f"{type(exc).__name__}: {exc}"})
+            note(f"[yellow]skipped {source}: {type(exc).__name__}: {exc}[/yellow]")
+            return None
+        rows = []
+        for group in self.groups:
+            seq = 0
+            for segment_no, (text, meta) in enumerate(segments):
+                for start, end in split(text, group.size, group.overlap):
+                    chunk = text[start:end].strip()
+                    rows.append(
+                        {
+                            "id": documents.text_hash(f"{source}\0{digest}\0{group.name}\0{seq}"),
+                            "source": source,
+                            "file_hash": digest,
+                            "group": group.name,
+                            "seq": seq,
+                            "segment": segment_no,
+                            "start": start,
+                            "end": end,
+                            "meta": json.dumps(meta or {}, ensure_ascii=False),
+                            "text": chunk,
+                            "text_hash": documents.text_hash(chunk),
+                            "tokens": " ".join(tokenize(chunk)),
+                        }
+                    )
+                    seq += 1
+        return rows
+
+    def _commit(self, batch, known) -> None:
+        sources = [item[0] for item, _ in batch]
+        rows = [row for _, file_rows in batch for row in file_rows]
+        vectors = self._vectors(rows, [s for s in sources if s in known])
+        manifest.mark_pending(self.name, sources)
+        self.store.delete_sources(sources)
+        if rows:
+            self.store.add(_to_arrow(rows, vectors))
+        done = {}
+        for (source, _path, digest, stat), file_rows in batch:
+            done[source] = manifest.FileEntry(digest, stat.st_size, stat.st_mtime_ns, len(file_rows))
+            if source in known:
+                self.summary.updated += 1
+            else:
+                self.summary.added += 1
+        manifest.mark_done(self.name, done)
+
+    def _vectors(self, rows: list[dict], old_sources: list[str]):
+        import numpy as np
+
+        reuse = {}
+        if old_sources:
+            for old in self.store.rows_for_sources(old_sources, ["group", "text_hash", "vector"]):
+                reuse[(old["group"], old["text_hash"])] = old["vector"]
+        need = [i for i, r in enumerate(rows) if (r["group"], r["text_hash"]) not in reuse]
+        fresh = self.embedder.embed([rows[i]["text"] for i in need]) if need else None
+        dim = fresh.shape[1] if fresh is not None else len(next(iter(reuse.values())))
+        out = np.zeros((len(rows), dim), dtype=np.float32)
+        if fresh is not None:
+            out[need] = fresh
+        for i, r in enumerate(rows):
+            key = (r["group"], r["text_hash"])
+            if key in reuse:
+                out[i] = reuse[key]
+        self.summary.embedded += len(need)
+        self.summary.reused_vectors += len(rows) - len(need)
+        return out
+
+    @contextmanager
+    def _progress(self, total: int):
+        if not self.show_progress:
+            yield lambda n: None
+            return
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        with Progress(
+            TextColumn("indexing"), BarColumn(), MofNCompleteColumn(), TextColumn("files"), TimeElapsedColumn(),
+            console=err_console(), transient=True,
+        ) as bar:  # fmt: skip
+            task = bar.add_task("index", total=total)
+            yield lambda n: bar.advance(task, n)
+
+
+def _to_arrow(rows: list[dict], vectors):
+    import pyarrow as pa
+
+    columns = {key: [r[key] for r in rows] for key in rows[0]}
+    table = pa.table(
+        {
+            **{k: pa.array(v, type=pa.int32()) for k, v in columns.items() if k in ("seq", "segment", "start", "end")},
+            **{k: pa.array(v, type=pa.string()) for k, v in columns.items() if k not in ("seq", "segment", "start", "end")},
+        }
+    )
+    flat = pa.array(vectors.reshape(-1), type=pa.float32())
+    return table.append_column("vector", pa.FixedSizeListArray.from_arrays(flat, vectors.shape[1]))

@@ -1,0 +1,322 @@
+"""Plan and run a recipe's resources: models (deploy or reuse), indexes (incremental), steps.
+
+Order: references decide (a value using `${models.llm.url}` runs after models.llm); otherwise
+models, then indexes, then steps, as written. What is already up is reused (a healthy deployment
+of the same model, or of the pinned name); indexes are rebuilt incrementally, so an unchanged
+folder costs little. If anything fails, the deployments this run started are stopped again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lazycli.console import note
+from lazycli.errors import LzError
+from lazycli.recipes import loader, schema
+from lazycli.recipes.loader import LoadedRecipe
+from lazycli.recipes.refs import resolve_refs
+
+
+@dataclass
+class Action:
+    """One line of the plan."""
+
+    id: str  # models.llm | indexes.kb | steps.0
+    action: str  # deploy | reuse | provider | local | index | download | run
+    detail: str
+    command: list[str] | None = None  # the equivalent `lz …` command line
+    argv: list[str] | None = None  # the process it starts (engine argv), when known
+    launcher: str | None = None
+    depends_on: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if v not in (None, [])}
+
+
+# --- planning -----------------------------------------------------------------------------------
+
+
+def plan(loaded: LoadedRecipe, *, probe_deploys: bool = True) -> list[Action]:
+    """What `lz run` would do, in order, without starting anything."""
+    order = loader.check_references(loaded)
+    deps = loader.dependencies(loaded)
+    actions = []
+    for rid in order:
+        action = _plan_one(loaded, rid, probe_deploys=probe_deploys)
+        action.depends_on = sorted({target for target, _ in deps[rid]})
+        actions.append(action)
+    return actions
+
+
+def _plan_one(loaded: LoadedRecipe, rid: str, *, probe_deploys: bool) -> Action:
+    kind, key = rid.split(".", 1)
+    if kind == "models":
+        return _plan_model(rid, loaded.spec.models[key], probe=probe_deploys)
+    if kind == "indexes":
+        spec = loaded.spec.indexes[key]
+        name = spec.name or key
+        paths = [str(_abs(loaded, p)) for p in spec.paths]
+        return Action(rid, "index", f"index {', '.join(paths)} as {name!r} (incremental: unchanged files skipped)",
+                      command=_index_command(name, paths, spec))
+    index = int(loader.resource_loc(rid, loaded.spec)[1])
+    step = loaded.spec.steps[index]
+    command = ["lz", *_step_words(step)]
+    return Action(rid, step.verb if step.verb in ("download", "index", "deploy") else "run",
+                  " ".join(command), command=command)
+
+
+def _plan_model(rid: str, spec: schema.ModelSpec, *, probe: bool) -> Action:
+    if spec.provider:
+        return Action(rid, "provider", f"call {spec.provider}:{spec.model} (nothing deployed)")
+    if not spec.deploy:
+        return Action(rid, "local", f"make sure {spec.model} is on disk (lz download {spec.model})",
+                      command=["lz", "download", spec.model])
+    command = deploy_command(spec)
+    running = _running(spec) if probe else None
+    if running:
+        return Action(rid, "reuse", f"reuse deployment {running['name']!r} at {running.get('url')}",
+                      command=command, launcher=running.get("launcher"))
+    action = Action(rid, "deploy", f"deploy {spec.model}", command=command)
+    if probe and "${" not in " ".join(command):
+        dry = _deploy_dry_run(command)
+        action.argv = dry.get("argv")
+        action.launcher = dry.get("launcher") or spec.launcher
+        if dry.get("engine"):
+            action.detail += f" with {dry['engine']}"
+    return action
+
+
+def deploy_command(spec: schema.ModelSpec) -> list[str]:
+    words = ["lz", "deploy", spec.model]
+    for flag, value in (("--engine", spec.engine), ("--launcher", spec.launcher), ("--name", spec.name),
+                        ("--port", spec.port), ("--timeout", spec.timeout)):
+        if value is not None:
+            words += [flag, str(value)]
+    if spec.gpus:
+        words += ["--gpus", str(spec.gpus)]
+    for key, value in spec.options.items():
+        words += ["--set", f"{key}={value}"]
+    return words
+
+
+def _deploy_dry_run(command: list[str]) -> dict[str, Any]:
+    """The deploy verb's own --dry-run: the exact engine argv and launcher, as it would run them."""
+    proc = subprocess.run([sys.executable, "-m", "lazycli", *command[1:], "--dry-run", "--json"],
+                          capture_output=True, text=True, timeout=120)
+    if proc.returncode != 0:
+        reason = (proc.stderr.strip().splitlines() or ["lz deploy --dry-run failed"])[-1]
+        raise LzError(f"cannot plan `{' '.join(command)}`: {reason.removeprefix('lz: error: ')}")
+    try:
+        data = json.loads(proc.stdout)
+    except json.JSONDecodeError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _running(spec: schema.ModelSpec) -> dict | None:
+    deployments = _deployments()
+    if spec.name:
+        row = deployments.get(spec.name)
+        return row if row and str(row.get("status")) == "running" else None
+    return deployments.find_running(spec.model)
+
+
+def _deployments():
+    try:
+        from lazycli import deployments
+    except ImportError:
+        raise LzError("deploying models needs lazycli.deployments, which this build lacks",
+                      hint="use a provider model (provider = ...) or a URL") from None
+    return deployments
+
+
+def _abs(loaded: LoadedRecipe, path: str) -> Path:
+    p = Path(os.path.expanduser(path))
+    return p if p.is_absolute() else (loaded.folder / p).resolve()
+
+
+def _index_command(name: str, paths: list[str], spec: schema.IndexSpec) -> list[str]:
+    words = ["lz", "index", *paths, "--name", name]
+    if spec.embed:
+        words += ["--embed", spec.embed]
+    for group in spec.groups or ():
+        words += ["--group", group]
+    for pattern in spec.include:
+        words += ["--include", pattern]
+    for pattern in spec.exclude:
+        words += ["--exclude", pattern]
+    return words
+
+
+def _step_words(step: schema.StepSpec) -> list[str]:
+    words = [] if step.verb == "lz" else [step.verb]
+    positional = step.args.get("_", [])
+    words += [str(p) for p in (positional if isinstance(positional, list) else [positional])]
+    for key, value in step.args.items():
+        if key == "_":
+            continue
+        flag = "--" + key.replace("_", "-")
+        if value is True:
+            words.append(flag)
+        elif value is False or value is None:
+            continue
+        elif isinstance(value, list):
+            for item in value:
+                words += [flag, str(item)]
+        else:
+            words += [flag, str(value)]
+    return words + list(step.argv)
+
+
+# --- running ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    """The results of a run so far, and what it started (stopped again on failure)."""
+
+    loaded: LoadedRecipe
+    results: dict[str, dict[str, Any]] = field(default_factory=lambda: {"models": {}, "indexes": {}, "steps": {}})
+    started: list[str] = field(default_factory=list)
+    log: list[dict[str, Any]] = field(default_factory=list)
+
+    def stop_started(self) -> None:
+        if not self.started:
+            return
+        deployments = _deployments()
+        for name in reversed(self.started):
+            note(f"stopping deployment {name!r} (started by this run)")
+            try:
+                deployments.stop(name)
+            except Exception as exc:  # keep stopping the others; say what was left
+                note(f"could not stop {name!r}: {exc}")
+        self.started.clear()
+
+
+def execute(loaded: LoadedRecipe, *, progress: bool = True) -> Run:
+    """Run every resource in plan order; on failure stop what this run started and re-raise."""
+    run = Run(loaded)
+    try:
+        for rid in loader.check_references(loaded):
+            kind, key = rid.split(".", 1)
+            result = _execute_one(run, rid, progress=progress)
+            run.results[kind][key] = result
+            run.log.append({"id": rid, **{k: v for k, v in result.items() if k != "stdout"}})
+    except BaseException:
+        run.stop_started()
+        raise
+    return run
+
+
+def _execute_one(run: Run, rid: str, *, progress: bool) -> dict[str, Any]:
+    loaded = run.loaded
+    kind, key = rid.split(".", 1)
+    loc = loader.resource_loc(rid, loaded.spec)
+    try:
+        raw = resolve_refs(loader._value_at(loaded.raw, loc), run.results)
+        if kind == "models":
+            return _run_model(run, key, schema.ModelSpec.model_validate(raw))
+        if kind == "indexes":
+            return _run_index(loaded, key, schema.IndexSpec.model_validate(raw), progress=progress)
+        return _run_step(run, schema.StepSpec.model_validate(raw), progress=progress)
+    except LzError as exc:
+        if exc.message.startswith(str(loaded.path)):
+            raise
+        raise LzError(f"{loaded.where(loc)}: {rid}: {exc.message}", hint=exc.hint) from None
+
+
+def _run_model(run: Run, key: str, spec: schema.ModelSpec) -> dict[str, Any]:
+    if spec.provider:
+        return _provider_result(spec)
+    if not spec.deploy:
+        from lazycli import catalog
+
+        path = catalog.ensure_local(spec.model)
+        note(f"models.{key}: {spec.model} is at {path}")
+        return {"target": spec.model, "model": spec.model, "path": str(path), "reused": True}
+    running = _running(spec)
+    if running:
+        note(f"models.{key}: reusing deployment {running['name']!r} at {running.get('url')}")
+        return _deployment_result(running, reused=True)
+    note(f"models.{key}: deploying {spec.model}…")
+    row = _deployments().deploy(
+        spec.model, engine=spec.engine, launcher=spec.launcher, name=spec.name, port=spec.port,
+        gpus=spec.gpus, options=dict(spec.options) or None, timeout=spec.timeout,
+    )
+    run.started.append(row["name"])
+    note(f"models.{key}: {row['name']!r} is up at {row.get('url')}")
+    return _deployment_result(row, reused=False)
+
+
+def _deployment_result(row: dict, *, reused: bool) -> dict[str, Any]:
+    keep = ("name", "model", "engine", "launcher", "host", "port", "url", "protocol", "served_name", "status")
+    out = {k: (str(row[k]) if k == "status" and row.get(k) is not None else row.get(k)) for k in keep}
+    return {"target": row["name"], **out, "reused": reused}
+
+
+def _provider_result(spec: schema.ModelSpec) -> dict[str, Any]:
+    from lazycli.keys import get_key
+    from lazycli.plugins import registry
+
+    provider = registry().get("providers", spec.provider)
+    key, _source = get_key(spec.key or spec.provider, provider.key_env_vars)
+    if not key:
+        env = " or ".join(provider.key_env_vars) or f"LAZYCLI_{spec.provider.upper()}_API_KEY"
+        raise LzError(f"no API key for {spec.provider}",
+                      hint=f"set {env}, or run `lz keys set {spec.key or spec.provider}`")
+    return {"target": f"{spec.provider}:{spec.model}", "provider": spec.provider, "model": spec.model,
+            "url": provider.base_url, "reused": True}
+
+
+def _run_index(loaded: LoadedRecipe, key: str, spec: schema.IndexSpec, *, progress: bool) -> dict[str, Any]:
+    from lazycli import rag
+
+    name = spec.name or key
+    paths = [_abs(loaded, p) for p in spec.paths]
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        raise LzError(f"index {name!r}: no such path {missing[0]}", hint="paths are relative to the recipe's folder")
+    note(f"indexes.{key}: indexing {', '.join(map(str, paths))} as {name!r}…")
+    summary = rag.build_index(paths, name, embed=spec.embed, groups=spec.groups, include=tuple(spec.include),
+                              exclude=tuple(spec.exclude), progress=progress)
+    summary = dict(summary or {})
+    summary.setdefault("name", name)
+    return summary
+
+
+def _run_step(run: Run, step: schema.StepSpec, *, progress: bool) -> dict[str, Any]:
+    if step.verb == "download" and not step.argv and set(step.args) <= {"model", "_"}:
+        from lazycli import catalog
+
+        model = step.args.get("model") or step.args.get("_")
+        model = model[0] if isinstance(model, list) else model
+        path = catalog.ensure_local(str(model))
+        return {"model": model, "path": str(path)}
+    if step.verb == "index" and not step.argv:
+        spec = schema.IndexSpec.model_validate({k: v for k, v in step.args.items() if k != "_"} | {
+            "paths": step.args.get("paths") or step.args.get("_") or []})
+        return _run_index(run.loaded, spec.name or "index", spec, progress=progress)
+    if step.verb == "deploy" and not step.argv:
+        return _run_model(run, step.name or "deploy", schema.ModelSpec.model_validate(step.args))
+    return _run_lz(step)
+
+
+def _run_lz(step: schema.StepSpec) -> dict[str, Any]:
+    words = _step_words(step)
+    note(f"running lz {' '.join(words)}")
+    proc = subprocess.run([sys.executable, "-m", "lazycli", *words], capture_output=True, text=True)
+    if proc.returncode != 0:
+        tail = " | ".join(proc.stderr.strip().splitlines()[-3:])
+        raise LzError(f"`lz {' '.join(words)}` exited {proc.returncode}: {tail}")
+    result: dict[str, Any] = {"returncode": 0, "stdout": proc.stdout}
+    try:
+        result["json"] = json.loads(proc.stdout)
+    except json.JSONDecodeError:
+        pass
+    return result

@@ -1,0 +1,384 @@
+"""The FastAPI app behind `lz serve`: OpenAI-compatible endpoints over a model or a recipe's app.
+
+    GET  /                          a small web chat page (streaming; sources for RAG apps)
+    GET  /health                    {"status": "ok", ...} (no key needed)
+    GET  /v1/models                 the one model this server exposes
+    POST /v1/chat/completions       plain JSON, or SSE with "stream": true
+    POST /v1/embeddings             when the target embeds
+    POST /v1/apps/{name}/invoke     {"input": ...} → {"output": ..., "sources": [...]}
+
+JSON only on the wire. Limits: API key (401), body size (413), requests at once (429),
+seconds per request (504). Backends are synchronous (the client, flows); they run in a thread
+pool sized to the concurrency limit, and a stream's producer thread hands pieces to the event
+loop through a queue, so a slow generation never blocks other requests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import time
+import uuid
+from contextlib import asynccontextmanager
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any, Literal
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from lazycli.errors import LzError
+
+
+@dataclass
+class Limits:
+    api_key: str | None = None
+    max_concurrency: int = 128
+    timeout: float = 300.0
+    max_body: int = 1_000_000
+
+
+# --- wire models --------------------------------------------------------------------------------
+
+
+class ChatMessage(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    role: Literal["system", "user", "assistant", "tool", "developer"]
+    content: str | list[dict[str, Any]] | None = None
+
+
+class StreamOptions(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    include_usage: bool = False
+
+
+class ChatRequest(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    model: str | None = None
+    messages: list[ChatMessage] = Field(min_length=1)
+    stream: bool = False
+    stream_options: StreamOptions | None = None
+    temperature: float | None = Field(None, ge=0, le=2)
+    top_p: float | None = Field(None, ge=0, le=1)
+    max_tokens: int | None = Field(None, ge=1)
+    max_completion_tokens: int | None = Field(None, ge=1)
+    stop: str | list[str] | None = None
+
+    def options(self) -> dict[str, Any]:
+        opts = {
+            "temperature": self.temperature,
+            "top_p": self.top_p,
+            "max_tokens": self.max_tokens or self.max_completion_tokens,
+            "stop": self.stop,
+        }
+        return {k: v for k, v in opts.items() if v is not None}
+
+
+class EmbeddingRequest(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    model: str | None = None
+    input: str | list[str] = Field(min_length=1)
+
+
+class InvokeRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    input: Any
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+# --- errors -------------------------------------------------------------------------------------
+
+
+def error(status: int, message: str, kind: str, code: str | None = None, headers=None) -> JSONResponse:
+    body = {"error": {"message": message, "type": kind, "code": code or kind}}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+class _Guard:
+    """ASGI middleware: body limit (413) and concurrency limit (429) for /v1 routes."""
+
+    def __init__(self, app, limits: Limits, counter: dict[str, int]) -> None:
+        self.app = app
+        self.limits = limits
+        self.counter = counter
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or not scope["path"].startswith("/v1/"):
+            return await self.app(scope, receive, send)
+        length = _content_length(scope)
+        if length is not None and length > self.limits.max_body:
+            return await _too_large(self.limits.max_body)(scope, receive, send)
+        if self.counter["active"] >= self.limits.max_concurrency:
+            response = error(429, f"too many requests at once (limit {self.limits.max_concurrency})",
+                             "rate_limit_exceeded", headers={"Retry-After": "1"})
+            return await response(scope, receive, send)
+        self.counter["active"] += 1
+        try:
+            await self.app(scope, _limited(receive, self.limits.max_body), send)
+        finally:
+            self.counter["active"] -= 1
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+def _content_length(scope) -> int | None:
+    for name, value in scope.get("headers", []):
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+def _limited(receive, limit: int):
+    seen = 0
+
+    async def wrapped():
+        nonlocal seen
+        message = await receive()
+        if message["type"] == "http.request":
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                raise _BodyTooLarge()
+        return message
+
+    return wrapped
+
+
+def _too_large(limit: int) -> JSONResponse:
+    return error(413, f"request body larger than {limit} bytes", "request_too_large")
+
+
+# --- the app ------------------------------------------------------------------------------------
+
+
+def create_app(backend: Any, limits: Limits | None = None) -> FastAPI:
+    limits = limits or Limits()
+    counter = {"active": 0}
+    pool = ThreadPoolExecutor(max_workers=limits.max_concurrency + 4, thread_name_prefix="lz-serve")
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        yield
+        pool.shutdown(wait=False, cancel_futures=True)  # uvicorn has drained in-flight requests by now
+
+    app = FastAPI(title=f"lz serve: {backend.name}", docs_url=None, redoc_url=None, openapi_url=None,
+                  lifespan=lifespan)
+    app.state.backend = backend
+    app.state.limits = limits
+    app.state.counter = counter
+    app.add_middleware(_Guard, limits=limits, counter=counter)
+
+    @app.exception_handler(_BodyTooLarge)
+    async def _body_too_large(request: Request, exc: _BodyTooLarge):
+        return _too_large(limits.max_body)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError):
+        errors = exc.errors()
+        if any(e.get("type") == "json_invalid" for e in errors):
+            return error(400, "request body is not valid JSON", "invalid_request_error", "json_invalid")
+        first = errors[0] if errors else {}
+        where = ".".join(str(p) for p in first.get("loc", ()) if p != "body") or "body"
+        return error(422, f"{where}: {first.get('msg', 'invalid request')}", "invalid_request_error",
+                     "invalid_value")
+
+    async def in_thread(fn, *args):
+        loop = asyncio.get_running_loop()
+        return await asyncio.wait_for(loop.run_in_executor(pool, fn, *args), limits.timeout)
+
+    def check_key(request: Request) -> JSONResponse | None:
+        if not limits.api_key:
+            return None
+        header = request.headers.get("authorization", "")
+        scheme, _, given = header.partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), limits.api_key.encode()):
+            return error(401, "missing or wrong API key (send Authorization: Bearer KEY)", "invalid_api_key",
+                         headers={"WWW-Authenticate": "Bearer"})
+        return None
+
+    def check_model(name: str | None) -> JSONResponse | None:
+        if name is None or name in backend.aliases:
+            return None
+        return error(404, f"model {name!r} is not served here; this server serves {backend.name!r}",
+                     "invalid_request_error", "model_not_found")
+
+    async def guarded(request: Request, model: str | None, fn, *args):
+        """Auth, model check, run in a thread under the timeout, user errors as JSON."""
+        failure = check_key(request) or check_model(model)
+        if failure:
+            return failure
+        try:
+            return await in_thread(fn, *args)
+        except TimeoutError:
+            return error(504, f"request took longer than {limits.timeout:g} s", "timeout")
+        except LzError as exc:
+            return error(502, exc.message + (f" ({exc.hint})" if exc.hint else ""), "upstream_error")
+
+    @app.get("/", response_class=HTMLResponse)
+    async def page():
+        return HTMLResponse(_page_html())
+
+    @app.get("/health")
+    async def health():
+        return {"status": "ok", "model": backend.name, "kind": backend.kind, "in_flight": counter["active"]}
+
+    @app.get("/v1/models")
+    async def models(request: Request):
+        failure = check_key(request)
+        if failure:
+            return failure
+        return {"object": "list", "data": [_model_card(backend)]}
+
+    @app.post("/v1/chat/completions")
+    async def chat(body: ChatRequest, request: Request):
+        messages = [m.model_dump(exclude_none=True) for m in body.messages]
+        if body.stream:
+            failure = check_key(request) or check_model(body.model)
+            if failure:
+                return failure
+            include_usage = bool(body.stream_options and body.stream_options.include_usage)
+            return StreamingResponse(
+                _sse(backend, messages, body.options(), include_usage, pool, limits.timeout),
+                media_type="text/event-stream",
+                headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+            )
+        result = await guarded(request, body.model, backend.chat, messages, body.options())
+        if isinstance(result, JSONResponse):
+            return result
+        return _completion(backend.name, result)
+
+    @app.post("/v1/embeddings")
+    async def embeddings(body: EmbeddingRequest, request: Request):
+        texts = [body.input] if isinstance(body.input, str) else list(body.input)
+        result = await guarded(request, None, backend.embed, texts, body.model)
+        if isinstance(result, JSONResponse):
+            return result
+        data = [{"object": "embedding", "index": i, "embedding": vec} for i, vec in enumerate(result)]
+        return {"object": "list", "data": data, "model": body.model or backend.name,
+                "usage": {"prompt_tokens": 0, "total_tokens": 0}}
+
+    @app.post("/v1/apps/{name}/invoke")
+    async def invoke(name: str, body: InvokeRequest, request: Request):
+        failure = check_key(request)
+        if failure:
+            return failure
+        if name not in backend.aliases:
+            return error(404, f"no app {name!r} here; this server serves {backend.name!r}", "invalid_request_error",
+                         "app_not_found")
+        result = await guarded(request, None, backend.invoke, body.input, body.options)
+        if isinstance(result, JSONResponse):
+            return result
+        return {"app": backend.name, **result}
+
+    return app
+
+
+def _model_card(backend: Any) -> dict[str, Any]:
+    return {"id": backend.name, "object": "model", "created": 0, "owned_by": "lazycli", "kind": backend.kind}
+
+
+def _completion(name: str, reply) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": "chatcmpl-" + uuid.uuid4().hex[:24],
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": name,
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": reply.text},
+                     "finish_reason": reply.finish_reason or "stop"}],
+        "usage": _usage(reply.usage),
+    }
+    if reply.sources:
+        body["sources"] = reply.sources
+    return body
+
+
+def _usage(usage: dict | None) -> dict[str, int]:
+    usage = usage or {}
+    prompt = int(usage.get("prompt_tokens") or 0)
+    completion = int(usage.get("completion_tokens") or 0)
+    return {"prompt_tokens": prompt, "completion_tokens": completion,
+            "total_tokens": int(usage.get("total_tokens") or prompt + completion)}
+
+
+_DONE = object()
+
+
+async def _sse(backend, messages, options, include_usage: bool, pool, timeout: float):
+    """Server-sent events in OpenAI's chunk format; the backend's pieces come from a thread."""
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue = asyncio.Queue()
+    stop = {"flag": False}
+    cid = "chatcmpl-" + uuid.uuid4().hex[:24]
+    created = int(time.time())
+    holder: dict[str, Any] = {}
+
+    def produce() -> None:
+        try:
+            reply = backend.stream(messages, options)
+            holder["reply"] = reply
+            for piece in reply:
+                if stop["flag"]:
+                    reply.close()
+                    break
+                loop.call_soon_threadsafe(queue.put_nowait, piece)
+            loop.call_soon_threadsafe(queue.put_nowait, _DONE)
+        except BaseException as exc:  # handed to the event loop, reported as an error event
+            loop.call_soon_threadsafe(queue.put_nowait, exc)
+
+    def chunk(delta: dict, finish: str | None = None, **extra) -> str:
+        body = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": backend.name,
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **extra}
+        return "data: " + json.dumps(body, ensure_ascii=False) + "\n\n"
+
+    deadline = loop.time() + timeout
+    pool.submit(produce)
+    yield chunk({"role": "assistant", "content": ""})
+    try:
+        while True:
+            try:
+                item = await asyncio.wait_for(queue.get(), max(0.0, deadline - loop.time()))
+            except TimeoutError:
+                stop["flag"] = True
+                yield _sse_error(f"request took longer than {timeout:g} s", "timeout")
+                return
+            if item is _DONE:
+                break
+            if isinstance(item, BaseException):
+                message = item.message if isinstance(item, LzError) else f"{type(item).__name__}: {item}"
+                yield _sse_error(message, "upstream_error")
+                return
+            yield chunk({"content": item})
+        reply = holder.get("reply")
+        extra: dict[str, Any] = {}
+        if reply is not None and reply.sources:
+            extra["sources"] = reply.sources
+        yield chunk({}, (reply.finish_reason if reply else None) or "stop", **extra)
+        if include_usage:
+            usage_chunk = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": backend.name,
+                           "choices": [], "usage": _usage(reply.usage if reply else None)}
+            yield "data: " + json.dumps(usage_chunk) + "\n\n"
+        yield "data: [DONE]\n\n"
+    finally:
+        stop["flag"] = True  # a client that went away stops the producer at its next piece
+
+
+def _sse_error(message: str, kind: str) -> str:
+    return "data: " + json.dumps({"error": {"message": message, "type": kind, "code": kind}}) + "\n\n"
+
+
+_PAGE: str | None = None
+
+
+def _page_html() -> str:
+    global _PAGE
+    if _PAGE is None:
+        _PAGE = resources.files("lazycli.serve").joinpath("static/index.html").read_text(encoding="utf-8")
+    return _PAGE

@@ -1,0 +1,163 @@
+"""What `lz serve` puts behind its endpoints: a model target (through `lazycli.client`) or a
+recipe's app (a `lazycli.flow` tree). Both are synchronous; the web app runs them in threads.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from lazycli.errors import LzError
+
+
+@dataclass
+class Reply:
+    text: str
+    usage: dict = field(default_factory=dict)
+    finish_reason: str | None = "stop"
+    sources: list[dict] = field(default_factory=list)
+
+
+class StreamReply:
+    """Text deltas; once exhausted, `usage`, `finish_reason` and `sources` are filled."""
+
+    def __init__(self, pieces: Iterator[str], finish) -> None:
+        self._pieces = pieces
+        self._finish = finish
+        self.usage: dict = {}
+        self.finish_reason: str | None = "stop"
+        self.sources: list[dict] = []
+
+    def __iter__(self) -> Iterator[str]:
+        try:
+            yield from self._pieces
+        finally:
+            self._finish(self)
+
+    def close(self) -> None:
+        close = getattr(self._pieces, "close", None)
+        if close:
+            close()
+
+
+def message_text(content: Any) -> str:
+    """OpenAI content (a string or a list of parts) as plain text."""
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    parts = []
+    for part in content:
+        if isinstance(part, dict) and part.get("type") in ("text", "input_text"):
+            parts.append(str(part.get("text", "")))
+    return "".join(parts)
+
+
+def plain_messages(messages: list[dict]) -> list[dict]:
+    return [{"role": m["role"], "content": message_text(m.get("content"))} for m in messages]
+
+
+class ModelBackend:
+    """A deployment, model, provider:model or URL, served as it is."""
+
+    kind = "model"
+
+    def __init__(self, target: str | None, client: Any, *, embed_client: Any = None) -> None:
+        self.client = client
+        self.target = target
+        self.name = target or client.model
+        self.aliases = {a for a in (target, client.model, getattr(client, "label", None), self.name) if a}
+        self._embed_client = embed_client or client
+
+    def _client(self) -> Any:
+        # ChatClient keeps the last completion on itself; a shallow copy per request keeps usage apart
+        # while sharing the HTTP connection pool.
+        return copy.copy(self.client)
+
+    def chat(self, messages: list[dict], options: dict) -> Reply:
+        completion = self._client().complete(plain_messages(messages), **options)
+        return Reply(completion.text, dict(completion.usage or {}), completion.finish_reason or "stop")
+
+    def stream(self, messages: list[dict], options: dict) -> StreamReply:
+        client = self._client()
+
+        def finish(reply: StreamReply) -> None:
+            last = client.last
+            if last is not None:
+                reply.usage = dict(last.usage or {})
+                reply.finish_reason = last.finish_reason or "stop"
+
+        return StreamReply(client.complete(plain_messages(messages), stream=True, **options), finish)
+
+    def invoke(self, value: Any, options: dict) -> dict:
+        text = value if isinstance(value, str) else _json(value)
+        reply = self.chat([{"role": "user", "content": text}], options)
+        return {"output": reply.text, "sources": [], "usage": reply.usage}
+
+    def embed(self, texts: list[str], model: str | None) -> list[list[float]]:
+        return self._embed_client.embed(texts)
+
+
+class AppBackend:
+    """A recipe's app: the last user message is the input, earlier messages the history."""
+
+    kind = "app"
+
+    def __init__(self, name: str, app: Any, *, embed_target: str | None = None, description: str = "") -> None:
+        self.name = name
+        self.aliases = {name}
+        self.app = app
+        self.description = description
+        self.embed_target = embed_target
+        self._embedder = None
+        self._lock = threading.Lock()
+
+    def _context(self, messages: list[dict], options: dict):
+        from lazycli.flow import Context
+
+        msgs = plain_messages(messages)
+        last_user = max((i for i, m in enumerate(msgs) if m["role"] == "user"), default=None)
+        if last_user is None:
+            raise LzError("no user message to answer", hint="send at least one message with role 'user'")
+        return msgs[last_user]["content"], Context(
+            input=msgs[last_user]["content"], history=msgs[:last_user], options=dict(options)
+        )
+
+    def chat(self, messages: list[dict], options: dict) -> Reply:
+        value, ctx = self._context(messages, options)
+        out = self.app.run(value, ctx)
+        return Reply(out if isinstance(out, str) else _json(out), sources=list(ctx.sources))
+
+    def stream(self, messages: list[dict], options: dict) -> StreamReply:
+        value, ctx = self._context(messages, options)
+
+        def finish(reply: StreamReply) -> None:
+            reply.sources = list(ctx.sources)
+
+        return StreamReply(self.app.stream(value, ctx), finish)
+
+    def invoke(self, value: Any, options: dict) -> dict:
+        from lazycli.flow import Context
+
+        ctx = Context(input=value, options=dict(options))
+        out = self.app.run(value, ctx)
+        return {"output": out, "sources": list(ctx.sources)}
+
+    def embed(self, texts: list[str], model: str | None) -> list[list[float]]:
+        if not self.embed_target:
+            raise LzError(f"app {self.name!r} does not embed", hint="set [serve] embed = \"MODEL\" in the recipe")
+        with self._lock:
+            if self._embedder is None:
+                from lazycli.client import resolve_target
+
+                self._embedder = resolve_target(self.embed_target)
+        return self._embedder.embed(texts)
+
+
+def _json(value: Any) -> str:
+    import json
+
+    return json.dumps(value, ensure_ascii=False, default=str)

@@ -1,0 +1,66 @@
+"""Build the backend for `lz serve TARGET` and run the web app with uvicorn."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lazycli.console import note
+from lazycli.errors import LzError
+
+
+@dataclass
+class Served:
+    backend: Any
+    recipe: Any = None  # the LoadedRecipe when serving one
+    run: Any = None  # its Run (results, what it started)
+    defaults: dict[str, Any] = field(default_factory=dict)  # [serve] of the recipe
+
+
+def is_recipe(target: str) -> bool:
+    return target.endswith(".toml") or Path(target).is_file()
+
+
+def prepare(target: str, overrides: tuple[str, ...] = (), *, announce=note) -> Served:
+    """A recipe (run its resources, compile its app) or a deployment/model/provider/URL target."""
+    from lazycli.serve.backends import AppBackend, ModelBackend
+
+    if is_recipe(target):
+        from lazycli import recipes
+
+        loaded = recipes.load(target, overrides)
+        if loaded.spec.app is None:
+            raise LzError(f"{target}: the recipe has no [app] to serve", hint="add [[app.steps]]")
+        run = recipes.execute(loaded)
+        try:
+            app = recipes.build_app(loaded, run.results)
+        except BaseException:
+            run.stop_started()
+            raise
+        serve = loaded.spec.serve
+        backend = AppBackend(loaded.app_name, app, embed_target=serve.embed, description=loaded.spec.description)
+        return Served(backend, loaded, run, serve.model_dump())
+    if overrides:
+        raise LzError("--set applies to recipes only", hint="serve a .toml recipe, or drop --set")
+    from lazycli.client import resolve_target
+
+    client = resolve_target(target, announce=announce)
+    return Served(ModelBackend(target, client))
+
+
+def serve(served: Served, *, host: str, port: int, limits, announce=note) -> None:
+    """Run uvicorn until SIGINT/SIGTERM; in-flight requests get `graceful` seconds to finish."""
+    import uvicorn
+
+    from lazycli.serve.app import create_app
+
+    app = create_app(served.backend, limits)
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
+                            timeout_graceful_shutdown=10, lifespan="on")
+    server = uvicorn.Server(config)
+    base = f"http://{host}:{port}"
+    announce(f"serving {served.backend.name!r} at {base}/  (OpenAI base URL {base}/v1)")
+    if limits.api_key:
+        announce("clients must send Authorization: Bearer <key>")
+    server.run()
