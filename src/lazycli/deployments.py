@@ -128,7 +128,10 @@ def plan(
         choice = engines.choose_engine(ref.type, ref.format, gpus or gpus_here)
         spec, reason = engines.get_engine(choice.engine), f"auto: {choice.reason}"
     else:
-        spec, reason = engines.get_engine(engine_name), "chosen with --engine" if engine else "settings.default_engine"
+        spec, reason = (
+            engines.get_engine(engine_name),
+            "chosen with --engine" if engine else "settings.default_engine",
+        )
     _check_fits(spec, ref)
     if spec.needs_gpu and gpus == 0 and gpus_here > 0:
         gpus = 1
@@ -149,7 +152,7 @@ def plan(
         reason=reason,
         launcher_name=launcher_name,
         launcher=launcher_obj,
-        served_name=ref.name,
+        served_name=_base_name(ref.name) if ref.source == "path" else ref.name,
         name=name,
         port=port,
         gpus=gpus,
@@ -165,7 +168,7 @@ def _check_fits(spec: EngineSpec, ref) -> None:
     if ref.type not in spec.model_types:
         raise LzError(
             f"engine {spec.name} does not serve {ref.type} models ({ref.name})",
-            hint=f"{spec.name} serves {', '.join(spec.model_types)}; leave out --engine to choose automatically",
+            hint=f"{spec.name} serves {', '.join(spec.model_types)}; leave out --engine to pick one",
         )
     if ref.format not in spec.formats:
         raise LzError(
@@ -215,7 +218,7 @@ def _reserve(p: Plan) -> dict:
         if existing is not None:
             if Status(existing["status"]) in ACTIVE:
                 raise LzError(
-                    f"deployment {name!r} already exists ({existing['status']}, {existing['url'] or 'no url'})",
+                    f"deployment {name!r} is already {existing['status']} ({existing['url'] or 'no url'})",
                     hint=f"`lz deploy stop {name}` first, or pick another --name",
                 )
             db.execute("DELETE FROM deployments WHERE name = ?", (name,))
@@ -236,7 +239,9 @@ def _reserve(p: Plan) -> dict:
 def _free_name(db, base: str) -> str:
     taken = {
         row["name"]: row["status"]
-        for row in db.execute("SELECT name, status FROM deployments WHERE name = ? OR name LIKE ?", (base, base + "-%"))
+        for row in db.execute(
+            "SELECT name, status FROM deployments WHERE name = ? OR name LIKE ?", (base, base + "-%")
+        )
     }
     candidate, n = base, 1
     while candidate in taken and Status(taken[candidate]) in ACTIVE:
@@ -303,19 +308,24 @@ def _start(p: Plan, row: dict, *, timeout: float | None, wait: bool, progress) -
         port=port,
         url=engines.base_url(host, port, p.engine.protocol) if port else None,
         job=_job_dict(job),
-        argv=argv,
+        argv=_with_port(argv, port),
     )
     if not wait:
-        return (row)
+        return row
     from lazycli import settings
 
     limit = timeout if timeout is not None else settings.get().deploy_timeout
     try:
-        return (wait_ready(row, p.launcher, job, limit, progress=progress))
+        return wait_ready(row, p.launcher, job, limit, progress=progress)
     except KeyboardInterrupt:
         p.launcher.cancel(job)
         _update(name, status=Status.CANCELLED.value, reason="interrupted while starting")
         raise
+
+
+def _with_port(argv: list[str], port: int | None) -> list[str]:
+    """The argv as it ran (the placeholder replaced by the port the launcher picked)."""
+    return [arg.replace(PORT_PLACEHOLDER, str(port)) for arg in argv] if port else argv
 
 
 def _job_dict(job: Job) -> dict:
@@ -324,7 +334,7 @@ def _job_dict(job: Job) -> dict:
 
 def _endpoint(launcher, job: Job, pinned: int | None) -> tuple[str | None, int | None]:
     found = launcher.endpoint(job)
-    host, port = (found if found else (None, None))
+    host, port = found if found else (None, None)
     return (engines.connect_host(host) if host else None), (port or pinned)
 
 
@@ -379,7 +389,7 @@ def _failed(row: dict, launcher, job: Job, status: Status, reason: str) -> dict:
     raise DeployError(
         f"deployment {name!r} ({row['engine']} on {row['launcher']}) failed: {reason}",
         hint=f"fix the cause and run `lz deploy restart {name}`; full log: `lz deploy logs {name}`",
-        log_tail=f"{header}\n{tail}" if tail else header,
+        log_tail=f"{header}\n{tail}\n--- end of log ---" if tail else header,
     )
 
 
@@ -406,7 +416,11 @@ def reconcile_row(row: dict, *, launchers: dict | None = None) -> dict:
     status = launcher.status(job)
     changes: dict[str, Any] = {}
     if status.finished:
-        changes = {"status": status.value, "exit_code": job.exit_code, "reason": job.reason or row.get("reason")}
+        changes = {
+            "status": status.value,
+            "exit_code": job.exit_code,
+            "reason": job.reason or row.get("reason"),
+        }
     elif status == Status.RUNNING and row["status"] != Status.RUNNING.value:
         host, port = _endpoint(launcher, job, row.get("port"))
         if port and engines.probe(_health_url(host, port, row["health_path"]), timeout=1.0):
@@ -415,7 +429,7 @@ def reconcile_row(row: dict, *, launchers: dict | None = None) -> dict:
     if not changes:
         return row
     changes["job"] = _job_dict(job)
-    return (_update(row["name"], **changes))
+    return _update(row["name"], **changes)
 
 
 def get(name: str) -> dict | None:
@@ -448,14 +462,14 @@ def stop(name: str) -> dict:
     row = require(name)
     if Status(row["status"]) in FINISHED or row.get("job") is None:
         if row.get("job") is None and Status(row["status"]) in ACTIVE:
-            return (_update(name, status=Status.CANCELLED.value, reason="stopped before it started"))
+            return _update(name, status=Status.CANCELLED.value, reason="stopped before it started")
         return row
     launcher = _launcher(row["launcher"])
     job = Job(**row["job"])
     launcher.cancel(job)
     launcher.status(job)
-    return (
-        _update(name, status=Status.CANCELLED.value, exit_code=job.exit_code, reason="stopped", job=_job_dict(job))
+    return _update(
+        name, status=Status.CANCELLED.value, exit_code=job.exit_code, reason="stopped", job=_job_dict(job)
     )
 
 
@@ -493,9 +507,13 @@ def find_running(model: str) -> dict | None:
     for row in list_deployments():
         if row["status"] != Status.RUNNING.value:
             continue
-        if row["model"] in names or row.get("model_path") in names or row["name"] == model:
-            if row.get("port") and engines.probe(_health_url(row["host"], row["port"], row["health_path"]), 1.0):
-                return row
+        serves = row["model"] in names or row.get("model_path") in names or row["name"] == model
+        if (
+            serves
+            and row.get("port")
+            and engines.probe(_health_url(row["host"], row["port"], row["health_path"]))
+        ):
+            return row
     return None
 
 

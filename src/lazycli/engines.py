@@ -175,7 +175,11 @@ def check_options(spec: EngineSpec, options: Mapping[str, Any], *, force: bool =
 
 
 def render_flags(
-    options: Mapping[str, Any], known: Mapping[str, EngineOption], *, style: str = "dash", bool_values: bool = False
+    options: Mapping[str, Any],
+    known: Mapping[str, EngineOption],
+    *,
+    style: str = "dash",
+    bool_values: bool = False,
 ) -> list[str]:
     """Options as flags: known ones by their real flag, passed-through ones by the engine's naming
     `style` ("dash": --max-model-len, "underscore": --max_total_token_num). Booleans are switches
@@ -199,7 +203,9 @@ def render_flags(
     return argv
 
 
-def option(name: str, flag: str, type: type = str, help: str = "", default: Any = None) -> tuple[str, EngineOption]:
+def option(
+    name: str, flag: str, type: type = str, help: str = "", default: Any = None
+) -> tuple[str, EngineOption]:
     """One (name, EngineOption) pair for an engine's options table."""
     return name, EngineOption(name=name, flag=flag, type=type, default=default, help=help)
 

@@ -487,15 +487,20 @@ class Retriever(Node):
     def __init__(self, index: str, retriever: str = "cosine", topk: int = 5, groups=None, **kw: Any) -> None:
         super().__init__(**kw)
         self.index, self.retriever, self.topk, self.groups = index, retriever, topk, groups
+        self._opened = None
+        self._lock = threading.Lock()
 
-    def apply(self, value: Any, ctx: Context, **bound: Any) -> Any:
+    def _search(self, query: str) -> list[dict]:
         from lazycli import rag
 
+        with self._lock:  # open the index once (store, snapshot, embedder), not on every query
+            if self._opened is None:
+                self._opened = rag.Index(self.index)
+        return self._opened.search(query, retrievers=(self.retriever,), topk=self.topk, groups=self.groups)
+
+    def apply(self, value: Any, ctx: Context, **bound: Any) -> Any:
         query = bound.get("query", value)
-        kwargs: dict[str, Any] = {"retrievers": (self.retriever,), "topk": self.topk}
-        if self.groups:
-            kwargs["groups"] = self.groups
-        docs = [dict(d, retriever=self.retriever) for d in rag.retrieve(self.index, str(query), **kwargs)]
+        docs = [dict(d, retriever=self.retriever) for d in self._search(str(query))]
         ctx.set_sources(docs, replace=False)
         return docs
 

@@ -13,7 +13,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-
 # Put this token in an argv where the service's port goes: the launcher picks a free port on the
 # node where the job runs, substitutes it, and reports it back (`endpoint(job)`). A port pinned by
 # the user (`--port`) is written into the argv directly instead.

@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     max_retries: int = Field(3, ge=0, description="Retries on 429/5xx/connection errors")
     # rag
     embed_model: str = Field("all-minilm-l6-v2", description="Default embedder for `lz index`")
+    index_batch_files: int = Field(
+        64, ge=1, description="Files per `lz index` commit (smaller: less work redone after a crash)"
+    )
     # launchers
     slurm_partition: str | None = Field(None, description="Slurm partition (sbatch -p)")
     slurm_account: str | None = Field(None, description="Slurm account (sbatch -A)")

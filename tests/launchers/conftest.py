@@ -7,6 +7,7 @@ official client. ray: a real `ray[default]` head on 127.0.0.1 (skipped when `ray
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -65,7 +66,8 @@ def slurm_up() -> str | None:
         return "sinfo timed out"
     states = proc.stdout.split()
     if proc.returncode != 0 or not any(s.rstrip("*~#") in ("idle", "mixed", "allocated") for s in states):
-        return f"no Slurm cluster is up (sinfo: {(proc.stderr or proc.stdout).strip()[:120]}); run scripts/slurm-up.sh"
+        said = (proc.stderr or proc.stdout).strip()[:120]
+        return f"no Slurm cluster is up (sinfo: {said}); run scripts/slurm-up.sh"
     return None
 
 
@@ -106,10 +108,8 @@ def _kill_fake_sco_jobs(state: Path) -> None:
     for path in (state / "jobs").glob("*.json"):
         pid = json.loads(path.read_text()).get("pid")
         if pid:
-            try:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
 
 
 # --- k8s -------------------------------------------------------------------------------------------
@@ -166,7 +166,7 @@ def ray_head(tmp_path_factory):
         pytest.fail(f"ray start failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
     address = f"http://127.0.0.1:{port}"
     try:
-        _wait_http(address + "/api/version", 60)
+        _wait_http(address + "/api/jobs/", 60)  # the Jobs API, not just the dashboard
         yield address
     finally:
         subprocess.run([ray, "stop", "--force"], capture_output=True, env=env, timeout=120, cwd=tmp)

@@ -99,7 +99,9 @@ class HubStub:
 
     def requests(self, method: str | None = None, contains: str = "") -> list[dict]:
         with self.lock:
-            return [r for r in self.log if (method is None or r["method"] == method) and contains in r["path"]]
+            return [
+                r for r in self.log if (method is None or r["method"] == method) and contains in r["path"]
+            ]
 
     def bytes_served(self, filename: str) -> int:
         with self.lock:
@@ -160,6 +162,9 @@ class HubStub:
 
             def _api(self, path: str) -> None:
                 rest = path[len("/api/models/") :]
+                if "/tree/" in rest:
+                    self._tree(*rest.split("/tree/", 1))
+                    return
                 repo_id, _, revision = rest.partition("/revision/")
                 repo = self._repo_for(repo_id)
                 if repo is None:
@@ -176,6 +181,20 @@ class HubStub:
                     "siblings": [repo.sibling(n) for n in sorted(repo.files)],
                 }
                 self._send(200, json.dumps(body).encode(), {"Content-Type": "application/json"})
+
+            def _tree(self, repo_id: str, revision: str) -> None:
+                """The recursive file listing `snapshot_download` asks for (used by the benchmark)."""
+                repo = self._repo_for(repo_id)
+                if repo is None:
+                    return
+                rows = []
+                for name in sorted(repo.files):
+                    sib = repo.sibling(name)
+                    row = {"type": "file", "oid": sib["blobId"], "size": sib["size"], "path": name}
+                    if "lfs" in sib:
+                        row["lfs"] = {"oid": sib["lfs"]["sha256"], "size": sib["size"], "pointerSize": 134}
+                    rows.append(row)
+                self._send(200, json.dumps(rows).encode(), {"Content-Type": "application/json"})
 
             def _resolve(self, path: str, head: bool) -> None:
                 before, _, filename = path.lstrip("/").partition("/resolve/")
@@ -243,7 +262,9 @@ class HubStub:
                     if stub.throttle:
                         time.sleep(len(piece) / stub.throttle)
 
-            def _send(self, status: int, body: bytes, headers: dict | None = None, head: bool = False) -> None:
+            def _send(
+                self, status: int, body: bytes, headers: dict | None = None, head: bool = False
+            ) -> None:
                 self.send_response(status)
                 for key, value in (headers or {}).items():
                     self.send_header(key, value)

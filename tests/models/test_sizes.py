@@ -34,9 +34,7 @@ def test_parse_params(name, expected):
     assert parse_params(name) == expected
 
 
-@pytest.mark.parametrize(
-    ("params", "text"), [(1.5, "1.5B"), (0.135, "135M"), (72.0, "72B"), (None, "-")]
-)
+@pytest.mark.parametrize(("params", "text"), [(1.5, "1.5B"), (0.135, "135M"), (72.0, "72B"), (None, "-")])
 def test_format_params(params, text):
     assert format_params(params) == text
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from lazycli.hookspecs import ProviderSpec, hookimpl
 from lazycli.providers import compat_factory
 
-# DeepSeek reports errors by HTTP status with OpenAI-style bodies: 401 auth, 402 insufficient
-# balance, 422 bad parameters, 429 rate limit, 500/503 server busy.
-ERROR_CODES = {"invalid_request_error": "bad_request", "authentication_error": "auth"}
+# DeepSeek reports errors by HTTP status with OpenAI-style bodies: 401 auth ("Authentication
+# Fails"), 402 insufficient balance, 400 "Model Not Exist", 422 bad parameters, 429 rate limit,
+# 500/503 server busy; the generic mapping covers them, these types are explicit.
+ERROR_CODES = {"authentication_error": "auth", "rate_limit_error": "rate_limit"}
 
 
 @hookimpl

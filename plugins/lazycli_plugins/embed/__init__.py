@@ -48,7 +48,9 @@ def lazycli_engines():
         health_path="/health",
         protocol="openai",
         options=OPTIONS,
-        is_installed=lambda: all(module_available(m) for m in ("sentence_transformers", "fastapi", "uvicorn")),
+        is_installed=lambda: all(
+            module_available(m) for m in ("sentence_transformers", "fastapi", "uvicorn")
+        ),
         install_hint="pip install 'lazycli[local]' (sentence-transformers, fastapi, uvicorn)",
         description="built-in embedding/rerank server: /v1/embeddings, /v1/rerank, /health",
     )

@@ -9,8 +9,8 @@ An embedding model serves /v1/rerank by cosine similarity; a cross-encoder (--ki
 /v1/rerank by its scores and /v1/embeddings not at all.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: FastAPI reads the handlers' `Request` annotation
+# at run time, and a string annotation of a name imported inside build_app() would not resolve.
 import argparse
 import base64
 import struct
@@ -52,11 +52,15 @@ class Backend:
         if args.kind == "rerank":
             from sentence_transformers import CrossEncoder
 
-            self.model = CrossEncoder(args.model, device=args.device, trust_remote_code=args.trust_remote_code)
+            self.model = CrossEncoder(
+                args.model, device=args.device, trust_remote_code=args.trust_remote_code
+            )
         else:
             from sentence_transformers import SentenceTransformer
 
-            self.model = SentenceTransformer(args.model, device=args.device, trust_remote_code=args.trust_remote_code)
+            self.model = SentenceTransformer(
+                args.model, device=args.device, trust_remote_code=args.trust_remote_code
+            )
             if args.max_seq_length:
                 self.model.max_seq_length = args.max_seq_length
         self.tokenizer = getattr(self.model, "tokenizer", None)
@@ -78,7 +82,10 @@ class Backend:
         if not documents:
             return []
         if self.kind == "rerank":
-            return [float(s) for s in self.model.predict([(query, d) for d in documents], batch_size=self.batch_size)]
+            return [
+                float(s)
+                for s in self.model.predict([(query, d) for d in documents], batch_size=self.batch_size)
+            ]
         vectors = self.model.encode(
             [query, *documents], batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True
         )
@@ -167,7 +174,11 @@ def build_app(backend: Backend, served_name: str):
                 item["document"] = {"text": docs[i]}
             results.append(item)
         tokens = backend.count_tokens([query, *docs])
-        return {"model": body.get("model") or served_name, "results": results, "usage": {"total_tokens": tokens}}
+        return {
+            "model": body.get("model") or served_name,
+            "results": results,
+            "usage": {"total_tokens": tokens},
+        }
 
     return app
 
@@ -177,7 +188,9 @@ def main(argv: list[str] | None = None) -> None:
     served = args.served_name or args.model
     started = time.perf_counter()
     backend = Backend(args)
-    print(f"embed server: loaded {args.model} ({args.kind}) in {time.perf_counter() - started:.1f}s", flush=True)
+    print(
+        f"embed server: loaded {args.model} ({args.kind}) in {time.perf_counter() - started:.1f}s", flush=True
+    )
     import uvicorn
 
     uvicorn.run(build_app(backend, served), host=args.host, port=args.port, log_level="info")

@@ -11,6 +11,7 @@ Status comes from the Job's conditions or the pods' phases, container states and
 from __future__ import annotations
 
 import json
+import os
 import re
 import uuid
 from pathlib import Path
@@ -96,7 +97,8 @@ def _client():
     from kubernetes.config.config_exception import ConfigException
 
     try:
-        config.load_kube_config()
+        # The client reads KUBECONFIG once at import; read it per call so a changed one counts.
+        config.load_kube_config(config_file=os.environ.get("KUBECONFIG") or "~/.kube/config")
     except (ConfigException, FileNotFoundError, TypeError):
         try:
             config.load_incluster_config()
@@ -137,7 +139,9 @@ class K8sLauncher:
         objects: list[Any] = []
         if env:
             objects.append(
-                client.V1Secret(api_version="v1", kind="Secret", metadata=meta, type="Opaque", string_data=env)
+                client.V1Secret(
+                    api_version="v1", kind="Secret", metadata=meta, type="Opaque", string_data=env
+                )
             )
         command = [arg.replace(PORT_PLACEHOLDER, str(port)) for arg in argv]
         container = client.V1Container(
@@ -145,9 +149,13 @@ class K8sLauncher:
             image=image,
             command=command,
             env=[client.V1EnvVar(name="LAZYCLI_PORT", value=str(port))] if service else None,
-            env_from=[client.V1EnvFromSource(secret_ref=client.V1SecretEnvSource(name=name))] if env else None,
+            env_from=[client.V1EnvFromSource(secret_ref=client.V1SecretEnvSource(name=name))]
+            if env
+            else None,
             ports=[client.V1ContainerPort(container_port=port, name="http")] if service else None,
-            readiness_probe=client.V1Probe(tcp_socket=client.V1TCPSocketAction(port=port)) if service else None,
+            readiness_probe=client.V1Probe(tcp_socket=client.V1TCPSocketAction(port=port))
+            if service
+            else None,
             resources=self._requirements(resources),
         )
         if service:
@@ -160,7 +168,9 @@ class K8sLauncher:
                     spec=client.V1DeploymentSpec(
                         replicas=1,
                         selector=client.V1LabelSelector(match_labels={JOB_LABEL: name}),
-                        template=client.V1PodTemplateSpec(metadata=client.V1ObjectMeta(labels=labels), spec=pod),
+                        template=client.V1PodTemplateSpec(
+                            metadata=client.V1ObjectMeta(labels=labels), spec=pod
+                        ),
                     ),
                 )
             )
@@ -172,7 +182,9 @@ class K8sLauncher:
                     spec=client.V1ServiceSpec(
                         type=resources.extra.get("service_type", "ClusterIP"),
                         selector={JOB_LABEL: name},
-                        ports=[client.V1ServicePort(name="http", port=port, target_port=port, protocol="TCP")],
+                        ports=[
+                            client.V1ServicePort(name="http", port=port, target_port=port, protocol="TCP")
+                        ],
                     ),
                 )
             )
@@ -187,7 +199,9 @@ class K8sLauncher:
                     spec=client.V1JobSpec(
                         backoff_limit=0,
                         active_deadline_seconds=_seconds(time_limit) if time_limit else None,
-                        template=client.V1PodTemplateSpec(metadata=client.V1ObjectMeta(labels=labels), spec=pod),
+                        template=client.V1PodTemplateSpec(
+                            metadata=client.V1ObjectMeta(labels=labels), spec=pod
+                        ),
                     ),
                 )
             )
@@ -219,7 +233,9 @@ class K8sLauncher:
             docs.append(json.dumps(client.ApiClient().sanitize_for_serialization(obj), indent=2))
         return (
             f"# launcher: k8s  namespace: {namespace}  resources: {resources_text(resources)}\n"
-            f"# environment from Secret {name} (values not shown): {env_names(env)}\n" + "\n---\n".join(docs) + "\n"
+            f"# environment from Secret {name} (values not shown): {env_names(env)}\n"
+            + "\n---\n".join(docs)
+            + "\n"
         )
 
     # --- the contract -------------------------------------------------------------------------
@@ -290,7 +306,9 @@ class K8sLauncher:
                 pod_state = self._pods_status(client, job, ns)
                 if pod_state in (Status.OUT_OF_MEMORY, Status.PREEMPTED, Status.NODE_FAIL):
                     return pod_state
-                job.exit_code = _exit_code(self._pods(client, job, ns)[0]) if self._pods(client, job, ns) else None
+                job.exit_code = (
+                    _exit_code(self._pods(client, job, ns)[0]) if self._pods(client, job, ns) else None
+                )
                 return Status.TIMEOUT if cond.reason == "DeadlineExceeded" else Status.FAILED
         return None
 
@@ -364,7 +382,9 @@ class K8sLauncher:
         # Background propagation deletes the pods of a Deployment/Job too.
         options = client.V1DeleteOptions(propagation_policy="Background")
         calls = {
-            "Deployment": lambda: client.AppsV1Api().delete_namespaced_deployment(job.job_id, ns, body=options),
+            "Deployment": lambda: client.AppsV1Api().delete_namespaced_deployment(
+                job.job_id, ns, body=options
+            ),
             "Job": lambda: client.BatchV1Api().delete_namespaced_job(job.job_id, ns, body=options),
             "Service": lambda: client.CoreV1Api().delete_namespaced_service(job.job_id, ns),
             "Secret": lambda: client.CoreV1Api().delete_namespaced_secret(job.job_id, ns),
@@ -410,4 +430,3 @@ def _api_reason(exc) -> str:
         return json.loads(exc.body).get("message") or exc.reason
     except (TypeError, ValueError, AttributeError):
         return str(exc.reason)
-

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import signal
@@ -83,7 +84,9 @@ class LocalLauncher:
         wrapped = self.wrap(argv, _exit_file(log))
         lines = [
             "launcher local: this machine, own session/process group (survives lz exiting)",
-            f"  port: {PORT_PLACEHOLDER} → a free port on 127.0.0.1" if any(PORT_PLACEHOLDER in a for a in argv) else "",
+            f"  port: {PORT_PLACEHOLDER} → a free port on 127.0.0.1"
+            if any(PORT_PLACEHOLDER in a for a in argv)
+            else "",
             f"  log: a file under {log.parent} (stdout + stderr)",
             f"  wrapper (records the exit code): {shlex.join(wrapped[:6])} …",
             f"  env: {', '.join(sorted(env))}" if env else "",
@@ -94,7 +97,9 @@ class LocalLauncher:
     def check_port(self, port: int) -> None:
         """A port pinned by the user must be free here (else the engine dies at bind, later)."""
         if not port_is_free(port, HOST):
-            raise LzError(f"port {port} is already in use on {HOST}", hint="pick another --port, or leave it out")
+            raise LzError(
+                f"port {port} is already in use on {HOST}", hint="pick another --port, or leave it out"
+            )
 
     # --- status / endpoint / logs ---------------------------------------------------------------
 
@@ -248,17 +253,13 @@ def _group_members(pgid: int) -> list[int]:
 
 def _reap(pid: int) -> None:
     """Collect our own child's exit status (when this process started it), so it is no zombie."""
-    try:
+    with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
 
 
 def _signal_group(pgid: int, sig: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def _wait_group_gone(pgid: int, timeout: float) -> bool:

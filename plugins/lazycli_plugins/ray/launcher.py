@@ -112,9 +112,13 @@ class RayLauncher:
                 hint="let the program spread over the Ray cluster itself (e.g. vLLM's Ray backend)",
             )
         address = self._address(resources)
-        resp = self._request("POST", f"{address}/api/jobs/", json=self.body(argv, resources, env, job_name(log_path)))
+        resp = self._request(
+            "POST", f"{address}/api/jobs/", json=self.body(argv, resources, env, job_name(log_path))
+        )
         if resp.status_code >= 400:
-            raise LzError(f"Ray refused the job at {address}: {resp.text.strip()[:300]}", hint="see the dashboard")
+            raise LzError(
+                f"Ray refused the job at {address}: {resp.text.strip()[:300]}", hint="see the dashboard"
+            )
         data = resp.json()
         return Job(
             launcher=NAME,
@@ -168,4 +172,6 @@ class RayLauncher:
     def cancel(self, job: Job) -> None:
         resp = self._request("POST", f"{self._address(job=job)}/api/jobs/{job.job_id}/stop")
         if resp.status_code not in (200, 404):
-            raise LzError(f"Ray could not stop job {job.job_id}: {resp.text.strip()[:300]}", hint="see the dashboard")
+            raise LzError(
+                f"Ray could not stop job {job.job_id}: {resp.text.strip()[:300]}", hint="see the dashboard"
+            )

@@ -14,6 +14,7 @@ are never on argv.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shlex
@@ -158,16 +159,21 @@ class ScoLauncher:
             atomic_write_text(env_file, text, mode=0o600)
         cmd = self.srun_argv(argv, resources, name, env_file)
         workspace = self._workspace(resources)
+        exit_file = log_path.with_suffix(".exit")
+        exit_file.unlink(missing_ok=True)
+        # srun's exit code is the job's: keep it in a file, since a job that ends before squeue
+        # ever lists it can only be judged by it (and a later `lz` is not srun's parent).
+        keeper = ["/bin/sh", "-c", 'srun "$@"; echo $? > "$0"', str(exit_file), *cmd[1:]]
         with open(log_path, "ab") as log:
             proc = subprocess.Popen(
-                cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+                keeper, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
             )
         job = Job(
             launcher=NAME,
             job_id=name,
             log_path=str(log_path),
             pid=proc.pid,
-            extra={"name": name, "workspace_id": workspace},
+            extra={"name": name, "workspace_id": workspace, "exit_file": str(exit_file)},
         )
         job_id = self._wait_for_id(job, proc)
         if job_id:
@@ -181,13 +187,8 @@ class ScoLauncher:
             found = self._lookup_id(job)
             if found:
                 return found
-            code = proc.poll()
-            if code is not None and code != 0:
-                raise LzError(
-                    f"SenseCore srun exited with code {code} before the job was queued: "
-                    + (tail_text(job.log_path, 3).strip() or "no output"),
-                    hint=f"see {job.log_path}",
-                )
+            if proc.poll() is not None:  # over already (or refused): status() reads its exit code
+                return None
             time.sleep(0.5)
         return None  # still unknown: status() keeps looking by name
 
@@ -222,7 +223,11 @@ class ScoLauncher:
                     job.reason = str(record["reason"])
                 if state is not Status.UNKNOWN:
                     return state
-        # No record (yet): the local srun tells whether anything is still attached.
+        # No record: srun's exit code once it has ended; while it runs, the job is on its way.
+        code = _read_exit(job)
+        if code is not None:
+            job.exit_code = code
+            return Status.COMPLETED if code == 0 else Status.FAILED
         return Status.PENDING if _alive(job.pid) else Status.UNKNOWN
 
     def endpoint(self, job: Job) -> tuple[str, int | None] | None:
@@ -247,10 +252,16 @@ class ScoLauncher:
                 )
         # The attached srun only streams output; stop it too (if that pid is still our srun).
         if _alive(job.pid) and _is_srun(job.pid):
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(job.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
+
+
+def _read_exit(job: Job) -> int | None:
+    try:
+        text = Path(job.extra.get("exit_file", "")).read_text().strip()
+    except (OSError, ValueError):
+        return None
+    return int(text) if text.lstrip("-").isdigit() else None
 
 
 def _alive(pid: int | None) -> bool:
@@ -274,4 +285,4 @@ def _is_srun(pid: int) -> bool:
         args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     except OSError:
         return False
-    return any(Path(a.decode(errors="replace")).name == "srun" for a in args[:2])
+    return any(Path(a.decode(errors="replace")).name == "srun" or b"srun" in a for a in args[:3])

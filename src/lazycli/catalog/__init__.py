@@ -11,6 +11,7 @@ The catalogue itself is data (`models.json` beside this file), not code.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from lazycli.catalog.model import MODEL_TYPES, ModelRef
@@ -69,11 +70,13 @@ def register_local(
         )
     if local.registered(name) is not None and not replace:
         raise LzError(f"model {name!r} is already registered", hint="pass --force to replace it")
-    ref = ref_from_path(target, source="registered", name=name, type=type, template=template, params_b=params_b)
+    ref = ref_from_path(
+        target, source="registered", name=name, type=type, template=template, params_b=params_b
+    )
     local.register(
         {
             "name": name,
-            "path": str(target.resolve()),
+            "path": os.path.abspath(target),
             "type": type,
             "format": ref.format,
             "params_b": ref.params_b,

@@ -17,7 +17,6 @@ never to argv, logs or error messages.
 from __future__ import annotations
 
 import fnmatch
-import functools
 import hashlib
 import json
 import os
@@ -34,6 +33,7 @@ from lazycli.fsutil import atomic_write_text
 
 HF_TOKEN_ENV = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN")
 MS_TOKEN_ENV = ("MODELSCOPE_API_TOKEN",)
+PARTIAL_DIR = ".cache/lz-partial"  # part files kept across runs, so an interrupted transfer continues
 VERIFIED_FILE = ".cache/lz-verified.json"  # per-file hashes already checked, so a resume skips them
 TOKEN_HINT = "store a token with `lz keys set huggingface` (or set HF_TOKEN), and accept the model's licence"
 
@@ -85,7 +85,9 @@ def plan(
 def _endpoint(hub: str) -> str:
     if hub == "huggingface":
         return os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
-    return os.environ.get("MODELSCOPE_ENDPOINT") or "https://" + os.environ.get("MODELSCOPE_DOMAIN", "www.modelscope.cn")
+    return os.environ.get("MODELSCOPE_ENDPOINT") or "https://" + os.environ.get(
+        "MODELSCOPE_DOMAIN", "www.modelscope.cn"
+    )
 
 
 def select_files(names: list[str], include=(), exclude=()) -> list[str]:
@@ -152,13 +154,6 @@ def _save_verified(target: Path, verified: dict) -> None:
 def _stat_key(path: Path) -> list:
     st = path.stat()
     return [st.st_size, st.st_mtime_ns]
-
-
-def _discard(target: Path, filename: str) -> None:
-    """Delete a bad file and the client's record of it, so the next run downloads it afresh."""
-    (target / filename).unlink(missing_ok=True)
-    meta = target / ".cache" / "huggingface" / "download" / (filename + ".metadata")
-    meta.unlink(missing_ok=True)
 
 
 # --- progress ---------------------------------------------------------------------------------------
@@ -251,8 +246,9 @@ class _Progress:
 def _want_progress(progress: bool | None) -> bool:
     if progress is not None:
         return progress
-    from lazycli.console import is_tty
     import sys
+
+    from lazycli.console import is_tty
 
     return is_tty(sys.stderr) and not options.quiet and not options.json
 
@@ -293,20 +289,26 @@ def _hf_error(exc: Exception, the_plan: dict) -> LzError | None:
 
     repo = f"{the_plan['repo_id']} on {the_plan['endpoint']}"
     if isinstance(exc, hf_errors.OfflineModeIsEnabled):
-        return LzError(f"cannot download {repo}: HF_HUB_OFFLINE is set", hint="unset HF_HUB_OFFLINE to download")
+        return LzError(
+            f"cannot download {repo}: HF_HUB_OFFLINE is set", hint="unset HF_HUB_OFFLINE to download"
+        )
     if isinstance(exc, hf_errors.GatedRepoError):
         return LzError(f"{repo} is gated: access denied", hint=TOKEN_HINT)
     if isinstance(exc, hf_errors.RevisionNotFoundError):
         return LzError(f"revision {the_plan['revision']!r} not found in {repo}", hint="check --revision")
     if isinstance(exc, hf_errors.EntryNotFoundError):
-        return LzError(f"a file listed by {repo} is missing on the hub", hint="try again later or pin --revision")
+        return LzError(
+            f"a file listed by {repo} is missing on the hub", hint="try again later or pin --revision"
+        )
     status = getattr(getattr(exc, "response", None), "status_code", None)
     if status in (401, 403):
         return LzError(f"{repo}: not authorized (HTTP {status}), or the repo does not exist", hint=TOKEN_HINT)
     if isinstance(exc, hf_errors.RepositoryNotFoundError):
         return LzError(f"model repo {repo} not found", hint="check the id, or " + TOKEN_HINT)
     if isinstance(exc, hf_errors.HfHubHTTPError):
-        return LzError(f"hub error for {repo}: HTTP {status}", hint="try again; downloads resume where they stopped")
+        return LzError(
+            f"hub error for {repo}: HTTP {status}", hint="try again; downloads resume where they stopped"
+        )
     import httpx
 
     if isinstance(exc, httpx.HTTPError | ConnectionError | TimeoutError):
@@ -348,18 +350,28 @@ def _expected_files(info, the_plan: dict) -> dict[str, dict]:
 
 
 def _download_hf(ref: ModelRef, the_plan: dict, *, progress: bool, verify: bool) -> dict:
-    from huggingface_hub import HfApi, hf_hub_download
+    from huggingface_hub import HfApi
 
     target = Path(the_plan["target_dir"])
     token = _hf_token()
     api = HfApi(endpoint=the_plan["endpoint"])
     info = _hf_call(
-        api.model_info, the_plan, the_plan["repo_id"], revision=the_plan["revision"], files_metadata=True, token=token
+        api.model_info,
+        the_plan,
+        the_plan["repo_id"],
+        revision=the_plan["revision"],
+        files_metadata=True,
+        token=token,
     )
     commit = info.sha
     expected = _expected_files(info, the_plan)
     marker = local.read_marker(target)
-    if marker and marker.get("commit") == commit and set(expected) <= set(marker.get("files", {})) and not verify:
+    if (
+        marker
+        and marker.get("commit") == commit
+        and set(expected) <= set(marker.get("files", {}))
+        and not verify
+    ):
         return _summary(ref, the_plan, target, commit, expected, downloaded=0, already=True)
     # From here on the dir is not ready until verified again.
     (target / local.READY_MARKER).unlink(missing_ok=True)
@@ -375,36 +387,14 @@ def _download_hf(ref: ModelRef, the_plan: dict, *, progress: bool, verify: bool)
             path = target / name
             if _already_verified(verified, name, path, exp, commit):
                 continue
-            fetch = functools.partial(
-                _hf_call,
-                hf_hub_download,
-                the_plan,
-                the_plan["repo_id"],
-                name,
-                revision=commit,
-                local_dir=target,
-                token=token,
-                endpoint=the_plan["endpoint"],
-                tqdm_class=bars.bar_class(),
-            )
-            had_file = path.is_file()
-            fetch()
-            problem = verify_file(path, exp)
-            if problem and had_file:
-                # The bad bytes were on disk before this run (changed or damaged since): fetch once more.
-                note(f"{name}: local copy is damaged ({problem}); downloading it again")
-                _discard(target, name)
-                fetch()
+            if path.is_file():
                 problem = verify_file(path, exp)
-            if problem:
-                _discard(target, name)
-                _save_verified(target, verified)
-                raise LzError(
-                    f"downloaded {name} of {the_plan['repo_id']} failed verification ({problem}); deleted it",
-                    hint="run the same command again to fetch it afresh; if it repeats, the hub or mirror "
-                    "serves bad data",
-                )
-            fetched += exp["size"] or 0
+                if problem is not None:
+                    # The bytes on disk changed or were damaged since: fetch the file again.
+                    note(f"{name}: local copy is damaged ({problem}); downloading it again")
+                    path.unlink()
+            if not path.is_file():
+                fetched += _fetch_hf_file(the_plan, commit, name, exp, target, token, bars)
             verified[name] = {"commit": commit, "stat": _stat_key(path), "sha256": exp.get("sha256")}
             _save_verified(target, verified)
     _write_marker(target, the_plan, commit, expected)
@@ -415,7 +405,76 @@ def _download_hf(ref: ModelRef, the_plan: dict, *, progress: bool, verify: bool)
 
 def _partial_bytes(target: Path, name: str) -> int:
     path = target / name
-    return path.stat().st_size if path.is_file() else 0
+    if path.is_file():
+        return path.stat().st_size
+    return sum(p.stat().st_size for p in _part_dir(target, name).glob(Path(name).name + ".*.part"))
+
+
+def _part_dir(target: Path, name: str) -> Path:
+    return (target / PARTIAL_DIR / name).parent
+
+
+def _same_origin(url: str, other: str) -> bool:
+    from urllib.parse import urlsplit
+
+    a, b = urlsplit(url), urlsplit(other)
+    return (a.scheme, a.hostname, a.port) == (b.scheme, b.hostname, b.port)
+
+
+def _fetch_hf_file(the_plan: dict, commit: str, name: str, exp: dict, target: Path, token, bars) -> int:
+    """Fetch one file into a `.part` file (resumed with Range), verify it, then move it in place.
+
+    huggingface_hub's own hf_hub_download writes to a fresh, process-unique temp file each run, so an
+    interrupted transfer starts from zero; lz keeps the part file across runs instead and uses the
+    client's HEAD (`get_hf_file_metadata`) and streaming (`http_get`, Range + retries) to continue it.
+    Returns the bytes transferred in this run.
+    """
+    from huggingface_hub import get_hf_file_metadata, hf_hub_url
+    from huggingface_hub.file_download import http_get
+    from huggingface_hub.utils import build_hf_headers
+
+    endpoint = the_plan["endpoint"]
+    url = hf_hub_url(the_plan["repo_id"], name, revision=commit, endpoint=endpoint)
+    meta = _hf_call(get_hf_file_metadata, the_plan, url, token=token, endpoint=endpoint)
+    headers = build_hf_headers(token=token)
+    if not _same_origin(meta.location, endpoint):
+        # A signed CDN URL: the token must not leave the hub (the client does the same).
+        headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
+    tag = (meta.etag or exp.get("sha256") or exp.get("blob_id") or "noetag")[:16]
+    part = target / PARTIAL_DIR / f"{name}.{tag}.part"
+    part.parent.mkdir(parents=True, exist_ok=True)
+    for stale in part.parent.glob(Path(name).name + ".*.part"):
+        if stale != part:
+            stale.unlink()  # bytes of an older version of this file
+    resume = part.stat().st_size if part.exists() else 0
+    size = meta.size if meta.size is not None else exp.get("size")
+    if size is not None and resume > size:
+        part.unlink()
+        resume = 0
+    with open(part, "ab") as fh:
+        _hf_call(
+            http_get,
+            the_plan,
+            meta.location,
+            fh,
+            resume_size=resume,
+            headers=headers,
+            expected_size=size,
+            displayed_filename=name,
+            tqdm_class=bars.bar_class(),
+        )
+    problem = verify_file(part, exp)
+    if problem:
+        part.unlink(missing_ok=True)
+        raise LzError(
+            f"downloaded {name} of {the_plan['repo_id']} failed verification ({problem}); deleted it",
+            hint="run the same command again to fetch it afresh; if it repeats, the hub or mirror "
+            "serves bad data",
+        )
+    final = target / name
+    final.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(part, final)
+    return (size or 0) - resume
 
 
 def _already_verified(verified: dict, name: str, path: Path, exp: dict, commit: str) -> bool:
@@ -489,7 +548,9 @@ def _download_ms(ref: ModelRef, the_plan: dict, *, progress: bool) -> dict:
     try:
         from modelscope.hub.snapshot_download import snapshot_download
     except ImportError:
-        raise LzError("the modelscope client is not installed", hint="pip install 'lazycli[modelscope]'") from None
+        raise LzError(
+            "the modelscope client is not installed", hint="pip install 'lazycli[modelscope]'"
+        ) from None
     target = Path(the_plan["target_dir"])
     if local.read_marker(target):
         return _ms_summary(ref, the_plan, target, already=True)

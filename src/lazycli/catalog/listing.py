@@ -85,7 +85,17 @@ def remove(name: str) -> dict:
                 hint=f"pip uninstall {ref.bundled_pip} removes it",
             )
         if ref.source in ("model_path", "path"):
-            raise LzError(f"{ref.name} at {ref.path} was not downloaded by lz", hint="delete it yourself if you mean to")
-        raise LzError(f"model {ref.name!r} is not downloaded", hint="`lz models ls --local` lists local models")
+            raise LzError(
+                f"{ref.name} at {ref.path} was not downloaded by lz", hint="delete it yourself if you mean to"
+            )
+        raise LzError(
+            f"model {ref.name!r} is not downloaded", hint="`lz models ls --local` lists local models"
+        )
     freed = sum(remove_download(Path(d)) for d in dirs)
-    return {"name": ref.name, "unregistered": False, "path": None, "deleted": [str(d) for d in dirs], "freed_bytes": freed}
+    return {
+        "name": ref.name,
+        "unregistered": False,
+        "path": None,
+        "deleted": [str(d) for d in dirs],
+        "freed_bytes": freed,
+    }

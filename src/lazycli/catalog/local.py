@@ -215,6 +215,8 @@ def check_model_name(name: str) -> None:
 def registered(name: str) -> dict | None:
     from lazycli import state
 
+    if not state.db_path().exists():
+        return None  # nothing registered yet; resolving must not create the database
     with state.reading() as db:
         row = db.execute("SELECT * FROM models_registered WHERE name = ? COLLATE NOCASE", (name,)).fetchone()
     return state.row_to_dict(row)
@@ -223,6 +225,8 @@ def registered(name: str) -> dict | None:
 def registered_all() -> list[dict]:
     from lazycli import state
 
+    if not state.db_path().exists():
+        return []
     with state.reading() as db:
         rows = db.execute("SELECT * FROM models_registered ORDER BY name").fetchall()
     return [state.row_to_dict(r) for r in rows]
@@ -234,8 +238,8 @@ def register(row: dict) -> None:
     with state.transaction() as db:
         db.execute("DELETE FROM models_registered WHERE name = ? COLLATE NOCASE", (row["name"],))
         db.execute(
-            "INSERT INTO models_registered (name, path, type, format, params_b, context_length, template, base,"
-            " created_at, meta_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO models_registered (name, path, type, format, params_b, context_length, template,"
+            " base, created_at, meta_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 row["name"],
                 row["path"],

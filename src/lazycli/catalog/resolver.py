@@ -47,7 +47,9 @@ def resolve(name: str) -> ModelRef:
     """Resolve a model name, path or hub id to a ModelRef; never downloads."""
     name = (name or "").strip()
     if not name:
-        raise LzError("empty model name", hint="give a catalogue name (`lz models ls`), an org/name id or a path")
+        raise LzError(
+            "empty model name", hint="give a catalogue name (`lz models ls`), an org/name id or a path"
+        )
     path = Path(name).expanduser()
     if path.exists():
         return ref_from_path(path, source="path")
@@ -140,7 +142,7 @@ def ref_from_entry(entry: dict) -> ModelRef:
 
 def ref_from_path(path: Path, *, source: str, name: str | None = None, **known) -> ModelRef:
     """A ModelRef for a model on disk; a catalogue entry matching the dir name lends its metadata."""
-    path = path.resolve()
+    path = Path(os.path.abspath(path))  # absolute, but keep the user's symlink names
     fmt = known.get("format") or local.detect_format(path)
     label = path.stem if path.is_file() else path.name
     entry = data.lookup(label) or data.lookup(re.sub(r"[.-](q\d.*|f16|f32|bf16)$", "", label, flags=re.I))
@@ -148,7 +150,9 @@ def ref_from_path(path: Path, *, source: str, name: str | None = None, **known) 
         raise LzError(f"{path} is not a model", hint="give a model directory or a .gguf file")
     model_path = local.model_file(path, fmt)
     if model_path is None:
-        raise LzError(f"no model files in {path}", hint="expected config.json / *.safetensors or a .gguf file")
+        raise LzError(
+            f"no model files in {path}", hint="expected config.json / *.safetensors or a .gguf file"
+        )
     return ModelRef(
         name=name or str(path),
         type=known.get("type") or (entry["type"] if entry else local.guess_type(path, label)),

@@ -27,8 +27,14 @@ VERBS: dict[str, tuple[str, str]] = {
     "version": ("lazycli.cli.version", "Print the lz version."),
     "download": ("lazycli.cli.download", "Download models (Hugging Face / ModelScope), resumable and verified."),
     "models": ("lazycli.cli.models", "The model catalogue and local models (ls, info, add, rm)."),
+    "deploy": ("lazycli.cli.deploy", "Start model servers that outlive lz; ls, status, logs, stop, restart."),
     "chat": ("lazycli.cli.chat", "Chat with a deployment, model, provider[:model] or URL (REPL or one-shot)."),
     "logs": ("lazycli.cli.logs", "Read the chat log: list, show, search (--json)."),
+    "index": ("lazycli.cli.index", "Index documents for RAG (incremental, crash-safe); ls, info, rm."),
+    "rag": ("lazycli.cli.rag", "Answer from an index with cited sources (REPL or one-shot); rag eval."),
+    "run": ("lazycli.cli.run", "Run a recipe: plan, deploy/reuse, index, steps, then its app (--dry-run)."),
+    "recipe": ("lazycli.cli.recipe", "Check recipe files (validate) and print the recipe JSON schema."),
+    "serve": ("lazycli.cli.serve", "Serve a recipe's app or a model: OpenAI-compatible API + web chat page."),
 }
 
 EPILOG = """\b

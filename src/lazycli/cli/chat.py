@@ -8,6 +8,7 @@ logged to the state database unless `--no-log` (`lz logs` reads them).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from dataclasses import dataclass
@@ -46,8 +47,7 @@ class Style:
         """From JSON ({"color": "cyan", "prefix": ">> "}) or key=value pairs (color=cyan,prefix=>> )."""
         if not spec:
             return cls()
-        spec = spec.strip()
-        if spec.startswith("{"):
+        if spec.lstrip().startswith("{"):
             try:
                 values = json.loads(spec)
             except ValueError as exc:
@@ -104,7 +104,7 @@ def _style_for(client, explicit: str | None) -> Style:
 def chat(
     target: str = typer.Argument(
         None,
-        help="Deployment name, model name, provider[:model] or URL. Default: configured, keyed provider, bundled.",
+        help="Deployment, model, provider[:model] or URL. Default: configured, keyed provider, bundled.",
     ),
     prompt: str = typer.Argument(None, help="Ask once and exit (stdin is read too when piped)."),
     model: str = typer.Option(None, "--model", "-m", help="Model name to request from the target."),
@@ -320,10 +320,8 @@ class Repl:
         self.err = err_console()
 
     def run(self) -> None:
-        try:
+        with contextlib.suppress(ImportError):
             import readline  # noqa: F401  (line editing and ↑ history for input())
-        except ImportError:
-            pass
         self.err.print(
             f"Chatting with [bold]{self.client.label}[/bold]. /help for commands, /exit or Ctrl-D to leave."
         )
@@ -468,7 +466,8 @@ def _stats(completion) -> str:
     parts = []
     usage = completion.usage or {}
     if usage.get("completion_tokens") is not None:
-        parts.append(f"{usage.get('prompt_tokens', '?')}→{usage['completion_tokens']} tokens")
+        about = "~" if usage.get("estimated") else ""
+        parts.append(f"{about}{usage.get('prompt_tokens', '?')}→{usage['completion_tokens']} tokens")
     if completion.latency_s is not None:
         parts.append(f"{completion.latency_s:.1f}s")
     return ", ".join(parts)

@@ -68,8 +68,12 @@ def start(
     set_: list[str] = typer.Option([], "--set", help="Engine option key=value (checked); repeatable."),
     force_set: bool = typer.Option(False, "--force-set", help="Pass unknown --set keys through unchecked."),
     timeout: float | None = typer.Option(None, "--timeout", help="Seconds to wait for health (default 300)."),
-    no_wait: bool = typer.Option(False, "--no-wait", help="Return once started; `lz deploy ls` shows readiness."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Print the engine choice, argv and launcher; start nothing."),
+    no_wait: bool = typer.Option(
+        False, "--no-wait", help="Return once started; `lz deploy ls` shows readiness."
+    ),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Print the engine choice, argv and launcher; start nothing."
+    ),
     json_: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Deploy MODEL: resolve it (download if needed), pick the engine, start it, wait until healthy.
@@ -156,7 +160,9 @@ def status(
 @app.command("logs")
 def logs(
     name: str = typer.Argument(..., help="Deployment name."),
-    follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing new lines until it ends (Ctrl-C)."),
+    follow: bool = typer.Option(
+        False, "--follow", "-f", help="Keep printing new lines until it ends (Ctrl-C)."
+    ),
     lines: int | None = typer.Option(None, "-n", "--lines", min=0, help="Only the last N lines."),
 ) -> None:
     """Print a deployment's engine log.

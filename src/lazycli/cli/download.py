@@ -12,12 +12,22 @@ app = typer.Typer(add_completion=False)
 @app.command()
 def download(
     names: list[str] = typer.Argument(..., help="Catalogue names, org/name hub ids or paths."),
-    source: str = typer.Option(None, "--source", "-s", help="Hub: huggingface or modelscope (default: setting)."),
+    source: str = typer.Option(
+        None, "--source", "-s", help="Hub: huggingface or modelscope (default: setting)."
+    ),
     revision: str = typer.Option(None, "--revision", "-r", help="Branch, tag or commit (default: main)."),
-    include: list[str] = typer.Option([], "--include", "-i", help="Only files matching this glob (repeatable)."),
-    exclude: list[str] = typer.Option([], "--exclude", "-x", help="Skip files matching this glob (repeatable)."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Show hub ids, files filter and target dir; fetch nothing."),
-    verify: bool = typer.Option(False, "--verify", help="Re-hash a model that is already downloaded; repair it."),
+    include: list[str] = typer.Option(
+        [], "--include", "-i", help="Only files matching this glob (repeatable)."
+    ),
+    exclude: list[str] = typer.Option(
+        [], "--exclude", "-x", help="Skip files matching this glob (repeatable)."
+    ),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Show hub ids, files filter and target dir; fetch nothing."
+    ),
+    verify: bool = typer.Option(
+        False, "--verify", help="Re-hash a model that is already downloaded; repair it."
+    ),
     json_: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Download models into the cache (resumable: rerun after an interrupt to continue).
@@ -39,7 +49,9 @@ def download(
     results = []
     for ref in refs:
         if dry_run:
-            results.append(dl.plan(ref, source=source, revision=revision, include=tuple(include), exclude=tuple(exclude)))
+            results.append(
+                dl.plan(ref, source=source, revision=revision, include=tuple(include), exclude=tuple(exclude))
+            )
             continue
         if ref.ready and ref.source != "cache" and not (source or revision):
             results.append(_already_local(ref))
@@ -84,7 +96,9 @@ def _print_row(row: dict, dry_run: bool) -> None:
         out.print(f"{row['model']}  ({hubs})", markup=False)
         out.print(f"  would download {row['repo_id']}@{row['revision']} from {row['endpoint']}", markup=False)
         if row["include"] or row["exclude"]:
-            out.print(f"  include {row['include'] or 'all'}  exclude {row['exclude'] or 'none'}", markup=False)
+            out.print(
+                f"  include {row['include'] or 'all'}  exclude {row['exclude'] or 'none'}", markup=False
+            )
         out.print(f"  into {row['target_dir']}", markup=False)
         if row["ready"]:
             out.print(f"  (already local: {row['local_path']})", markup=False)
@@ -92,8 +106,13 @@ def _print_row(row: dict, dry_run: bool) -> None:
     if row.get("repo_id") is None:
         out.print(f"{row['model']}: already local ({row['source']}) at {row['path']}", markup=False)
         return
-    state = "already downloaded" if row["already_present"] else f"downloaded {format_bytes(row['downloaded_bytes'])}"
+    state = (
+        "already downloaded"
+        if row["already_present"]
+        else f"downloaded {format_bytes(row['downloaded_bytes'])}"
+    )
+    size = format_bytes(row["bytes"])
     out.print(
-        f"{row['model']}: ready at {row['path']} ({row['files']} files, {format_bytes(row['bytes'])}, verified; {state})",
+        f"{row['model']}: ready at {row['path']} ({row['files']} files, {size}, verified; {state})",
         markup=False,
     )

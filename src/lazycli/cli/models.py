@@ -124,7 +124,9 @@ def add(
     path: Path = typer.Option(..., "--path", "-p", help="Model directory (or .gguf file)."),
     type_: str = typer.Option(..., "--type", "-t", help="llm, vlm, embed, rerank, tts, stt, sd or ocr."),
     template: str = typer.Option(None, "--template", help="Chat template family (chatml, llama3, …)."),
-    force: bool = typer.Option(False, "--force", "-f", help="Replace a registration or shadow a catalogue name."),
+    force: bool = typer.Option(
+        False, "--force", "-f", help="Replace a registration or shadow a catalogue name."
+    ),
     json_: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Register a local model under NAME (e.g. a finetune result) so `lz deploy NAME` etc. find it.

@@ -4,7 +4,7 @@ Other parts (rag, serve, recipes) call only `resolve_target(...)` and the `ChatC
 
     from lazycli.client import resolve_target
 
-    llm = resolve_target("qwen:qwen-plus")            # or "my-deployment", "smollm2-135m-instruct", a URL, None
+    llm = resolve_target("qwen:qwen-plus")      # or a deployment, "smollm2-135m-instruct", a URL, None
     print(llm.complete([{"role": "user", "content": "hi"}]).text)
     for delta in llm.complete(messages, stream=True):  # text deltas as they arrive
         print(delta, end="")
@@ -104,8 +104,9 @@ class ChatClient:
         parts: list[str] = []
         state: dict[str, Any] = {"finish_reason": None, "usage": {}, "model": model, "chunks": 0, "pieces": 0}
         self.last = None
+        inner = self.backend.chat_stream(messages, model, opts)
         try:
-            for chunk in self.backend.chat_stream(messages, model, opts):
+            for chunk in inner:
                 state["chunks"] += 1
                 if chunk.finish_reason:
                     state["finish_reason"] = chunk.finish_reason
@@ -117,10 +118,11 @@ class ChatClient:
                     state["pieces"] += 1
                     parts.append(chunk.text)
                     yield chunk.text
-        except GeneratorExit:
+        except (GeneratorExit, KeyboardInterrupt):
             state["finish_reason"] = state["finish_reason"] or "interrupted"
             raise
         finally:
+            inner.close()  # closes the HTTP response now, so the server stops generating
             text = "".join(parts)
             self.last = Completion(
                 text=text,
@@ -158,7 +160,12 @@ def estimate_usage(messages: list[dict], text: str, pieces: int) -> dict:
     chars = sum(len(str(m.get("content") or "")) for m in messages)
     prompt = max(1, round(chars / 4))
     completion = max(1, pieces)
-    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion, "estimated": True}
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+        "estimated": True,
+    }
 
 
 def clean_options(options: dict[str, Any]) -> dict[str, Any]:

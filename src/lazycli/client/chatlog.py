@@ -94,7 +94,7 @@ def search(text: str, limit: int = 20) -> list[dict[str, Any]]:
     """Exchanges whose prompt or response contains `text` (case-insensitive), newest first."""
     pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
     sql = (
-        f"SELECT {LIST_COLUMNS} FROM chat_logs WHERE prompt LIKE ? ESCAPE '\\' OR response LIKE ? ESCAPE '\\' "
-        "ORDER BY id DESC LIMIT ?"
+        f"SELECT {LIST_COLUMNS} FROM chat_logs "
+        "WHERE prompt LIKE ? ESCAPE '\\' OR response LIKE ? ESCAPE '\\' ORDER BY id DESC LIMIT ?"
     )
     return _rows(sql, (pattern, pattern, limit))

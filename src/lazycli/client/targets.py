@@ -8,6 +8,7 @@ the configured `default_target`, else the first provider with a key, else the bu
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Callable
 from typing import Any
@@ -76,7 +77,7 @@ def for_deployment(row: dict, *, model: str | None = None) -> ChatClient:
     if status and status not in ("running", "starting", "unknown"):
         raise LzError(
             f"deployment {name!r} is {status}, not running",
-            hint=f"`lz deploy logs {name}` shows why; start it again with `lz deploy {row.get('model') or name}`",
+            hint=f"`lz deploy logs {name}` shows why; start it again: `lz deploy {row.get('model') or name}`",
         )
     protocol = row.get("protocol") or "openai"
     url = row.get("url") or (
@@ -219,10 +220,8 @@ def _unknown_target(target: str) -> LzError:
     pool: list[str] = list(_providers())
     deployments = _deployments_module()
     if deployments is not None:
-        try:
+        with contextlib.suppress(Exception):  # suggestions are a nicety: never fail on them
             pool += [row["name"] for row in deployments.list_deployments(reconcile=False)]
-        except Exception:
-            pass
     try:
         from lazycli.catalog import data
 
@@ -230,6 +229,10 @@ def _unknown_target(target: str) -> LzError:
     except Exception:
         pass
     close = did_you_mean(target, pool)
+    prefix, colon, rest = target.partition(":")
+    if colon:  # a mistyped provider in provider:model
+        close += [f"{name}:{rest}" for name in did_you_mean(prefix, list(_providers()))]
+    close = list(dict.fromkeys(close))[:3]
     hint = ("did you mean " + " or ".join(repr(c) for c in close) + "? ") if close else ""
     hint += "a target is a deployment (`lz deploy ls`), a model (`lz models ls`), provider[:model] or a URL"
     return LzError(f"unknown chat target {target!r}", hint=hint)

@@ -5,8 +5,12 @@ runs are lower-cased, stop words dropped, and stemmed with the Snowball English 
 (PyStemmer, when installed). `bm25` and `bm25_chinese` retrievers share this tokenizer, so a
 mixed corpus needs one index per node group.
 
-Scorer: Okapi BM25 with rank_bm25's exact formula (k1=1.5, b=0.75, negative idf floored at
-epsilon × mean idf), so its top-10 equals `rank_bm25.BM25Okapi.get_scores`'s. Every (term, doc)
+Scorer: Okapi BM25 (k1=1.5, b=0.75). Two idf variants share the code: `okapi` is rank_bm25's
+exact formula (log((N-n+0.5)/(n+0.5)), negatives floored at epsilon × mean idf), so its top-10
+equals `rank_bm25.BM25Okapi.get_scores`'s; `lucene` (the default) is log(1 + (N-n+0.5)/(n+0.5)),
+always positive. The default is lucene because Okapi's idf is 0 for a word in half the documents:
+on a small index (a handful of files, e.g. one coarse chunk per file) it scores most words 0 and
+BM25 finds nothing. On large corpora both rank alike except for very common words. Every (term, doc)
 weight is computed once at build time into a CSR matrix (rows = terms), so a query is a sum of a
 few sparse rows: no per-document work at query time. Persisted as .npy arrays + a vocab JSON.
 """
@@ -101,7 +105,7 @@ class BM25:
         self.n_docs = n_docs
 
     @classmethod
-    def build(cls, corpus_tokens: list[list[str]]) -> BM25:
+    def build(cls, corpus_tokens: list[list[str]], idf: str = "lucene") -> BM25:
         n_docs = len(corpus_tokens)
         counts = [Counter(doc) for doc in corpus_tokens]
         lengths = np.array([len(doc) for doc in corpus_tokens], dtype=np.float64)
@@ -109,7 +113,7 @@ class BM25:
         doc_freq: Counter = Counter()
         for c in counts:
             doc_freq.update(c.keys())
-        idf = _okapi_idf(doc_freq, n_docs)
+        idf = _okapi_idf(doc_freq, n_docs) if idf == "okapi" else _lucene_idf(doc_freq, n_docs)
         vocab = {term: i for i, term in enumerate(sorted(doc_freq))}
         # (term, doc, tf) triples sorted by term: the CSR layout with one row per term.
         rows, cols, tfs = [], [], []
@@ -173,6 +177,10 @@ def _okapi_idf(doc_freq: Counter, n_docs: int) -> dict[str, float]:
         return idf
     floor = EPSILON * (sum(idf.values()) / len(idf))
     return {term: (floor if value < 0 else value) for term, value in idf.items()}
+
+
+def _lucene_idf(doc_freq: Counter, n_docs: int) -> dict[str, float]:
+    return {term: math.log(1 + (n_docs - freq + 0.5) / (freq + 0.5)) for term, freq in doc_freq.items()}
 
 
 def top_k(scores: np.ndarray, k: int) -> list[tuple[int, float]]:

@@ -29,8 +29,7 @@ from lazycli.rag.bm25 import tokenize
 from lazycli.rag.splitter import DEFAULT_GROUPS, Group, split
 
 CONFIG_VERSION = 1
-BATCH_FILES = 64
-BATCH_CHUNKS = 2048
+BATCH_CHUNKS = 2048  # chunks per commit (plus `index_batch_files` files): embed batches sort well
 
 
 @dataclass
@@ -143,6 +142,9 @@ class _Run:
         self.show_progress = progress and not options.quiet and not options.json and is_tty(err_console().file)
         self.changed = False
         self._embedder = None
+        from lazycli import settings
+
+        self.batch_files = settings.get().index_batch_files
 
     @property
     def embedder(self):
@@ -192,7 +194,7 @@ class _Run:
                     continue
                 batch.append((item, rows))
                 rows_in_batch += len(rows)
-                if len(batch) >= BATCH_FILES or rows_in_batch >= BATCH_CHUNKS:
+                if len(batch) >= self.batch_files or rows_in_batch >= BATCH_CHUNKS:
                     self._commit(batch, known)
                     advance(len(batch))
                     batch, rows_in_batch = [], 0

@@ -373,7 +373,8 @@ def _field_help(model: type[BaseModel] | None, loc: Loc) -> str | None:
     fld = model.model_fields.get(loc[-1])
     if fld is None:
         return None
-    ann = str(fld.annotation).replace("typing.", "").replace("NoneType", "None")
+    ann = getattr(fld.annotation, "__name__", None) or str(fld.annotation)
+    ann = ann.replace("typing.", "").replace("NoneType", "None")
     return f"{loc[-1]}: {ann}" + (f" — {fld.description}" if fld.description else "")
 
 
@@ -478,11 +479,11 @@ def check_references(loaded: LoadedRecipe) -> list[str]:
 
 
 def _check_app_refs(loaded: LoadedRecipe) -> None:
-    if loaded.spec.app is None:
-        return
+    """References in [app] and [serve] are filled after every resource ran: they only must exist."""
     ids = resource_ids(loaded.spec)
-    for rel, ref in refs_in(loaded.raw.get("app")):
-        loc = ("app",) + rel
+    found = [(("app",) + rel, ref) for rel, ref in refs_in(loaded.raw.get("app"))]
+    found += [(("serve",) + rel, ref) for rel, ref in refs_in(loaded.raw.get("serve"))]
+    for loc, ref in found:
         if ref_target(ref) not in ids:
             close = did_you_mean(ref_target(ref), ids, n=1, cutoff=0.5)
             raise LzError(

@@ -84,7 +84,7 @@ def _plan_model(rid: str, spec: schema.ModelSpec, *, probe: bool) -> Action:
                       command=command, launcher=running.get("launcher"))
     action = Action(rid, "deploy", f"deploy {spec.model}", command=command)
     if probe and "${" not in " ".join(command):
-        dry = _deploy_dry_run(command)
+        dry = _deploy_description(spec)
         action.argv = dry.get("argv")
         action.launcher = dry.get("launcher") or spec.launcher
         if dry.get("engine"):
@@ -105,18 +105,13 @@ def deploy_command(spec: schema.ModelSpec) -> list[str]:
     return words
 
 
-def _deploy_dry_run(command: list[str]) -> dict[str, Any]:
-    """The deploy verb's own --dry-run: the exact engine argv and launcher, as it would run them."""
-    proc = subprocess.run([sys.executable, "-m", "lazycli", *command[1:], "--dry-run", "--json"],
-                          capture_output=True, text=True, timeout=120)
-    if proc.returncode != 0:
-        reason = (proc.stderr.strip().splitlines() or ["lz deploy --dry-run failed"])[-1]
-        raise LzError(f"cannot plan `{' '.join(command)}`: {reason.removeprefix('lz: error: ')}")
-    try:
-        data = json.loads(proc.stdout)
-    except json.JSONDecodeError:
+def _deploy_description(spec: schema.ModelSpec) -> dict[str, Any]:
+    """The deploy verb's own dry run: the engine it picks, the exact argv and the launcher."""
+    plan_fn = getattr(_deployments(), "plan", None)
+    if plan_fn is None:
         return {}
-    return data if isinstance(data, dict) else {}
+    return plan_fn(spec.model, engine=spec.engine, launcher=spec.launcher, name=spec.name, port=spec.port,
+                   gpus=spec.gpus, options=dict(spec.options) or None).describe()
 
 
 def _running(spec: schema.ModelSpec) -> dict | None:
@@ -283,11 +278,20 @@ def _run_index(loaded: LoadedRecipe, key: str, spec: schema.IndexSpec, *, progre
     if missing:
         raise LzError(f"index {name!r}: no such path {missing[0]}", hint="paths are relative to the recipe's folder")
     note(f"indexes.{key}: indexing {', '.join(map(str, paths))} as {name!r}…")
-    summary = rag.build_index(paths, name, embed=spec.embed, groups=spec.groups, include=tuple(spec.include),
+    groups = _parse_groups(spec.groups)
+    summary = rag.build_index(paths, name, embed=spec.embed, groups=groups, include=tuple(spec.include),
                               exclude=tuple(spec.exclude), progress=progress)
     summary = dict(summary or {})
     summary.setdefault("name", name)
     return summary
+
+
+def _parse_groups(groups: list[str] | None):
+    if not groups:
+        return None
+    from lazycli.rag.splitter import parse_group
+
+    return [parse_group(g) for g in groups]
 
 
 def _run_step(run: Run, step: schema.StepSpec, *, progress: bool) -> dict[str, Any]:

@@ -258,6 +258,8 @@ def create_app(backend: Any, limits: Limits | None = None) -> FastAPI:
     @app.post("/v1/embeddings")
     async def embeddings(body: EmbeddingRequest, request: Request):
         texts = [body.input] if isinstance(body.input, str) else list(body.input)
+        if not backend.embeds():
+            return error(400, f"{backend.name!r} does not embed", "invalid_request_error", "embeddings_unsupported")
         result = await guarded(request, None, backend.embed, texts, body.model)
         if isinstance(result, JSONResponse):
             return result

@@ -68,7 +68,9 @@ class ModelBackend:
     def __init__(self, target: str | None, client: Any, *, embed_client: Any = None) -> None:
         self.client = client
         self.target = target
-        self.name = target or client.model
+        # A URL is no model name: expose the model the URL serves. Names (deployment, model,
+        # provider:model) are what users typed, so they stay.
+        self.name = target if target and "://" not in target else client.model
         self.aliases = {a for a in (target, client.model, getattr(client, "label", None), self.name) if a}
         self._embed_client = embed_client or client
 
@@ -97,8 +99,13 @@ class ModelBackend:
         reply = self.chat([{"role": "user", "content": text}], options)
         return {"output": reply.text, "sources": [], "usage": reply.usage}
 
+    def embeds(self) -> bool:
+        return hasattr(getattr(self._embed_client, "backend", None), "embed")
+
     def embed(self, texts: list[str], model: str | None) -> list[list[float]]:
-        return self._embed_client.embed(texts)
+        # The served name is the embedding model's name on a deployment of one (lz's embed engine).
+        chosen = self._embed_client.model if model is None or model in self.aliases else model
+        return self._embed_client.embed(texts, chosen)
 
 
 class AppBackend:
@@ -146,6 +153,9 @@ class AppBackend:
         out = self.app.run(value, ctx)
         return {"output": out, "sources": list(ctx.sources)}
 
+    def embeds(self) -> bool:
+        return bool(self.embed_target)
+
     def embed(self, texts: list[str], model: str | None) -> list[list[float]]:
         if not self.embed_target:
             raise LzError(f"app {self.name!r} does not embed", hint="set [serve] embed = \"MODEL\" in the recipe")
@@ -154,7 +164,8 @@ class AppBackend:
                 from lazycli.client import resolve_target
 
                 self._embedder = resolve_target(self.embed_target)
-        return self._embedder.embed(texts)
+        chosen = self._embedder.model if model is None or model == self.name else model
+        return self._embedder.embed(texts, chosen)
 
 
 def _json(value: Any) -> str:

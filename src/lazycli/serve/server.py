@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,8 +39,11 @@ def prepare(target: str, overrides: tuple[str, ...] = (), *, announce=note) -> S
         except BaseException:
             run.stop_started()
             raise
+        from lazycli.recipes.refs import resolve_refs
+
         serve = loaded.spec.serve
-        backend = AppBackend(loaded.app_name, app, embed_target=serve.embed, description=loaded.spec.description)
+        embed = resolve_refs(serve.embed, run.results)
+        backend = AppBackend(loaded.app_name, app, embed_target=embed, description=loaded.spec.description)
         return Served(backend, loaded, run, serve.model_dump())
     if overrides:
         raise LzError("--set applies to recipes only", hint="serve a .toml recipe, or drop --set")
@@ -58,9 +62,31 @@ def serve(served: Served, *, host: str, port: int, limits, announce=note) -> Non
     app = create_app(served.backend, limits)
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
                             timeout_graceful_shutdown=10, lifespan="on")
-    server = uvicorn.Server(config)
+    server = _Server(config)
     base = f"http://{host}:{port}"
     announce(f"serving {served.backend.name!r} at {base}/  (OpenAI base URL {base}/v1)")
     if limits.api_key:
         announce("clients must send Authorization: Bearer <key>")
     server.run()
+
+
+def _server_class():
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        """uvicorn re-raises SIGTERM/SIGINT after its graceful shutdown (the process then dies of the
+        signal); for `lz serve` a drained, graceful stop is a clean exit, code 0."""
+
+        @contextlib.contextmanager
+        def capture_signals(self):
+            with super().capture_signals():
+                yield
+                captured = getattr(self, "_captured_signals", None)
+                if isinstance(captured, list):
+                    captured.clear()
+
+    return Server
+
+
+def _Server(config):  # noqa: N802 - reads like the class it builds
+    return _server_class()(config)

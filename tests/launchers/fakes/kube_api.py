@@ -11,6 +11,8 @@ process; pod phases, container states, Job conditions and pod logs follow that p
 from __future__ import annotations
 
 import base64
+import contextlib
+import inspect
 import json
 import os
 import re
@@ -30,7 +32,9 @@ ROUTES = {
     ("apis/apps/v1", "deployments"): "V1Deployment",
     ("apis/batch/v1", "jobs"): "V1Job",
 }
-PATH = re.compile(r"^/(api/v1|apis/apps/v1|apis/batch/v1)/namespaces/([^/]+)/([a-z]+)(?:/([^/]+))?(?:/(log))?$")
+PATH = re.compile(
+    r"^/(api/v1|apis/apps/v1|apis/batch/v1)/namespaces/([^/]+)/([a-z]+)(?:/([^/]+))?(?:/(log))?$"
+)
 
 
 class _Raw:
@@ -44,7 +48,10 @@ def schema_check(body: dict, model: str) -> str | None:
 
     api = client.ApiClient()
     try:
-        obj = api.deserialize(_Raw(json.dumps(body)), model)
+        if "response_text" in inspect.signature(api.deserialize).parameters:  # client ≥ 35
+            obj = api.deserialize(json.dumps(body), model, "application/json")
+        else:  # older clients take the response object
+            obj = api.deserialize(_Raw(json.dumps(body)), model)
     except (ValueError, TypeError) as exc:
         return f"invalid {model}: {exc}"
     back = api.sanitize_for_serialization(obj)
@@ -129,10 +136,8 @@ class Pod:
 
     def kill(self) -> None:
         if self.proc.poll() is None:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
             try:
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:
@@ -231,12 +236,14 @@ class FakeKube:
         }
 
     def delete(self, resource: str, ns: str, name: str) -> tuple[int, dict]:
-        if self.objects.pop((resource, ns, name), None) is None:
+        obj = self.objects.pop((resource, ns, name), None)
+        if obj is None:
             return 404, _status(404, "NotFound", f'{resource} "{name}" not found')
         pod = self.pods.pop((ns, name), None) if resource in ("deployments", "jobs") else None
         if pod:
             pod.kill()
-        return 200, _status(200, "Success", "deleted")
+        # The API answers a Service delete with the Service, the others with a Status.
+        return 200, obj if resource == "services" else _status(200, "Success", "deleted")
 
     def pod_list(self, ns: str, selector: str) -> dict:
         key, _, value = selector.partition("=")

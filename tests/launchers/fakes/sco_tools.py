@@ -12,6 +12,7 @@ lives in $LZ_FAKE_SCO_DIR. Every call is appended to $LZ_FAKE_SCO_DIR/calls.log.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -85,10 +86,8 @@ def srun(args: list[str]) -> int:
     _save(job)
 
     def forward(signum, _frame):
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(child.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
 
     signal.signal(signal.SIGTERM, forward)
     code = child.wait()
@@ -145,10 +144,8 @@ def scancel(args: list[str]) -> int:
         job["state"] = "suspended"
         _save(job)
         if job.get("pid"):
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(job["pid"], signal.SIGTERM)
-            except ProcessLookupError:
-                pass
     print("success scancel")
     return 0
 

@@ -1,0 +1,159 @@
+"""How much latency `lz serve` adds in front of an engine, measured against calling the engine directly.
+
+Starts the fast local engine stand-in (tests/serve/engine_standin.py) and `lz serve URL` in front of
+it, then for each path (direct, through lz serve) measures:
+  * sequential streaming requests: mean and p50/p95 time to the last byte;
+  * CONCURRENCY streaming requests at once (default 64): wall time, p50/p95, errors.
+Prints the added latency per request (ms) and the ratios serve/direct.
+
+    python benchmarks/bench_serve.py [--requests 200] [--concurrency 64] [--pieces 16] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait(url: str, proc: subprocess.Popen, timeout: float = 60) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"process for {url} exited with {proc.returncode}")
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise SystemExit(f"{url} not ready after {timeout} s")
+
+
+async def _one(client, base: str, i: int) -> float:
+    body = {"model": None, "messages": [{"role": "user", "content": f"question {i}"}], "stream": True}
+    body = {k: v for k, v in body.items() if v is not None}
+    started = time.perf_counter()
+    pieces = 0
+    async with client.stream("POST", base + "/chat/completions", json=body) as resp:
+        if resp.status_code != 200:
+            raise RuntimeError(f"HTTP {resp.status_code}")
+        async for line in resp.aiter_lines():
+            if line.startswith("data: ") and line != "data: [DONE]":
+                pieces += 1
+    if pieces < 2:
+        raise RuntimeError("empty stream")
+    return time.perf_counter() - started
+
+
+async def _sequential(base: str, n: int) -> list[float]:
+    import httpx
+
+    async with httpx.AsyncClient(timeout=60) as client:
+        for i in range(5):  # warm-up: connections, first-request imports
+            await _one(client, base, i)
+        return [await _one(client, base, i) for i in range(n)]
+
+
+async def _concurrent(base: str, n: int) -> tuple[float, list[float], int]:
+    import httpx
+
+    limits = httpx.Limits(max_connections=n, max_keepalive_connections=n)
+    async with httpx.AsyncClient(timeout=120, limits=limits) as client:
+        started = time.perf_counter()
+        results = await asyncio.gather(*(_one(client, base, i) for i in range(n)), return_exceptions=True)
+        wall = time.perf_counter() - started
+    times = [r for r in results if isinstance(r, float)]
+    return wall, times, len(results) - len(times)
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def measure(base: str, requests: int, concurrency: int) -> dict:
+    seq = asyncio.run(_sequential(base, requests))
+    wall, conc, errors = asyncio.run(_concurrent(base, concurrency))
+    return {
+        "seq_mean_ms": statistics.mean(seq) * 1000,
+        "seq_p50_ms": _pct(seq, 0.5) * 1000,
+        "seq_p95_ms": _pct(seq, 0.95) * 1000,
+        "conc_wall_ms": wall * 1000,
+        "conc_p50_ms": _pct(conc, 0.5) * 1000 if conc else None,
+        "conc_p95_ms": _pct(conc, 0.95) * 1000 if conc else None,
+        "conc_errors": errors,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=200, help="sequential requests per path")
+    parser.add_argument("--concurrency", type=int, default=64, help="streaming requests at once")
+    parser.add_argument("--pieces", type=int, default=16, help="stream pieces per answer")
+    parser.add_argument("--json", action="store_true", help="print JSON only")
+    args = parser.parse_args()
+
+    engine_port, serve_port = _free_port(), _free_port()
+    env = dict(os.environ, LAZYCLI_HOME=tempfile.mkdtemp(prefix="lz-bench-serve-"))
+    engine = subprocess.Popen([sys.executable, str(REPO / "tests/serve/engine_standin.py"), "--port",
+                               str(engine_port), "--pieces", str(args.pieces)], env=env)
+    serve = None
+    try:
+        _wait(f"http://127.0.0.1:{engine_port}/health", engine)
+        serve = subprocess.Popen([sys.executable, "-m", "lazycli", "serve", f"http://127.0.0.1:{engine_port}/v1",
+                                  "--port", str(serve_port)], env=env, stderr=subprocess.DEVNULL)
+        _wait(f"http://127.0.0.1:{serve_port}/health", serve)
+        direct = measure(f"http://127.0.0.1:{engine_port}/v1", args.requests, args.concurrency)
+        served = measure(f"http://127.0.0.1:{serve_port}/v1", args.requests, args.concurrency)
+    finally:
+        for proc in (serve, engine):
+            if proc is not None:
+                proc.terminate()
+                proc.wait(timeout=15)
+    report = {
+        "requests": args.requests,
+        "concurrency": args.concurrency,
+        "pieces": args.pieces,
+        "direct": direct,
+        "serve": served,
+        "added_ms_per_request_p50": served["seq_p50_ms"] - direct["seq_p50_ms"],
+        "added_ms_per_request_mean": served["seq_mean_ms"] - direct["seq_mean_ms"],
+        "ratio_seq_p50": served["seq_p50_ms"] / direct["seq_p50_ms"],
+        "ratio_conc_wall": served["conc_wall_ms"] / direct["conc_wall_ms"],
+        "errors": direct["conc_errors"] + served["conc_errors"],
+    }
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return
+    print(f"{'':26}{'direct':>10}{'lz serve':>10}")
+    for key in ("seq_mean_ms", "seq_p50_ms", "seq_p95_ms", "conc_wall_ms", "conc_p50_ms", "conc_p95_ms"):
+        print(f"{key:26}{direct[key]:10.1f}{served[key]:10.1f}")
+    print(f"errors (direct + serve, {args.concurrency} concurrent streams): {report['errors']}")
+    print(f"added latency per streaming request: p50 {report['added_ms_per_request_p50']:.1f} ms, "
+          f"mean {report['added_ms_per_request_mean']:.1f} ms")
+    print(f"ratio serve/direct: sequential p50 {report['ratio_seq_p50']:.2f}x, "
+          f"{args.concurrency} concurrent wall {report['ratio_conc_wall']:.2f}x")
+
+
+if __name__ == "__main__":
+    main()

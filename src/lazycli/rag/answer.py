@@ -1,0 +1,89 @@
+"""`answer`: retrieve, build the prompt with numbered sources, ask the LLM, map citations to files.
+
+The LLM target resolves exactly like `lz chat`'s (`lazycli.client.resolve_target`): a deployment,
+a model name (started locally when needed), `provider[:model]`, a URL, or None for the default.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from lazycli.rag import prompt
+from lazycli.rag.retrieval import DEFAULT_RETRIEVERS, Index
+
+DEFAULT_MAX_TOKENS = 512
+
+
+class AnswerStream:
+    """Iterate for text deltas; afterwards `.result` holds the answer, sources and usage."""
+
+    def __init__(self, client, question: str, results: list[dict], messages: list[dict], options: dict):
+        self.client = client
+        self.question = question
+        self.results = results
+        self.messages = messages
+        self.options = options
+        self.result: dict | None = None
+
+    def __iter__(self) -> Iterator[str]:
+        if not self.results:
+            text = "No passage in the index matches this question."
+            self.result = self._finish(text, None)
+            yield text
+            return
+        parts = []
+        for delta in self.client.complete(self.messages, stream=True, **self.options):
+            parts.append(delta)
+            yield delta
+        self.result = self._finish("".join(parts), self.client.last)
+
+    def _finish(self, text: str, completion) -> dict:
+        return {
+            "question": self.question,
+            "answer": text,
+            "sources": prompt.sources(self.results, text),
+            "results": self.results,
+            "model": getattr(completion, "model", None),
+            "usage": getattr(completion, "usage", None) or {},
+        }
+
+
+def prepare(
+    index: str | Index,
+    question: str,
+    *,
+    llm: str | None = None,
+    retrievers=DEFAULT_RETRIEVERS,
+    topk: int = 5,
+    fusion: str = "rrf",
+    rerank: str | None = None,
+    groups=None,
+    context_tokens: int = prompt.DEFAULT_CONTEXT_TOKENS,
+    client=None,
+    announce=None,
+    **options,
+) -> AnswerStream:
+    from lazycli.client import resolve_target
+
+    opened = index if isinstance(index, Index) else Index(index)
+    results = opened.search(
+        question, retrievers=retrievers, topk=topk, fusion_method=fusion, rerank=rerank, groups=groups
+    )
+    if client is None and results:
+        client = resolve_target(llm, announce=announce)
+    # Small local models can ramble until the context is full: cap the answer unless asked.
+    if options.get("max_tokens") is None:
+        options["max_tokens"] = DEFAULT_MAX_TOKENS
+    if options.get("temperature") is None:
+        options["temperature"] = 0.2
+    return AnswerStream(client, question, results, prompt.messages(question, results, context_tokens), options)
+
+
+def answer(index: str, question: str, *, llm: str | None = None, stream: bool = True, **kw):
+    """stream=True: an AnswerStream (iterate for deltas, then `.result`); else the result dict."""
+    pending = prepare(index, question, llm=llm, **kw)
+    if stream:
+        return pending
+    for _ in pending:
+        pass
+    return pending.result

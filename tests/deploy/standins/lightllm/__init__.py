@@ -1,0 +1,1 @@
+"""Stand-in for the `lightllm` package (see tests/deploy/standins/wire.py)."""

@@ -1,0 +1,121 @@
+"""`lz deploy` verbs: the default-command group, --dry-run, errors, --no-wait, timeouts, restart."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from tests.conftest import lz
+
+from .conftest import group_alive
+
+
+def test_dry_run_says_why_and_prints_exact_argv_and_wrapping():
+    proc = lz(
+        "deploy", "smollm2-135m-instruct", "--dry-run", "--set", "n_ctx=1024", "--", "--chat_format", "chatml"
+    )
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert "auto: model format is gguf → llamacpp" in out
+    assert "-m llama_cpp.server --model" in out and "--n_ctx 1024" in out and "--chat_format chatml" in out
+    assert "--port '{port}'" in out and "_wrap.py" in out and "process group" in out
+    plan = json.loads(lz("deploy", "all-minilm-l6-v2", "--dry-run", "--json", check=0).stdout)
+    assert plan["engine"] == "embed" and plan["reason"].startswith("auto: model type is embed")
+    assert plan["argv"][1:3] == ["-m", "lazycli_plugins.embed.server"] and "{port}" in plan["argv"]
+    assert json.loads(lz("deploy", "ls", "--json", check=0).stdout)["deployments"] == []  # started nothing
+
+
+def test_dry_run_of_a_gpu_engine_shows_tensor_parallel(standin_env):
+    plan = json.loads(
+        lz(
+            "deploy", "qwen2-1.5b", "--engine", "vllm", "--gpus", "4", "--dry-run", "--json", env=standin_env
+        ).stdout
+    )
+    argv = plan["argv"]
+    assert argv[:2] == ["vllm", "serve"]
+    assert argv[argv.index("--tensor-parallel-size") + 1] == "4"
+    assert argv[argv.index("--served-model-name") + 1] == "qwen2-1.5b"
+
+
+def test_user_errors_are_one_line_exit_2():
+    cases = [
+        (["deploy", "smollm2-135m-instruct", "--engine", "vlm"], "did you mean 'vllm'"),
+        (["deploy", "smollm2-135m-instruct", "--launcher", "locl"], "did you mean 'local'"),
+        (["deploy", "smollm2-135m-instruct", "--set", "n_ctxx=5"], "did you mean 'n_ctx'"),
+        (["deploy", "smollm2-135m-instruct", "--set", "n_ctx=big"], "expected int"),
+        (["deploy", "no-such-model-xyz"], "unknown model"),
+        (["deploy", "status", "nope"], "unknown deployment 'nope'"),
+        (["deploy", "stop"], "give a deployment NAME or --all"),
+        (["deploy", "smollm2-135m-instruct", "--name", "bad name!"], "bad deployment name"),
+    ]
+    for args, expected in cases:
+        proc = lz(*args)
+        assert proc.returncode == 2, (args, proc.stderr)
+        assert expected in proc.stderr, (args, proc.stderr)
+        assert "Traceback" not in proc.stderr
+
+
+def test_help_has_examples_and_subcommands():
+    out = lz("deploy", "--help", check=0).stdout
+    for word in ("Examples", "ls", "status", "logs", "stop", "restart", "--dry-run"):
+        assert word in out
+    assert "--set" in lz("deploy", "start", "--help", check=0).stdout
+
+
+@pytest.mark.integration
+def test_no_wait_then_ls_turns_running_once_healthy(standin_env, hf_dir):
+    env = {**standin_env, "STANDIN_START_DELAY": "1.5"}
+    row = json.loads(
+        lz(
+            "deploy", str(hf_dir), "--engine", "vllm", "--no-wait", "--json", "--name", "bg", env=env, check=0
+        ).stdout
+    )
+    try:
+        assert row["status"] == "starting" and row["port"]
+        deadline = time.monotonic() + 30
+        while True:
+            [listed] = json.loads(lz("deploy", "ls", "--json", check=0).stdout)["deployments"]
+            if listed["status"] == "running" or time.monotonic() > deadline:
+                break
+            time.sleep(0.3)
+        assert listed["status"] == "running" and listed["url"] == row["url"]
+    finally:
+        lz("deploy", "stop", "bg", check=0)
+
+
+@pytest.mark.integration
+def test_timeout_stops_the_engine_and_records_it(standin_env, hf_dir):
+    env = {**standin_env, "STANDIN_START_DELAY": "60"}
+    proc = lz("deploy", str(hf_dir), "--engine", "vllm", "--name", "slow", "--timeout", "1", env=env)
+    assert proc.returncode == 2 and "not healthy after 1 s" in proc.stderr
+    [row] = json.loads(lz("deploy", "ls", "--json", check=0).stdout)["deployments"]
+    assert row["status"] == "timeout"
+    assert group_alive(row["pid"]) == []
+
+
+@pytest.mark.integration
+def test_dead_process_shows_exit_code_in_ls_and_restart_brings_it_back(standin_env, hf_dir):
+    import os
+    import signal
+
+    row = json.loads(
+        lz("deploy", str(hf_dir), "--engine", "lmdeploy", "--name", "r", "--json", env=standin_env).stdout
+    )
+    try:
+        engine_pid = next(p for p in group_alive(row["pid"]) if p != row["pid"])
+        os.kill(engine_pid, signal.SIGINT)  # the engine dies on its own (the wrapper records its code)
+        deadline = time.monotonic() + 15
+        while True:
+            [listed] = json.loads(lz("deploy", "ls", "--json", check=0).stdout)["deployments"]
+            if listed["status"] != "running" or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert listed["status"] == "completed" or (listed["status"] == "failed" and listed["exit_code"])
+        assert "exit" in lz("deploy", "ls", check=0).stdout  # the table shows the exit code
+        again = json.loads(lz("deploy", "restart", "r", "--json", env=standin_env, check=0).stdout)
+        assert again["name"] == "r" and again["status"] == "running" and again["pid"] != row["pid"]
+        assert again["engine"] == "lmdeploy"
+    finally:
+        lz("deploy", "stop", "r", check=0)
