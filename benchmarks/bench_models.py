@@ -99,7 +99,12 @@ def bench_resume(stub) -> dict:
     download.download(ref, progress=False)
     seconds = time.perf_counter() - started
     sent = stub.bytes_served("model.safetensors")
-    return {"weights_bytes": len(weights), "sent_on_resume": sent, "ratio_sent": sent / len(weights), "s": seconds}
+    return {
+        "weights_bytes": len(weights),
+        "sent_on_resume": sent,
+        "ratio_sent": sent / len(weights),
+        "s": seconds,
+    }
 
 
 def main() -> None:
@@ -134,7 +139,9 @@ def main() -> None:
         print(json.dumps(results, indent=2))
         return
     r, d, s = results["resolve"], results["download"], results["resume"]
-    print(f"resolve: {r['lz_ms']:.3f} ms/name over {r['names']} names (dict lookup {r['dict_ms'] * 1e3:.2f} µs)")
+    print(
+        f"resolve: {r['lz_ms']:.3f} ms/name over {r['names']} names (dict lookup {r['dict_ms'] * 1e3:.2f} µs)"
+    )
     print(
         f"download 87 MiB: lz {d['lz_s']:.2f} s ({d['lz_MBps']:.0f} MB/s, verified) vs "
         f"hf snapshot_download {d['hf_snapshot_s']:.2f} s (unverified): ratio {d['ratio']:.2f}"

@@ -67,9 +67,7 @@ def is_installed() -> bool:
     return binary_on_path("vllm") or module_available("vllm")
 
 
-_HINT = (
-    "pip install 'lazycli[vllm]' in its own environment (vLLM pins torch), or use `lz engines install vllm`"
-)
+_HINT = "pip install vllm in its own virtual environment (it pins torch); put its `vllm` on PATH"
 
 
 @hookimpl

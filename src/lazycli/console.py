@@ -31,8 +31,18 @@ def console():
     if _console is None:
         from rich.console import Console
 
-        _console = Console(highlight=False, soft_wrap=True)
+        _console = Console(highlight=False, soft_wrap=True, width=_pipe_width(sys.stdout))
     return _console
+
+
+def _pipe_width(stream) -> int | None:
+    """Rich assumes 80 columns when output is piped, which folds tables into unreadable cells;
+    a pipe has no width, so give tables room (COLUMNS still wins)."""
+    import os
+
+    if is_tty(stream) or os.environ.get("COLUMNS"):
+        return None
+    return 200
 
 
 def err_console():

@@ -13,6 +13,7 @@ status, log_path, pid, exit_code, created_at, job (the Job record), plus what re
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import time
@@ -29,6 +30,7 @@ from lazycli.launchers import FINISHED, PORT_PLACEHOLDER, Job, Resources, Status
 
 LOG_TAIL_LINES = 20
 HEALTH_PROBE_INTERVAL_S = 0.05  # keeps "engine healthy → lz says ready" well under 0.5 s
+ORPHAN_PENDING_S = 120.0  # a row with no job this long after it was reserved: its lz process died
 ACTIVE = (Status.PENDING, Status.STARTING, Status.RUNNING, Status.UNKNOWN)
 
 
@@ -68,7 +70,7 @@ class Plan:
         return EngineRequest(
             model_path=self.model_path or Path(f"<{self.model} after download>"),
             served_name=self.served_name,
-            port=self.port if self.port is not None else PORT_PLACEHOLDER,  # type: ignore[arg-type]
+            port=self.port if self.port is not None else PORT_PLACEHOLDER,
             host=getattr(self.launcher, "bind_host", "0.0.0.0"),
             gpus=self.gpus,
             options=self.options,
@@ -139,8 +141,7 @@ def plan(
     checked = engines.check_options(spec, dict(options or {}), force=force_set)
     launcher_name = launcher or current.default_launcher
     launcher_obj = registry().get("launchers", launcher_name).factory()
-    res = resources or Resources()
-    res.gpus = gpus
+    res = dataclasses.replace(resources, gpus=gpus) if resources else Resources(gpus=gpus)
     if name is not None:
         _check_name(name)
     return Plan(
@@ -282,6 +283,7 @@ def deploy(
         p.model_path = catalog.ensure_local(model)
     if p.port is not None and hasattr(p.launcher, "check_port"):
         p.launcher.check_port(p.port)
+    _reconcile_names(p.name or _base_name(p.model))  # a dead "running" row must not hold its name
     row = _reserve(p)
     return _start(p, row, timeout=timeout, wait=wait, progress=progress)
 
@@ -321,6 +323,16 @@ def _start(p: Plan, row: dict, *, timeout: float | None, wait: bool, progress) -
         p.launcher.cancel(job)
         _update(name, status=Status.CANCELLED.value, reason="interrupted while starting")
         raise
+
+
+def _reconcile_names(base: str) -> None:
+    with state.reading() as db:
+        rows = db.execute(
+            "SELECT * FROM deployments WHERE name = ? OR name LIKE ?", (base, base + "-%")
+        ).fetchall()
+    cache: dict = {}
+    for row in rows:
+        reconcile_row(state.row_to_dict(row), launchers=cache)
 
 
 def _with_port(argv: list[str], port: int | None) -> list[str]:
@@ -367,7 +379,6 @@ def wait_ready(row: dict, launcher, job: Job, timeout: float, *, progress=None) 
                 job=_job_dict(job),
             )
         if now >= deadline:
-            launcher.cancel(job)
             return _failed(row, launcher, job, Status.TIMEOUT, f"not healthy after {timeout:g} s")
         if progress:
             progress(now - started)
@@ -405,7 +416,11 @@ def _launcher(name: str):
 def reconcile_row(row: dict, *, launchers: dict | None = None) -> dict:
     """Bring a row's status in line with its launcher (a dead process shows as exited with its code;
     a --no-wait deployment turns running once it answers its health check)."""
-    if row is None or row.get("job") is None or Status(row["status"]) in FINISHED:
+    if row is None or Status(row["status"]) in FINISHED:
+        return row
+    if row.get("job") is None:
+        if time.time() - (row.get("updated_at") or 0) > ORPHAN_PENDING_S:
+            return _update(row["name"], status=Status.FAILED.value, reason="lz stopped before starting it")
         return row
     cache = launchers if launchers is not None else {}
     try:

@@ -9,8 +9,6 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
-import urllib.error
-import urllib.request
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -219,6 +217,9 @@ def suggest_engine(name: str, specs: Mapping[str, EngineSpec]) -> list[str]:
 
 def probe(url: str, timeout: float = 1.0) -> bool:
     """True when GET `url` answers 2xx (the engine is up and its model is loaded)."""
+    import urllib.error  # here, not at the top: plugin modules import this one (`lz plugins`)
+    import urllib.request
+
     # No proxies: engines listen on this machine or the cluster's network, never behind a proxy.
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     try:

@@ -46,7 +46,7 @@ class EngineRequest:
 
     model_path: Path
     served_name: str
-    port: int
+    port: int | str  # a port, or launchers.PORT_PLACEHOLDER ("{port}") for the launcher to fill in
     host: str = "0.0.0.0"
     gpus: int = 0
     options: Mapping[str, Any] = field(default_factory=dict)

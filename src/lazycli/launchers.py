@@ -172,30 +172,29 @@ def shell_argv(argv: list[str]) -> str:
 
 
 # Bash that picks a free TCP port on the node the job runs on (python3 asks the kernel; the
-# fallback probes random high ports through bash's /dev/tcp).
-_PICK_PORT = f"""\
-{PORT_ENV}=$(python3 -c 'import socket; s = socket.socket(); s.bind(("", 0)); print(s.getsockname()[1])' \\
-  2>/dev/null || true)
-if [ -z "${PORT_ENV}" ]; then
-  for _ in $(seq 1 50); do
-    p=$(( 20000 + RANDOM % 40000 ))
-    if ! (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; then {PORT_ENV}=$p; break; fi
-  done
-fi
-export {PORT_ENV}
-"""
+# fallback probes random high ports through bash's /dev/tcp). Each item is one complete command,
+# so the script can also be joined into one line (SenseCore's srun takes one line of shell).
+_PICK_PORT = (
+    f"""{PORT_ENV}=$(python3 -c 'import socket; s = socket.socket(); s.bind(("", 0)); """
+    f"""print(s.getsockname()[1])' 2>/dev/null || true)""",
+    f'if [ -z "${PORT_ENV}" ]; then for _ in $(seq 1 50); do p=$(( 20000 + RANDOM % 40000 )); '
+    f"if ! (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; then {PORT_ENV}=$p; break; fi; done; fi",
+    f"export {PORT_ENV}",
+)
 
 
-def wrapper_script(argv: list[str], *, host_expr: str = "$(hostname)", preamble: str = "") -> str:
+def wrapper_script(
+    argv: list[str], *, host_expr: str = "$(hostname)", preamble: str = "", one_line: bool = False
+) -> str:
     """The body of a bash job script: pick a port when the argv wants one, print the endpoint
     marker, then exec the argv (so signals from the scheduler reach the program itself)."""
-    lines = [preamble.rstrip("\n")] if preamble else []
+    lines = [preamble.strip()] if preamble.strip() else []
     if needs_port(argv):
-        lines.append(_PICK_PORT.rstrip("\n"))
-        host = f'${{LAZYCLI_NODE_HOST:-{host_expr}}}'
+        lines.extend(_PICK_PORT)
+        host = f"${{LAZYCLI_NODE_HOST:-{host_expr}}}"
         lines.append(f'echo "{ENDPOINT_MARKER} {host}:${PORT_ENV}"')
     lines.append(f"exec {shell_argv(argv)}")
-    return "\n".join(lines) + "\n"
+    return "; ".join(lines) if one_line else "\n".join(lines) + "\n"
 
 
 def env_names(env: dict[str, str]) -> str:

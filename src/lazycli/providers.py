@@ -19,6 +19,7 @@ import json
 import os
 import random
 import re
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
@@ -33,6 +34,7 @@ RETRY_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
 MAX_BACKOFF_S = 8.0
 # A Retry-After longer than this is not waited out: the user gets the rate-limit error instead.
 MAX_RETRY_AFTER_S = 60.0
+_CLIENT_LOCK = threading.Lock()
 
 # Error kinds and the hint each gives.
 KIND_HINTS = {
@@ -268,14 +270,16 @@ class HttpEndpoint:
         return out
 
     def client(self):
-        if self._client is None:
-            import httpx
+        with _CLIENT_LOCK:  # serve shares one endpoint (and its connection pool) across threads
+            if self._client is None:
+                import httpx
 
-            self._client = httpx.Client(
-                timeout=httpx.Timeout(self.timeout, connect=min(10.0, self.timeout)),
-                trust_env=False,  # no proxies from the environment: local targets stay local
-            )
-        return self._client
+                self._client = httpx.Client(
+                    timeout=httpx.Timeout(self.timeout, connect=min(10.0, self.timeout)),
+                    # Proxies from the environment apply to online services, never to 127.0.0.1.
+                    trust_env=not is_loopback(self.base_url),
+                )
+            return self._client
 
     def close(self) -> None:
         if self._client is not None:
@@ -283,20 +287,28 @@ class HttpEndpoint:
             self._client = None
 
     def send(
-        self, method: str, path: str, payload: Any = None, *, stream: bool = False, model: str | None = None
+        self,
+        method: str,
+        path: str,
+        payload: Any = None,
+        *,
+        stream: bool = False,
+        model: str | None = None,
+        retries: int | None = None,
     ):
         """The response (status < 400) after retries; a ProviderError otherwise."""
         import httpx
 
         url = self.url(path)
+        max_retries = self.max_retries if retries is None else retries
         attempt = 0
         while True:
             try:
                 request = self.client().build_request(method, url, json=payload, headers=self.headers())
                 response = self.client().send(request, stream=stream)
             except httpx.TimeoutException as exc:
-                if attempt < self.max_retries:
-                    attempt = self._wait(attempt, None, f"timed out ({type(exc).__name__})")
+                if attempt < max_retries:
+                    attempt = self._wait(attempt, max_retries, None, f"timed out ({type(exc).__name__})")
                     continue
                 raise ProviderError(
                     f"{self.name}: no answer from {url} within {self.timeout:g}s",
@@ -304,8 +316,10 @@ class HttpEndpoint:
                     hint=KIND_HINTS["timeout"],
                 ) from None
             except httpx.TransportError as exc:
-                if attempt < self.max_retries:
-                    attempt = self._wait(attempt, None, f"connection failed ({type(exc).__name__})")
+                if attempt < max_retries:
+                    attempt = self._wait(
+                        attempt, max_retries, None, f"connection failed ({type(exc).__name__})"
+                    )
                     continue
                 raise ProviderError(
                     f"{self.name}: cannot reach {url}: {exc or type(exc).__name__}",
@@ -332,14 +346,14 @@ class HttpEndpoint:
                 "bad_request",
             )
             too_long = retry_after is not None and retry_after > MAX_RETRY_AFTER_S
-            if retryable and attempt < self.max_retries and not too_long:
-                attempt = self._wait(attempt, retry_after, f"HTTP {response.status_code}")
+            if retryable and attempt < max_retries and not too_long:
+                attempt = self._wait(attempt, max_retries, retry_after, f"HTTP {response.status_code}")
                 continue
             raise error
 
-    def _wait(self, attempt: int, retry_after: float | None, why: str) -> int:
+    def _wait(self, attempt: int, max_retries: int, retry_after: float | None, why: str) -> int:
         delay = retry_after if retry_after is not None else backoff_delay(attempt)
-        self.announce(f"{self.name}: {why}; retry {attempt + 1}/{self.max_retries} in {delay:.1f}s")
+        self.announce(f"{self.name}: {why}; retry {attempt + 1}/{max_retries} in {delay:.1f}s")
         time.sleep(delay)
         return attempt + 1
 
@@ -347,8 +361,8 @@ class HttpEndpoint:
         response = self.send("POST", path, payload, model=model)
         return _json_body(self.name, response)
 
-    def get_json(self, path: str) -> Any:
-        return _json_body(self.name, self.send("GET", path))
+    def get_json(self, path: str, *, retries: int | None = None) -> Any:
+        return _json_body(self.name, self.send("GET", path, retries=retries))
 
     def stream_lines(self, path: str, payload: Any, *, model: str | None = None) -> Iterator[str]:
         """Lines of a streamed response; a broken connection becomes a 'disconnected' error."""
@@ -383,6 +397,12 @@ class HttpEndpoint:
             if isinstance(event, dict) and event.get("error") and not event.get("choices"):
                 raise error_from_response(self.name, 200, data, codes=self.error_codes, model=model)
             yield event
+
+
+def is_loopback(url: str) -> bool:
+    host = re.sub(r"^[a-z+]+://", "", url.lower()).split("/", 1)[0].rsplit("@", 1)[-1]
+    host = host[1:].split("]", 1)[0] if host.startswith("[") else host.split(":", 1)[0]
+    return host in ("localhost", "::1") or host.startswith("127.")
 
 
 def _json_body(name: str, response) -> Any:
@@ -534,7 +554,8 @@ class OpenAICompatible(HttpEndpoint):
         return scores
 
     def list_models(self) -> list[str]:
-        data = self.get_json("/models")
+        # A question asked on the way to the real request: no retries (the request has its own).
+        data = self.get_json("/models", retries=0)
         return [m.get("id") for m in data.get("data") or [] if m.get("id")]
 
 

@@ -207,7 +207,15 @@ VENDORS = {
         },
     ),
     # A local OpenAI-compatible server: no key, any model.
-    "local": Vendor("local", "/v1", (), key=None, embed_path="/v1/embeddings", errors=OPENAI_ERRORS),
+    "local": Vendor(
+        "local",
+        "/v1",
+        (),
+        key=None,
+        embed_path="/v1/embeddings",
+        rerank_path="/v1/rerank",
+        errors=OPENAI_ERRORS,
+    ),
 }
 
 ANSWER = "The answer is four."

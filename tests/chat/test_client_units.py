@@ -90,6 +90,11 @@ def test_deployment_rows_pick_their_protocol(standin):
     assert client.complete([{"role": "user", "content": "hi"}]).text == ANSWER
     assert server.requests[-1]["body"]["model"] == "m1"
     assert client.target == "d1"
+    # A self-hosted server's embeddings / rerank default to the model it serves (lz's embed engine).
+    assert client.embed(["ab"]) == [[2.0, 0.0, 1.0]]
+    assert server.requests[-1]["body"] == {"model": "m1", "input": ["ab"]}
+    scores = client.rerank("blue sky", ["green grass", "blue sky today"])
+    assert scores[1] > scores[0] and server.requests[-1]["path"] == "/v1/rerank"
     with pytest.raises(LzError, match="deployment 'd2' is failed") as info:
         for_deployment({**row, "name": "d2", "status": "failed"})
     assert "lz deploy logs d2" in info.value.hint

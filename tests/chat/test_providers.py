@@ -110,7 +110,7 @@ def test_quota_errors_are_not_retried(vendor):
     assert len(server.requests) == 1
 
 
-@pytest.mark.parametrize("vendor", ["qwen", "glm"], indirect=True)
+@all_vendors
 def test_429_waits_retry_after_then_succeeds(vendor):
     name, server = vendor
     server.script("429")
@@ -151,7 +151,7 @@ def test_context_too_long_is_explained(vendor):
     assert "/reset" in info.value.hint
 
 
-@pytest.mark.parametrize("vendor", ["openai", "kimi"], indirect=True)
+@all_vendors
 def test_mid_stream_disconnect_keeps_partial_text(vendor):
     name, server = vendor
     server.script("disconnect")
@@ -278,3 +278,24 @@ def test_style_prefix_and_suffix(standin):
     assert proc.stdout == f">> {ANSWER} <<\n"
     bad = lz("chat", server.url, "hi", "--style", "colour=cyan", input="")
     assert bad.returncode == 2 and "unknown --style key 'colour'" in bad.stderr
+
+
+def test_prompt_with_stdin_left_open_does_not_hang(standin):
+    """A parent that never closes our stdin (CI runners, recipe steps) must not hang `lz chat X PROMPT`."""
+    import os
+    import subprocess
+    import sys
+
+    server = standin("local")
+    argv = [sys.executable, "-m", "lazycli", "chat", server.url, "hi", "--no-log"]
+    proc = subprocess.Popen(
+        argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=os.environ
+    )
+    try:
+        assert proc.wait(timeout=60) == 0
+        assert proc.stdout.read().decode().strip() == ANSWER
+        assert "answering the PROMPT alone" in proc.stderr.read().decode()
+    finally:
+        proc.stdin.close()
+        if proc.poll() is None:
+            proc.kill()

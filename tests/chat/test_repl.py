@@ -95,6 +95,9 @@ def test_repl_streams_interrupts_and_keeps_history(standin, lz_home, tmp_path):
     assert messages[2]["role"] == "assistant" and messages[2]["content"].startswith("word0 word1 word2")
     assert messages[3] == {"role": "user", "content": "What is\n2+2?"}  # a multi-line block
 
+    # ↑ recalls inputs of earlier sessions too: readline's history is kept in the data dir.
+    assert "Tell me a long story" in (lz_home / "data" / "chat_input_history").read_text()
+
     data = json.loads(saved.read_text())
     assert [m["role"] for m in data["messages"]] == ["system", "user", "assistant", "user", "assistant"]
     assert data["messages"][-1]["content"] == ANSWER

@@ -119,3 +119,29 @@ def test_dead_process_shows_exit_code_in_ls_and_restart_brings_it_back(standin_e
         assert again["engine"] == "lmdeploy"
     finally:
         lz("deploy", "stop", "r", check=0)
+
+
+@pytest.mark.integration
+def test_logs_follow_streams_new_lines_and_ends_with_the_deployment(standin_env, hf_dir):
+    import os
+    import subprocess
+    import sys
+    import urllib.request
+
+    row = json.loads(
+        lz("deploy", str(hf_dir), "--engine", "vllm", "--name", "f", "--json", env=standin_env).stdout
+    )
+    cmd = [sys.executable, "-m", "lazycli", "deploy", "logs", "f", "-f"]
+    follower = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ)
+    )
+    try:
+        time.sleep(2.0)  # the follower has printed what was there
+        urllib.request.urlopen(row["url"] + "/models", timeout=10).read()
+        time.sleep(1.0)
+    finally:
+        lz("deploy", "stop", "f", check=0)
+    out, err = follower.communicate(timeout=30)  # ends by itself once the deployment has ended
+    assert follower.returncode == 0, err
+    assert "standin openai serving" in out
+    assert '"GET /v1/models HTTP/1.1" 200' in out  # written after the follower started

@@ -187,14 +187,14 @@ def test_auto_choice_by_type_format_gpus_and_installed_engines():
 
 
 def test_gpu_count_honours_cuda_visible_devices(monkeypatch):
+    gpus_dir = Path("/proc/driver/nvidia/gpus")
+    present = len(list(gpus_dir.iterdir())) if gpus_dir.exists() else 0
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    assert engines.gpu_count() == present
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
     assert engines.gpu_count() == 0
-    monkeypatch.delenv("CUDA_VISIBLE_DEVICES")
-    assert engines.gpu_count() == (
-        len(list(Path("/proc/driver/nvidia/gpus").iterdir()))
-        if Path("/proc/driver/nvidia/gpus").exists()
-        else 0
-    )
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "-1")
+    assert engines.gpu_count() == 0
 
 
 def test_engine_plugins_registered_with_protocols():

@@ -60,13 +60,17 @@ def slurm_up() -> str | None:
     """None when a Slurm cluster answers, else why not."""
     if shutil.which("sinfo") is None:
         return "Slurm client tools are not installed (run scripts/slurm-up.sh)"
+    conf = os.environ.get("SLURM_CONF") or "/etc/slurm/slurm.conf"
+    if not os.path.exists(conf):
+        # Without a config file the clients look the controller up by DNS: do not even ask.
+        return f"no Slurm config at {conf}: run scripts/slurm-up.sh"
     try:
         proc = subprocess.run(["sinfo", "-h", "-o", "%T"], capture_output=True, text=True, timeout=10)
     except subprocess.TimeoutExpired:
         return "sinfo timed out"
     states = proc.stdout.split()
     if proc.returncode != 0 or not any(s.rstrip("*~#") in ("idle", "mixed", "allocated") for s in states):
-        said = (proc.stderr or proc.stdout).strip()[:120]
+        said = " ".join((proc.stderr or proc.stdout).split())[:160]
         return f"no Slurm cluster is up (sinfo: {said}); run scripts/slurm-up.sh"
     return None
 

@@ -6,7 +6,11 @@ import json
 
 from tests.conftest import lz
 
-NO_NETWORK = {"HF_HUB_OFFLINE": "1", "HF_ENDPOINT": "http://127.0.0.1:9", "MODELSCOPE_ENDPOINT": "http://127.0.0.1:9"}
+NO_NETWORK = {
+    "HF_HUB_OFFLINE": "1",
+    "HF_ENDPOINT": "http://127.0.0.1:9",
+    "MODELSCOPE_ENDPOINT": "http://127.0.0.1:9",
+}
 
 
 def test_ls_lists_bundled_models_ready_without_network():
@@ -22,7 +26,9 @@ def test_ls_lists_bundled_models_ready_without_network():
 
 
 def test_ls_json_and_filters():
-    rows = json.loads(lz("models", "ls", "--json", "--type", "embed", env=NO_NETWORK, check=0).stdout)["models"]
+    rows = json.loads(lz("models", "ls", "--json", "--type", "embed", env=NO_NETWORK, check=0).stdout)[
+        "models"
+    ]
     assert rows and {r["type"] for r in rows} == {"embed"}
     local_rows = json.loads(lz("models", "ls", "--local", "--json", env=NO_NETWORK, check=0).stdout)["models"]
     ready = {r["name"]: r for r in local_rows}
@@ -36,6 +42,12 @@ def test_typo_exits_2_with_did_you_mean():
     assert "did you mean 'qwen2.5-7b-instruct'" in proc.stderr and "Traceback" not in proc.stderr
     info = lz("models", "info", "qwen-2.5-7b-instrct")
     assert info.returncode == 2 and "did you mean" in info.stderr
+
+
+def test_unreachable_hub_is_a_user_error():
+    proc = lz("download", "qwen2-0.5b", env={**NO_NETWORK, "HF_HUB_OFFLINE": "0"})
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "cannot reach http://127.0.0.1:9" in proc.stderr and "run again to resume" in proc.stderr
 
 
 def test_download_of_a_bundled_model_does_nothing():

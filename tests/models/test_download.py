@@ -234,7 +234,9 @@ def test_rm_deletes_the_download(hub, hub_env):
 
 def test_gguf_repo_with_include_and_ensure_local_from_python(hub, hub_env):
     row = json.loads(
-        lz("download", "lz-test/tiny-GGUF", "--include", "*q4_k_m.gguf", "--json", env=hub_env, check=0).stdout
+        lz(
+            "download", "lz-test/tiny-GGUF", "--include", "*q4_k_m.gguf", "--json", env=hub_env, check=0
+        ).stdout
     )["models"][0]
     assert row["files"] == 1 and row["path"].endswith("tiny-q4_k_m.gguf")
     code = "from lazycli.catalog import ensure_local, resolve; print(ensure_local('lz-test/tiny-GGUF'))"

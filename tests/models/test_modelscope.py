@@ -42,7 +42,9 @@ def fake_ms(monkeypatch):
 def test_exact_call_and_marker(fake_ms, monkeypatch):
     monkeypatch.setenv("MODELSCOPE_API_TOKEN", "ms-secret-token-1234")
     ref = catalog.resolve("qwen2-1.5b-instruct")
-    result = download.download(ref, source="modelscope", include=("*.json", "*.safetensors"), exclude=("*.md",))
+    result = download.download(
+        ref, source="modelscope", include=("*.json", "*.safetensors"), exclude=("*.md",)
+    )
     target = local.cache_dir_for("modelscope", "Qwen/Qwen2-1.5B-Instruct")
     assert fake_ms == [
         {
@@ -77,6 +79,8 @@ def test_dry_run_json_shows_both_hubs_and_target():
     row = json.loads(proc.stdout)["models"][0]
     assert row["hub_ids"] == {"huggingface": "Qwen/Qwen2-1.5B", "modelscope": "Qwen/Qwen2-1.5B"}
     assert row["target_dir"] == str(local.cache_dir_for("huggingface", "Qwen/Qwen2-1.5B"))
-    ms = json.loads(lz("download", "qwen2-1.5b", "--dry-run", "--json", "--source", "modelscope", check=0).stdout)
+    ms = json.loads(
+        lz("download", "qwen2-1.5b", "--dry-run", "--json", "--source", "modelscope", check=0).stdout
+    )
     assert ms["models"][0]["target_dir"] == str(local.cache_dir_for("modelscope", "Qwen/Qwen2-1.5B"))
     assert not local.models_cache().exists()  # a dry run writes nothing

@@ -116,12 +116,19 @@ class K8sLauncher:
     # --- manifests ------------------------------------------------------------------------------
 
     def manifests(
-        self, argv: list[str], resources: Resources, env: dict[str, str], name: str, namespace: str
+        self,
+        argv: list[str],
+        resources: Resources,
+        env: dict[str, str],
+        name: str,
+        namespace: str,
+        strict: bool = True,
     ) -> list[Any]:
-        """The API objects submit creates, as kubernetes client models, in creation order."""
+        """The API objects submit creates, as kubernetes client models, in creation order
+        (`strict=False`, for --dry-run, shows an unset image as <k8s_image>)."""
         from kubernetes import client
 
-        image = resources.extra.get("image") or _settings().k8s_image
+        image = resources.extra.get("image") or _settings().k8s_image or (None if strict else "<k8s_image>")
         if not image:
             raise LzError(
                 "no container image set for the k8s launcher",
@@ -229,7 +236,7 @@ class K8sLauncher:
         namespace = resources.extra.get("namespace") or _settings().k8s_namespace
         shown = {k: "<not shown>" for k in env}  # the Secret's values never reach the screen
         docs = []
-        for obj in self.manifests(argv, resources, shown, name, namespace):
+        for obj in self.manifests(argv, resources, shown, name, namespace, strict=False):
             docs.append(json.dumps(client.ApiClient().sanitize_for_serialization(obj), indent=2))
         return (
             f"# launcher: k8s  namespace: {namespace}  resources: {resources_text(resources)}\n"

@@ -84,9 +84,11 @@ def _run(argv: list[str]) -> subprocess.CompletedProcess:
 class ScoLauncher:
     name = NAME
 
-    def _workspace(self, resources: Resources | None = None) -> str:
+    def _workspace(self, resources: Resources | None = None, strict: bool = True) -> str:
         extra = resources.extra if resources else {}
         workspace = extra.get("workspace_id") or _settings().sco_workspace_id
+        if not workspace and not strict:
+            return "<sco_workspace_id>"
         if not workspace:
             raise LzError(
                 "no SenseCore workspace set for the sco launcher",
@@ -94,8 +96,10 @@ class ScoLauncher:
             )
         return workspace
 
-    def _partition(self, resources: Resources) -> str:
+    def _partition(self, resources: Resources, strict: bool = True) -> str:
         partition = resources.partition or _settings().sco_partition
+        if not partition and not strict:
+            return "<sco_partition>"
         if not partition:
             raise LzError(
                 "no SenseCore partition set for the sco launcher",
@@ -109,9 +113,12 @@ class ScoLauncher:
         if env_file is not None:
             quoted = shlex.quote(str(env_file))
             preamble = f"if [ -f {quoted} ]; then set -a; . {quoted}; set +a; fi"
-        return wrapper_script(argv, host_expr=HOST_EXPR, preamble=preamble)
+        return wrapper_script(argv, host_expr=HOST_EXPR, preamble=preamble, one_line=True)
 
-    def srun_argv(self, argv: list[str], resources: Resources, name: str, env_file: Path | None) -> list[str]:
+    def srun_argv(
+        self, argv: list[str], resources: Resources, name: str, env_file: Path | None, strict: bool = True
+    ) -> list[str]:
+        """The srun command line; `strict=False` (for --dry-run) shows unset settings as <name>."""
         cfg = _settings()
         spec = resources.extra.get("resource_type") or cfg.sco_resource_type
         framework = resources.extra.get("framework") or cfg.sco_framework
@@ -120,9 +127,9 @@ class ScoLauncher:
         return [
             "srun",
             "-p",
-            self._partition(resources),
+            self._partition(resources, strict),
             "--workspace-id",
-            self._workspace(resources),
+            self._workspace(resources, strict),
             f"--job-name={name}",
             "-f",
             framework,
@@ -138,7 +145,7 @@ class ScoLauncher:
 
     def describe(self, argv: list[str], resources: Resources, env: dict[str, str], log_path=None) -> str:
         env_file = Path(log_path).with_suffix(".env") if log_path else Path("<log dir>/<name>.env")
-        cmd = self.srun_argv(argv, resources, "lz-<name>-<id>", env_file if env else None)
+        cmd = self.srun_argv(argv, resources, "lz-<name>-<id>", env_file if env else None, strict=False)
         return (
             f"# launcher: sco  resources: {resources_text(resources)}\n"
             f"# environment from a 0600 file sourced in the job (values not shown): {env_names(env)}\n"

@@ -16,6 +16,7 @@ never to argv, logs or error messages.
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import hashlib
 import json
@@ -31,6 +32,8 @@ from lazycli.console import note, options
 from lazycli.errors import LzError
 from lazycli.fsutil import atomic_write_text
 
+DEFAULT_BRANCH = {"huggingface": "main", "modelscope": "master"}
+MS_BOOKKEEPING = {local.READY_MARKER, ".cache", "._____temp", ".msc", ".mdl", ".mv"}
 HF_TOKEN_ENV = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN")
 MS_TOKEN_ENV = ("MODELSCOPE_API_TOKEN",)
 PARTIAL_DIR = ".cache/lz-partial"  # part files kept across runs, so an interrupted transfer continues
@@ -72,7 +75,7 @@ def plan(
         "hub_ids": dict(ref.hub_ids),
         "source": hub,
         "repo_id": repo_id,
-        "revision": revision or "main",
+        "revision": revision or DEFAULT_BRANCH[hub],
         "include": list(include or ref.include),
         "exclude": list(exclude),
         "target_dir": str(target),
@@ -122,15 +125,15 @@ def git_blob_sha1(path: Path, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
-def verify_file(path: Path, expected: dict) -> str | None:
-    """None when the file matches the hub's size/hash, else a reason."""
+def verify_file(path: Path, expected: dict, *, sha256: str | None = None) -> str | None:
+    """None when the file matches the hub's size/hash, else a reason (`sha256`: already computed)."""
     if not path.is_file():
         return "missing"
     size = path.stat().st_size
     if expected.get("size") is not None and size != expected["size"]:
         return f"size {size} != {expected['size']}"
     if expected.get("sha256"):
-        actual = sha256_file(path)
+        actual = sha256 or sha256_file(path)
         if actual != expected["sha256"]:
             return f"sha256 {actual[:12]}… != {expected['sha256'][:12]}…"
     elif expected.get("blob_id"):
@@ -138,6 +141,43 @@ def verify_file(path: Path, expected: dict) -> str | None:
         if actual != expected["blob_id"]:
             return f"git sha1 {actual[:12]}… != {expected['blob_id'][:12]}…"
     return None
+
+
+class _HashingWriter:
+    """The part file, hashing bytes as they are written so verification needs no second read.
+
+    The client rewinds and truncates when a server ignores Range; the running hash is then void and
+    the file is hashed from disk instead.
+    """
+
+    def __init__(self, fh, digest) -> None:
+        self.fh, self.digest, self.valid = fh, digest, True
+
+    def write(self, data) -> int:
+        self.digest.update(data)
+        return self.fh.write(data)
+
+    def seek(self, *args):
+        self.valid = False
+        return self.fh.seek(*args)
+
+    def truncate(self, *args):
+        self.valid = False
+        return self.fh.truncate(*args)
+
+    def __getattr__(self, name):
+        return getattr(self.fh, name)
+
+
+def _prefix_digest(path: Path, length: int):
+    digest = hashlib.sha256()
+    if length <= 0:
+        return digest
+    with open(path, "rb") as fh:
+        while length > 0 and (block := fh.read(min(1 << 20, length))):
+            digest.update(block)
+            length -= len(block)
+    return digest
 
 
 def _load_verified(target: Path) -> dict:
@@ -309,14 +349,26 @@ def _hf_error(exc: Exception, the_plan: dict) -> LzError | None:
         return LzError(
             f"hub error for {repo}: HTTP {status}", hint="try again; downloads resume where they stopped"
         )
-    import httpx
-
-    if isinstance(exc, httpx.HTTPError | ConnectionError | TimeoutError):
+    if isinstance(exc, _network_errors()):
         return LzError(
             f"cannot reach {the_plan['endpoint']} ({type(exc).__name__})",
             hint="check the network or HF_ENDPOINT; run again to resume",
         )
     return None
+
+
+def _network_errors() -> tuple[type[BaseException], ...]:
+    """Connection-level errors of the HTTP libraries the hub clients use (httpx2 in huggingface_hub 2.x)."""
+    import importlib
+
+    errors: list[type[BaseException]] = [ConnectionError, TimeoutError]
+    for module in ("httpx2", "httpx", "requests"):
+        try:
+            mod = importlib.import_module(module)
+        except ImportError:
+            continue
+        errors.append(mod.HTTPError if module != "requests" else mod.ConnectionError)
+    return tuple(errors)
 
 
 def _hf_call(fn, the_plan: dict, *args, **kwargs):
@@ -451,19 +503,22 @@ def _fetch_hf_file(the_plan: dict, commit: str, name: str, exp: dict, target: Pa
     if size is not None and resume > size:
         part.unlink()
         resume = 0
+    digest = _prefix_digest(part, resume) if exp.get("sha256") else None
     with open(part, "ab") as fh:
+        sink = _HashingWriter(fh, digest) if digest is not None else fh
         _hf_call(
             http_get,
             the_plan,
             meta.location,
-            fh,
+            sink,
             resume_size=resume,
             headers=headers,
             expected_size=size,
             displayed_filename=name,
             tqdm_class=bars.bar_class(),
         )
-    problem = verify_file(part, exp)
+    streamed = digest.hexdigest() if digest is not None and sink.valid else None
+    problem = verify_file(part, exp, sha256=streamed)
     if problem:
         part.unlink(missing_ok=True)
         raise LzError(
@@ -533,7 +588,7 @@ def ms_snapshot_kwargs(the_plan: dict, target: Path) -> dict:
     """The exact keyword arguments lz passes to `modelscope.snapshot_download` (tested as such)."""
     kwargs = {
         "model_id": the_plan["repo_id"],
-        "revision": None if the_plan["revision"] == "main" else the_plan["revision"],
+        "revision": None if the_plan["revision"] == DEFAULT_BRANCH["modelscope"] else the_plan["revision"],
         "local_dir": str(target),
     }
     if the_plan["include"]:
@@ -557,8 +612,9 @@ def _download_ms(ref: ModelRef, the_plan: dict, *, progress: bool) -> dict:
     (target / local.READY_MARKER).unlink(missing_ok=True)
     target.mkdir(parents=True, exist_ok=True)
     try:
-        # The token goes as an argument (never argv or logs); MODELSCOPE_ENDPOINT picks the server.
-        snapshot_download(**ms_snapshot_kwargs(the_plan, target), token=_ms_token())
+        with _quiet_client(not progress):
+            # The token goes as an argument (never argv or logs); MODELSCOPE_ENDPOINT picks the server.
+            snapshot_download(**ms_snapshot_kwargs(the_plan, target), token=_ms_token())
     except Exception as exc:  # the client raises plain exceptions; name the repo and keep the cause
         if isinstance(exc, LzError):
             raise
@@ -569,10 +625,32 @@ def _download_ms(ref: ModelRef, the_plan: dict, *, progress: bool) -> dict:
     files = {
         str(p.relative_to(target)): {"size": p.stat().st_size}
         for p in sorted(target.rglob("*"))
-        if p.is_file() and not p.relative_to(target).parts[0].startswith(".")
+        if p.is_file() and p.relative_to(target).parts[0] not in MS_BOOKKEEPING
     }
     _write_marker(target, the_plan, "", files)
     return _ms_summary(ref, the_plan, target, already=False)
+
+
+@contextlib.contextmanager
+def _quiet_client(quiet: bool):
+    """Silence the ModelScope client's own tqdm bars and INFO lines when lz shows no progress."""
+    if not quiet:
+        yield
+        return
+    import logging
+
+    logger = logging.getLogger("modelscope_hub")
+    level, previous = logger.level, os.environ.get("TQDM_DISABLE")
+    logger.setLevel(logging.WARNING)
+    os.environ["TQDM_DISABLE"] = "1"  # tqdm reads TQDM_* overrides when a bar is created
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+        if previous is None:
+            os.environ.pop("TQDM_DISABLE", None)
+        else:
+            os.environ["TQDM_DISABLE"] = previous
 
 
 def _ms_summary(ref, the_plan, target, *, already: bool) -> dict:

@@ -21,6 +21,9 @@ from lazycli.errors import LzError
 
 app = typer.Typer(add_completion=False, rich_markup_mode=None)
 
+# With a PROMPT, how long piped stdin may take to show something before it is ignored.
+STDIN_WAIT_S = 1.0
+
 REPL_HELP = """\
 Commands:
   /system [TEXT]   show or set the system prompt (/system - clears it)
@@ -140,7 +143,7 @@ def chat(
       lz chat --json "hi" | jq .usage           full response with token usage
     """
     target, prompt = _split_positionals(target, prompt)
-    piped = _read_stdin()
+    piped = _read_stdin(wait=STDIN_WAIT_S if prompt is not None else None)
     if piped:
         prompt = f"{prompt}\n\n{piped}" if prompt else piped
     interactive = prompt is None and is_tty(sys.stdin)
@@ -180,9 +183,21 @@ def _split_positionals(target: str | None, prompt: str | None) -> tuple[str | No
     return target, prompt
 
 
-def _read_stdin() -> str | None:
+def _read_stdin(wait: float | None) -> str | None:
+    """Piped stdin, if any. With a PROMPT given, stdin is read only when it has something (or
+    ends) within `wait` seconds: a parent process that leaves stdin open must not hang `lz chat`."""
     if sys.stdin is None or is_tty(sys.stdin):
         return None
+    if wait is not None:
+        import select
+
+        try:
+            ready, _, _ = select.select([sys.stdin], [], [], wait)
+        except (OSError, ValueError):  # not selectable (a file on some platforms): read it
+            ready = [sys.stdin]
+        if not ready:
+            note(f"[dim]stdin gave nothing within {wait:g}s: answering the PROMPT alone[/dim]")
+            return None
     try:
         text = sys.stdin.read()
     except (OSError, ValueError):
@@ -320,11 +335,39 @@ class Repl:
         self.err = err_console()
 
     def run(self) -> None:
-        with contextlib.suppress(ImportError):
-            import readline  # noqa: F401  (line editing and ↑ history for input())
+        history_file = self._load_input_history()
         self.err.print(
             f"Chatting with [bold]{self.client.label}[/bold]. /help for commands, /exit or Ctrl-D to leave."
         )
+        try:
+            self._loop()
+        finally:
+            self._save_input_history(history_file)
+
+    def _load_input_history(self) -> Path | None:
+        """Line editing and ↑ through earlier inputs (of this and past sessions), via readline."""
+        try:
+            import readline
+        except ImportError:
+            return None
+        from lazycli.paths import data_dir
+
+        path = data_dir() / "chat_input_history"
+        with contextlib.suppress(OSError):
+            readline.read_history_file(path)
+        readline.set_history_length(1000)
+        return path
+
+    def _save_input_history(self, path: Path | None) -> None:
+        if path is None:
+            return
+        import readline
+
+        with contextlib.suppress(OSError):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            readline.write_history_file(path)
+
+    def _loop(self) -> None:
         while True:
             try:
                 text = self._read()

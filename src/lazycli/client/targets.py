@@ -68,6 +68,8 @@ def for_url(
 ):
     backend = _backend(protocol or "openai", url, name=url, template=template)
     model = model or _first_model(backend) or "default"
+    if hasattr(backend, "default_embed_model"):
+        backend.default_embed_model = backend.default_rerank_model = model
     return ChatClient(backend, target=url, model=model, label=url)
 
 
@@ -83,8 +85,10 @@ def for_deployment(row: dict, *, model: str | None = None) -> ChatClient:
     url = row.get("url") or (
         f"http://{row.get('host')}:{row.get('port')}" + ("/v1" if protocol == "openai" else "")
     )
-    backend = _backend(protocol, url, name=f"deployment {name}", template=_template_of(row.get("model")))
     served = model or row.get("served_name") or row.get("model") or name
+    backend = _backend(
+        protocol, url, name=f"deployment {name}", template=_template_of(row.get("model")), served=served
+    )
     return ChatClient(backend, target=name, model=served, label=f"{name} ({served})")
 
 
@@ -129,11 +133,20 @@ def _default(announce: Callable[[str], None], model: str | None) -> ChatClient:
 # --- helpers --------------------------------------------------------------------------------------
 
 
-def _backend(protocol: str, url: str, *, name: str, template: str | None = None):
+def _backend(protocol: str, url: str, *, name: str, template: str | None = None, served: str | None = None):
     if protocol == "openai":
         from lazycli.providers import OpenAICompatible
 
-        return OpenAICompatible(name, url, embed_path="/embeddings")
+        # A self-hosted server (lz's embed engine, vLLM, llama.cpp…) serves /v1/embeddings and
+        # /v1/rerank for the one model it runs: that model is the default for both.
+        return OpenAICompatible(
+            name,
+            url,
+            embed_path="/embeddings",
+            rerank_path="/rerank",
+            default_embed_model=served,
+            default_rerank_model=served,
+        )
     from lazycli.client.adapters import PROTOCOLS
 
     cls = PROTOCOLS.get(protocol)

@@ -23,6 +23,14 @@ from lazycli.recipes.loader import LoadedRecipe
 from lazycli.recipes.refs import resolve_refs
 
 
+class FieldError(LzError):
+    """A user error about one field of the resource being run (the message points at its line)."""
+
+    def __init__(self, field: str, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.field = field
+
+
 @dataclass
 class Action:
     """One line of the plan."""
@@ -223,7 +231,8 @@ def _execute_one(run: Run, rid: str, *, progress: bool) -> dict[str, Any]:
     except LzError as exc:
         if exc.message.startswith(str(loaded.path)):
             raise
-        raise LzError(f"{loaded.where(loc)}: {rid}: {exc.message}", hint=exc.hint) from None
+        field_loc = loc + (exc.field,) if isinstance(exc, FieldError) else loc
+        raise LzError(f"{loaded.where(field_loc)}: {rid}: {exc.message}", hint=exc.hint) from None
 
 
 def _run_model(run: Run, key: str, spec: schema.ModelSpec) -> dict[str, Any]:
@@ -276,13 +285,16 @@ def _run_index(loaded: LoadedRecipe, key: str, spec: schema.IndexSpec, *, progre
     paths = [_abs(loaded, p) for p in spec.paths]
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
-        raise LzError(f"index {name!r}: no such path {missing[0]}", hint="paths are relative to the recipe's folder")
+        raise FieldError("paths", f"index {name!r}: no such path {missing[0]}",
+                         hint="paths are relative to the recipe's folder")
     note(f"indexes.{key}: indexing {', '.join(map(str, paths))} as {name!r}…")
     groups = _parse_groups(spec.groups)
     summary = rag.build_index(paths, name, embed=spec.embed, groups=groups, include=tuple(spec.include),
                               exclude=tuple(spec.exclude), progress=progress)
     summary = dict(summary or {})
     summary.setdefault("name", name)
+    counts = ", ".join(f"{summary[k]} {k}" for k in ("unchanged", "added", "updated", "deleted") if summary.get(k))
+    note(f"indexes.{key}: {counts or 'no files'} ({summary.get('chunks', '?')} chunks)")
     return summary
 
 

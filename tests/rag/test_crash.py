@@ -1,0 +1,93 @@
+"""kill -9 at several points of `lz index`, then the same command again: exactly the clean index."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.rag import helpers
+
+pytestmark = [pytest.mark.slow, pytest.mark.integration]
+
+FILES = 60
+ARGS = ["--group", "fine:24:4", "--group", "coarse:96:10"]
+
+
+def _start(docs: Path, env: dict) -> subprocess.Popen:
+    argv = [sys.executable, "-m", "lazycli", "index", str(docs), "--name", "kb", *ARGS, "--json"]
+    return subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _done_files(home: Path) -> int:
+    db = home / "data" / "state.db"
+    if not db.exists():
+        return 0
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as conn:
+            return conn.execute("SELECT count(*) FROM index_files WHERE hash IS NOT NULL").fetchone()[0]
+    except sqlite3.OperationalError:  # table not created yet
+        return 0
+
+
+def _kill_when(proc: subprocess.Popen, home: Path, files_done: int, extra_delay: float) -> bool:
+    """kill -9 once `files_done` files are committed (+ a delay); False if it finished first."""
+    deadline = time.monotonic() + 300
+    while _done_files(home) < files_done:
+        if proc.poll() is not None or time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    time.sleep(extra_delay)
+    if proc.poll() is not None:
+        return False
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    return True
+
+
+def test_kill_9_at_several_points_then_rerun_equals_clean_build(tmp_path, lz_home):
+    docs = helpers.many_files(tmp_path / "docs", FILES)
+    env = dict(os.environ, LAZYCLI_HOME=str(lz_home), LAZYCLI_INDEX_BATCH_FILES="6")
+    kills = 0
+    # During a LanceDB write of the second batch; mid-way; right after the last file (compaction and
+    # search-data build).
+    for files_done, delay in ((6, 0.05), (FILES // 2, 0.3), (FILES, 0.0)):
+        proc = _start(docs, env)
+        kills += _kill_when(proc, lz_home, files_done, delay)
+        proc.stdout.close()
+        proc.stderr.close()
+    assert kills >= 2, "the runs finished before they could be killed: the test proves nothing"
+
+    final = subprocess.run(
+        [sys.executable, "-m", "lazycli", "index", str(docs), "--name", "kb", *ARGS, "--json"],
+        env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert final.returncode == 0, final.stderr
+    assert not list((lz_home / "data" / "indexes" / "kb").rglob(".tmp*"))
+    resumed = helpers.rows("kb")
+    assert len(resumed) == len(set(resumed))  # no duplicates
+
+    clean_home = tmp_path / "clean_home"
+    clean_env = dict(env, LAZYCLI_HOME=str(clean_home))
+    clean = subprocess.run(
+        [sys.executable, "-m", "lazycli", "index", str(docs), "--name", "kb", *ARGS, "--json"],
+        env=clean_env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert clean.returncode == 0, clean.stderr
+    os.environ["LAZYCLI_HOME"] = str(clean_home)
+    try:
+        assert helpers.rows("kb") == resumed  # nothing lost, nothing extra
+    finally:
+        os.environ["LAZYCLI_HOME"] = str(lz_home)
+
+    query = subprocess.run(
+        [sys.executable, "-m", "lazycli", "rag", "--index", "kb", "waggle dance", "-r", "bm25", "--retrieve-only", "--json"],
+        env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert query.returncode == 0 and "waggle" in query.stdout
