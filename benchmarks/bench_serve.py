@@ -106,7 +106,9 @@ def measure(base: str, requests: int, concurrency: int) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--requests", type=int, default=200, help="sequential requests per path")
     parser.add_argument("--concurrency", type=int, default=64, help="streaming requests at once")
     parser.add_argument("--pieces", type=int, default=16, help="stream pieces per answer")
@@ -115,13 +117,33 @@ def main() -> None:
 
     engine_port, serve_port = _free_port(), _free_port()
     env = dict(os.environ, LAZYCLI_HOME=tempfile.mkdtemp(prefix="lz-bench-serve-"))
-    engine = subprocess.Popen([sys.executable, str(REPO / "tests/serve/engine_standin.py"), "--port",
-                               str(engine_port), "--pieces", str(args.pieces)], env=env)
+    engine = subprocess.Popen(
+        [
+            sys.executable,
+            str(REPO / "tests/serve/engine_standin.py"),
+            "--port",
+            str(engine_port),
+            "--pieces",
+            str(args.pieces),
+        ],
+        env=env,
+    )
     serve = None
     try:
         _wait(f"http://127.0.0.1:{engine_port}/health", engine)
-        serve = subprocess.Popen([sys.executable, "-m", "lazycli", "serve", f"http://127.0.0.1:{engine_port}/v1",
-                                  "--port", str(serve_port)], env=env, stderr=subprocess.DEVNULL)
+        serve = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "lazycli",
+                "serve",
+                f"http://127.0.0.1:{engine_port}/v1",
+                "--port",
+                str(serve_port),
+            ],
+            env=env,
+            stderr=subprocess.DEVNULL,
+        )
         _wait(f"http://127.0.0.1:{serve_port}/health", serve)
         direct = measure(f"http://127.0.0.1:{engine_port}/v1", args.requests, args.concurrency)
         served = measure(f"http://127.0.0.1:{serve_port}/v1", args.requests, args.concurrency)
@@ -149,10 +171,14 @@ def main() -> None:
     for key in ("seq_mean_ms", "seq_p50_ms", "seq_p95_ms", "conc_wall_ms", "conc_p50_ms", "conc_p95_ms"):
         print(f"{key:26}{direct[key]:10.1f}{served[key]:10.1f}")
     print(f"errors (direct + serve, {args.concurrency} concurrent streams): {report['errors']}")
-    print(f"added latency per streaming request: p50 {report['added_ms_per_request_p50']:.1f} ms, "
-          f"mean {report['added_ms_per_request_mean']:.1f} ms")
-    print(f"ratio serve/direct: sequential p50 {report['ratio_seq_p50']:.2f}x, "
-          f"{args.concurrency} concurrent wall {report['ratio_conc_wall']:.2f}x")
+    print(
+        f"added latency per streaming request: p50 {report['added_ms_per_request_p50']:.1f} ms, "
+        f"mean {report['added_ms_per_request_mean']:.1f} ms"
+    )
+    print(
+        f"ratio serve/direct: sequential p50 {report['ratio_seq_p50']:.2f}x, "
+        f"{args.concurrency} concurrent wall {report['ratio_conc_wall']:.2f}x"
+    )
 
 
 if __name__ == "__main__":

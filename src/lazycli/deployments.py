@@ -413,6 +413,13 @@ def _launcher(name: str):
     return registry().get("launchers", name).factory()
 
 
+def job_of(row: dict) -> tuple[Any, Job] | None:
+    """(launcher, Job) of a deployment row, for logs and status; None before it was submitted."""
+    if row.get("job") is None:
+        return None
+    return _launcher(row["launcher"]), Job(**row["job"])
+
+
 def reconcile_row(row: dict, *, launchers: dict | None = None) -> dict:
     """Bring a row's status in line with its launcher (a dead process shows as exited with its code;
     a --no-wait deployment turns running once it answers its health check)."""

@@ -366,7 +366,9 @@ def _is_docs(value: Any) -> bool:
 
 
 def format_sources(docs: list[dict]) -> str:
-    return "\n".join(f"[{i}] ({d.get('source', '?')}) {d.get('text', '').strip()}" for i, d in enumerate(docs, 1))
+    return "\n".join(
+        f"[{i}] ({d.get('source', '?')}) {d.get('text', '').strip()}" for i, d in enumerate(docs, 1)
+    )
 
 
 class Prompt(Node):
@@ -454,8 +456,10 @@ class LLM(Node):
             return self._client
 
     def messages(self, value: Any, ctx: Context, bound: dict[str, Any]) -> list[dict]:
-        text = render(self.prompt, value, ctx, bound) if self.prompt else (
-            value if isinstance(value, str) else to_text(value)
+        text = (
+            render(self.prompt, value, ctx, bound)
+            if self.prompt
+            else (value if isinstance(value, str) else to_text(value))
         )
         messages = [{"role": "system", "content": self.system}] if self.system else []
         if self.history:
@@ -474,7 +478,9 @@ class LLM(Node):
             return
         options = {**self.options, **ctx.options}
         pieces = []
-        for piece in self.client().complete(self.messages(value, ctx, self._bound(ctx)), stream=True, **options):
+        for piece in self.client().complete(
+            self.messages(value, ctx, self._bound(ctx)), stream=True, **options
+        ):
             pieces.append(piece)
             yield piece
         if self.name:
@@ -511,8 +517,14 @@ class Rerank(Node):
     With `model` a cross-encoder ranks them (a `lazycli_rerankers` backend, or a target's
     `rerank`); without one, lists are fused by reciprocal rank (RRF, k=60)."""
 
-    def __init__(self, topk: int = 3, model: str | None = None, backend: str = "sentence-transformers",
-                 target: str | None = None, **kw: Any) -> None:
+    def __init__(
+        self,
+        topk: int = 3,
+        model: str | None = None,
+        backend: str = "cross-encoder",
+        target: str | None = None,
+        **kw: Any,
+    ) -> None:
         super().__init__(**kw)
         self.topk, self.model, self.backend, self.target = topk, model, backend, target
         self._scorer = None
@@ -570,7 +582,9 @@ def rrf(lists: list[list[dict]], k: int = 60) -> list[dict]:
 class Python(Node):
     """`module:function` from the recipe's folder (module.py there) or an installed package."""
 
-    def __init__(self, ref: str, folder: Path | None = None, args: dict[str, Any] | None = None, **kw) -> None:
+    def __init__(
+        self, ref: str, folder: Path | None = None, args: dict[str, Any] | None = None, **kw
+    ) -> None:
         super().__init__(**kw)
         self.ref, self.folder, self.args = ref, folder, dict(args or {})
         self._fn: Callable[..., Any] | None = None
@@ -596,8 +610,10 @@ def load_function(ref: str, folder: Path | None = None) -> Callable[..., Any]:
                 module = importlib.import_module(module_name)
             except ImportError as exc:
                 where = f" in {folder} or" if folder else ""
-                raise FlowError(f"python step {ref!r}: cannot import {module_name!r}{where} installed packages",
-                                hint=str(exc)) from None
+                raise FlowError(
+                    f"python step {ref!r}: cannot import {module_name!r}{where} installed packages",
+                    hint=str(exc),
+                ) from None
     fn = getattr(module, attr, None)
     if not callable(fn):
         raise FlowError(f"python step {ref!r}: {module_name} has no function {attr!r}")

@@ -145,3 +145,49 @@ def test_logs_follow_streams_new_lines_and_ends_with_the_deployment(standin_env,
     assert follower.returncode == 0, err
     assert "standin openai serving" in out
     assert '"GET /v1/models HTTP/1.1" 200' in out  # written after the follower started
+
+
+@pytest.mark.integration
+def test_pinned_port_is_used_checked_and_kept_by_restart(standin_env, hf_dir):
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    args = ["deploy", str(hf_dir), "--engine", "vllm", "--port", str(port), "--json"]
+    row = json.loads(lz(*args, "--name", "pin", env=standin_env, check=0).stdout)
+    try:
+        assert row["port"] == port and row["url"] == f"http://127.0.0.1:{port}/v1"
+        clash = lz(*args, "--name", "pin2", env=standin_env)
+        assert clash.returncode == 2 and f"port {port} is already in use" in clash.stderr
+        again = json.loads(lz("deploy", "restart", "pin", "--json", env=standin_env, check=0).stdout)
+        assert again["port"] == port and again["status"] == "running"
+    finally:
+        lz("deploy", "stop", "pin", check=0)
+
+
+@pytest.mark.integration
+def test_ctrl_c_while_waiting_stops_the_engine(standin_env, hf_dir):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    env = {**os.environ, **standin_env, "STANDIN_START_DELAY": "60"}
+    cmd = [sys.executable, "-m", "lazycli", "deploy", str(hf_dir), "--engine", "vllm", "--name", "int"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    deadline = time.monotonic() + 30
+    row = None
+    while time.monotonic() < deadline:  # wait until the engine has been submitted
+        rows = json.loads(lz("deploy", "ls", "--json", check=0).stdout)["deployments"]
+        if rows and rows[0]["pid"]:
+            row = rows[0]
+            break
+        time.sleep(0.2)
+    assert row is not None
+    proc.send_signal(signal.SIGINT)
+    proc.communicate(timeout=30)
+    assert proc.returncode != 0
+    [after] = json.loads(lz("deploy", "ls", "--json", check=0).stdout)["deployments"]
+    assert after["status"] == "cancelled"
+    assert group_alive(row["pid"]) == []

@@ -87,3 +87,12 @@ def test_ensure_running_reuses_a_healthy_deployment(lz_home):
         deployments.stop(first["name"])
     assert deployments.find_running(MODEL) is None
     assert group_alive(first["pid"]) == []
+
+
+def test_llamacpp_url_fixture_serves_the_bundled_model(llamacpp_url):
+    """The session fixture other parts' tests use: a real llama.cpp server, OpenAI base URL."""
+    import urllib.request
+
+    assert llamacpp_url.startswith("http://127.0.0.1:") and llamacpp_url.endswith("/v1")
+    with urllib.request.urlopen(llamacpp_url + "/models", timeout=10) as resp:
+        assert [m["id"] for m in json.loads(resp.read())["data"]] == [MODEL]

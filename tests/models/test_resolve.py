@@ -240,3 +240,18 @@ def test_models_add_info_rm_cli(tmp_path):
     lz("models", "rm", "ft-1", check=0)
     assert model.is_dir()
     assert lz("models", "info", "ft-1").returncode == 2
+
+
+def test_uncatalogued_model_in_model_path_resolves_and_is_listed(tmp_path, monkeypatch):
+    mine = _hf_dir(tmp_path / "models" / "my-llama-8b")
+    monkeypatch.setenv("LAZYCLI_MODEL_PATH", str(tmp_path / "models"))
+    ref = catalog.resolve("my-llama-8b")
+    assert (ref.source, ref.path, ref.type, ref.params_b) == ("model_path", mine, "llm", 8.0)
+    rows = json.loads(
+        lz(
+            "models", "ls", "--local", "--json", env={"LAZYCLI_MODEL_PATH": str(tmp_path / "models")}, check=0
+        ).stdout
+    )["models"]
+    assert {"name": "my-llama-8b", "source": "model_path", "path": str(mine)}.items() <= {
+        k: v for r in rows if r["name"] == "my-llama-8b" for k, v in r.items()
+    }.items()

@@ -24,11 +24,11 @@ def vectors(name: str) -> dict[str, list[float]]:
     return {r["id"]: r["vector"] for r in table.to_pylist()}
 
 
-def many_files(root: Path, count: int) -> Path:
-    """`count` files of real sentences (the corpus rotated and numbered), several chunks each."""
+def many_files(root: Path, count: int, parts: int = 1) -> Path:
+    """`count` files of real sentences (`parts` corpus texts each, rotated and numbered)."""
     root.mkdir(parents=True, exist_ok=True)
     texts = list(corpus.DOCS.values())
     for i in range(count):
-        body = " ".join(texts[(i + j) % len(texts)] for j in range(3))
+        body = " ".join(texts[(i + j) % len(texts)] for j in range(parts))
         (root / f"note_{i:03d}.txt").write_text(f"Note {i}. {body}\n", encoding="utf-8")
     return root

@@ -26,7 +26,11 @@ def test_edit_add_delete_then_equal_to_clean_build(tmp_path, lz_home):
     assert first["added"] == len(corpus.DOCS) and first["embedded"] == first["chunks"] > 2 * len(corpus.DOCS)
 
     again = _build(docs)
-    assert again["unchanged"] == len(corpus.DOCS) and again["embedded"] == 0 and again["chunks"] == first["chunks"]
+    assert (
+        again["unchanged"] == len(corpus.DOCS)
+        and again["embedded"] == 0
+        and again["chunks"] == first["chunks"]
+    )
 
     # Touched but identical: hashed, not re-embedded.
     os.utime(docs / "tides.txt", ns=(1, 1))
@@ -47,7 +51,10 @@ def test_edit_add_delete_then_equal_to_clean_build(tmp_path, lz_home):
     assert changed["reused_vectors"] > 0  # coffee.txt's unchanged sentences were not embedded again
     assert changed["unchanged"] == len(corpus.DOCS) - 2
 
-    assert retrieve("inc", "espresso pressure nine bars", retrievers=("bm25",), topk=1)[0]["file"] == "coffee.txt"
+    assert (
+        retrieve("inc", "espresso pressure nine bars", retrievers=("bm25",), topk=1)[0]["file"]
+        == "coffee.txt"
+    )
     assert retrieve("inc", "U-shaped valleys moraines", topk=1)[0]["file"] == "glaciers.md"
     assert "volcano.md" not in {r["file"] for r in retrieve("inc", "Mount Etna Sicily volcano", topk=10)}
 

@@ -62,7 +62,9 @@ def test_weighted_fusion_and_single_group(in_kb):
 
 
 def test_cli_retrieve_only_json_and_eval(in_kb, tmp_path):
-    proc = lz("rag", "--index", "kb", "龙井茶产自哪里", "--retrieve-only", "--json", "-r", "bm25_chinese", check=0)
+    proc = lz(
+        "rag", "--index", "kb", "龙井茶产自哪里", "--retrieve-only", "--json", "-r", "bm25_chinese", check=0
+    )
     results = json.loads(proc.stdout)["results"]
     assert results[0]["file"] == "tea.txt"
     assert {"source", "score", "text", "group"} <= set(results[0])
@@ -78,7 +80,9 @@ def test_cli_retrieve_only_json_and_eval(in_kb, tmp_path):
 
 def test_cli_errors_are_one_line(in_kb):
     proc = lz("rag", "--index", "kbb", "q", "--retrieve-only")
-    assert proc.returncode == 2 and "unknown index 'kbb'" in proc.stderr and "did you mean 'kb'" in proc.stderr
+    assert (
+        proc.returncode == 2 and "unknown index 'kbb'" in proc.stderr and "did you mean 'kb'" in proc.stderr
+    )
     proc = lz("rag", "--index", "kb", "q", "--retrieve-only", "-r", "cosin")
     assert proc.returncode == 2 and "did you mean 'cosine'" in proc.stderr
     assert "Traceback" not in proc.stderr

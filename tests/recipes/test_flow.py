@@ -57,8 +57,11 @@ def test_if_and_switch():
     sign = flow.if_(lambda x: x >= 0, lambda x: "positive", lambda x: "negative")
     assert (sign(3), sign(-1)) == ("positive", "negative")
     assert flow.if_(lambda x: False, str.upper)("same") == "same"
-    router = flow.switch({"math": lambda q: "calc", "chat": lambda q: "talk"}, on=lambda q: q.split()[0],
-                         default=lambda q: "other")
+    router = flow.switch(
+        {"math": lambda q: "calc", "chat": lambda q: "talk"},
+        on=lambda q: q.split()[0],
+        default=lambda q: "other",
+    )
     assert [router("math 1+1"), router("chat hi"), router("poem x")] == ["calc", "talk", "other"]
     with pytest.raises(FlowError, match="no case for 'x'"):
         flow.switch({"a": str})("x")
@@ -104,9 +107,9 @@ def test_bind_passes_the_original_input_and_named_outputs():
 def test_prompt_fills_query_context_and_bound_names_but_leaves_json_braces():
     docs = [{"source": "a.md", "text": "Alpha."}, {"source": "b.md", "text": "Beta."}]
     ctx = Context(input="what?")
-    text = flow.prompt('Q: {query}\n{context}\nReply as {"answer": "..."} in {lang}', binds={"lang": "input"}).run(
-        docs, ctx
-    )
+    text = flow.prompt(
+        'Q: {query}\n{context}\nReply as {"answer": "..."} in {lang}', binds={"lang": "input"}
+    ).run(docs, ctx)
     assert text == 'Q: what?\n[1] (a.md) Alpha.\n[2] (b.md) Beta.\nReply as {"answer": "..."} in what?'
     with pytest.raises(FlowError, match=r"\{missing\} has no value"):
         flow.prompt("{missing}")("x")
@@ -114,7 +117,7 @@ def test_prompt_fills_query_context_and_bound_names_but_leaves_json_braces():
 
 def test_formatters_extract_json_and_lines():
     assert flow.format_output('Sure! ```json\n{"a": [1, 2]}\n``` done', "json") == {"a": [1, 2]}
-    assert flow.format_output('The list: [1, 2] ok', "json") == [1, 2]
+    assert flow.format_output("The list: [1, 2] ok", "json") == [1, 2]
     assert flow.format_output("1. Intro\n- Middle\n\n* End", "lines") == ["Intro", "Middle", "End"]
     with pytest.raises(FlowError, match="holds no JSON"):
         flow.format_output("no json here", "json")
@@ -142,10 +145,20 @@ class _FakeClient:
 
 def test_llm_builds_messages_with_system_history_and_template():
     client = _FakeClient('{"title": "T"}')
-    node = flow.llm("m", prompt="Topic: {input}", system="Be brief.", history=True, formatter="json",
-                    options={"max_tokens": 9}, client_factory=lambda target: client)
-    ctx = Context(input="cats", history=[{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}],
-                  options={"temperature": 0})
+    node = flow.llm(
+        "m",
+        prompt="Topic: {input}",
+        system="Be brief.",
+        history=True,
+        formatter="json",
+        options={"max_tokens": 9},
+        client_factory=lambda target: client,
+    )
+    ctx = Context(
+        input="cats",
+        history=[{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}],
+        options={"temperature": 0},
+    )
     assert node.run("cats", ctx) == {"title": "T"}
     messages, options = client.seen[0]
     assert [m["role"] for m in messages] == ["system", "user", "assistant", "user"]

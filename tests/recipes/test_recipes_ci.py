@@ -38,7 +38,10 @@ def home(tmp_path_factory):
 
 
 def _env(home: Path) -> dict:
-    return {"LAZYCLI_HOME": str(home), "LAZYCLI_LLAMACPP_THREADS": os.environ.get("LAZYCLI_LLAMACPP_THREADS", "1")}
+    return {
+        "LAZYCLI_HOME": str(home),
+        "LAZYCLI_LLAMACPP_THREADS": os.environ.get("LAZYCLI_LLAMACPP_THREADS", "1"),
+    }
 
 
 def run(home: Path, *args: str, check: int | None = 0, timeout: float = 600):
@@ -63,8 +66,9 @@ def test_dry_run_prints_every_process_and_starts_nothing(home):
 
 
 def test_rag_answers_with_sources_and_second_run_reuses(home):
-    first = json.loads(run(home, str(RECIPES / "rag.toml"), "--json", "--set", SHORT,
-                           "How do I stop a deployment?").stdout)
+    first = json.loads(
+        run(home, str(RECIPES / "rag.toml"), "--json", "--set", SHORT, "How do I stop a deployment?").stdout
+    )
     kb = first["results"]["indexes"]["kb"]
     assert kb["added"] == 4 and kb["chunks"] > 0
     assert first["results"]["models"]["llm"]["reused"] is False
@@ -82,10 +86,17 @@ def test_rag_answers_with_sources_and_second_run_reuses(home):
 
 
 def test_chatbot_and_story_recipes_run(home):
-    chat = run(home, str(RECIPES / "chatbot.toml"), "--set", "app.steps.0.options.max_tokens=24", "Say hello.")
+    chat = run(
+        home, str(RECIPES / "chatbot.toml"), "--set", "app.steps.0.options.max_tokens=24", "Say hello."
+    )
     assert chat.stdout.strip()
-    story = run(home, str(RECIPES / "story.toml"), "--set", "app.steps.2.body.options.max_tokens=40",
-                "a robot who learns to paint").stdout
+    story = run(
+        home,
+        str(RECIPES / "story.toml"),
+        "--set",
+        "app.steps.2.body.options.max_tokens=40",
+        "a robot who learns to paint",
+    ).stdout
     assert story.startswith("# A story about a robot who learns to paint")
     assert story.count("\n## ") == 3  # outline → three sections written by the warp → assembled
 
@@ -108,8 +119,11 @@ def test_failure_stops_only_what_the_run_started(home, tmp_path):
 
 def test_rag_stack_deploys_two_models_and_serves_chat_and_embeddings(home):
     # `lz serve RECIPE` runs the recipe first: the chat model is reused, the embedding model deployed.
-    with lz_serve(str(RECIPES / "rag-stack.toml"), "--set", SHORT, home=home, env=_env(home), timeout=300) as (
-        base, _,
+    with lz_serve(
+        str(RECIPES / "rag-stack.toml"), "--set", SHORT, home=home, env=_env(home), timeout=300
+    ) as (
+        base,
+        _,
     ):
         assert deployments(home)["all-minilm-l6-v2"] == "running"
         client = openai.OpenAI(base_url=base + "/v1", api_key="unused", max_retries=0, timeout=300)
@@ -125,7 +139,10 @@ def test_rag_stack_deploys_two_models_and_serves_chat_and_embeddings(home):
 
 @pytest.fixture(scope="module")
 def rag_server(home):
-    with lz_serve(str(RECIPES / "rag.toml"), "--set", SHORT, home=home, env=_env(home), timeout=300) as (base, _):
+    with lz_serve(str(RECIPES / "rag.toml"), "--set", SHORT, home=home, env=_env(home), timeout=300) as (
+        base,
+        _,
+    ):
         yield base
 
 
@@ -149,7 +166,9 @@ def _chromium() -> str:
     path = shutil.which("chromium") or shutil.which("chromium-browser")
     if path is None:
         pytest.skip("Debian chromium is not installed (apt-get install -y chromium)")
-    pytest.importorskip("playwright.sync_api", reason="pip install playwright (the driver; no browser download)")
+    pytest.importorskip(
+        "playwright.sync_api", reason="pip install playwright (the driver; no browser download)"
+    )
     return path
 
 
@@ -159,8 +178,14 @@ def test_web_page_chats_in_a_real_browser(rag_server):
     chromium = _chromium()
     with sync_playwright() as pw:
         browser = pw.chromium.launch(
-            executable_path=chromium, headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-dev-shm-usage"],
+            executable_path=chromium,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-dev-shm-usage",
+            ],
         )
         try:
             page = browser.new_page()
@@ -172,7 +197,9 @@ def test_web_page_chats_in_a_real_browser(rag_server):
             page.keyboard.press("Enter")
             page.wait_for_selector(".msg.user", timeout=10_000)
             page.wait_for_selector(".msg.assistant .sources li", timeout=300_000)
-            page.wait_for_function("document.getElementById('status').textContent === 'ready'", timeout=300_000)
+            page.wait_for_function(
+                "document.getElementById('status').textContent === 'ready'", timeout=300_000
+            )
             answer = page.inner_text(".msg.assistant .answer")
             sources = page.locator(".msg.assistant .sources li").all_inner_texts()
             assert answer.strip() and not page.locator(".msg.error").count()
@@ -180,3 +207,14 @@ def test_web_page_chats_in_a_real_browser(rag_server):
             assert errors == []
         finally:
             browser.close()
+
+
+def test_serve_a_model_name_reuses_its_deployment(home):
+    with lz_serve("smollm2-135m-instruct", home=home, env=_env(home)) as (base, _):
+        client = openai.OpenAI(base_url=base + "/v1", api_key="unused", max_retries=0, timeout=300)
+        assert [m.id for m in client.models.list().data] == ["smollm2-135m-instruct"]
+        reply = client.chat.completions.create(
+            model="smollm2-135m-instruct", messages=[{"role": "user", "content": "Hi!"}], max_tokens=8
+        )
+        assert reply.choices[0].message.content.strip() and reply.usage.completion_tokens > 0
+    assert "smollm2-135m-instruct" in deployments(home)  # the same deployment, still the only chat model

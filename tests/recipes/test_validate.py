@@ -31,7 +31,8 @@ BAD = {
         "did you mean 'retriever'?",
     ),
     "wrong_type": (
-        '[app]\n[[app.steps]]\ntype = "retriever"\nindex = "kb"\n\n[[app.steps]]\ntype = "rerank"\ntopk = "three"\n',
+        '[app]\n[[app.steps]]\ntype = "retriever"\nindex = "kb"\n\n'
+        '[[app.steps]]\ntype = "rerank"\ntopk = "three"\n',
         ":8: app.steps[1].topk: Input should be a valid integer",
         "topk: int",
     ),
@@ -47,7 +48,8 @@ BAD = {
         "do not depend on it",
     ),
     "unknown_reference": (
-        '[models.llm]\nmodel = "smollm2-135m-instruct"\n\n[indexes.kb]\npaths = ["."]\nembed = "${models.lm.name}"\n',
+        '[models.llm]\nmodel = "smollm2-135m-instruct"\n\n'
+        '[indexes.kb]\npaths = ["."]\nembed = "${models.lm.name}"\n',
         ":6: indexes.kb.embed: ${models.lm.name} refers to unknown 'models.lm'",
         "did you mean 'models.llm'?",
     ),
@@ -123,7 +125,9 @@ def test_unreadable_file_and_missing_file(tmp_path):
 def test_env_interpolation_set_overrides_and_secret_env_refused(tmp_path, monkeypatch):
     path = tmp_path / "r.toml"
     path.write_text('[models.llm]\nmodel = "${LZ_TEST_MODEL}"\nport = "${LZ_TEST_PORT:-8080}"\n')
-    with pytest.raises(LzError, match=r"r.toml:2: models.llm.model: environment variable LZ_TEST_MODEL is not set"):
+    with pytest.raises(
+        LzError, match=r"r.toml:2: models.llm.model: environment variable LZ_TEST_MODEL is not set"
+    ):
         recipes.load(path)
     monkeypatch.setenv("LZ_TEST_MODEL", "smollm2-135m-instruct")
     loaded = recipes.load(path)

@@ -51,8 +51,18 @@ def stop(proc: subprocess.Popen, grace: float = 15) -> int:
 def standin(delay: float = 0.0, pieces: int = 16):
     """The fast engine stand-in; yields its OpenAI base URL (…/v1)."""
     port = free_port()
-    proc = subprocess.Popen([sys.executable, str(HERE / "engine_standin.py"), "--port", str(port),
-                             "--delay", str(delay), "--pieces", str(pieces)])
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            str(HERE / "engine_standin.py"),
+            "--port",
+            str(port),
+            "--delay",
+            str(delay),
+            "--pieces",
+            str(pieces),
+        ]
+    )
     try:
         wait_healthy(f"http://127.0.0.1:{port}/health", proc)
         yield f"http://127.0.0.1:{port}/v1"
@@ -65,10 +75,14 @@ def lz_serve(target: str, *args: str, home: Path, env: dict | None = None, timeo
     """`lz serve TARGET --port P ARGS…` as a real process; yields (base URL without /v1, process)."""
     port = free_port()
     log = home / f"serve-{port}.log"
-    full_env = dict(os.environ, LAZYCLI_HOME=str(home), **(env or {}))
+    full_env = {**os.environ, "LAZYCLI_HOME": str(home), **(env or {})}
     with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "lazycli", "serve", target, "--port", str(port), *args],
-                                env=full_env, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "lazycli", "serve", target, "--port", str(port), *args],
+            env=full_env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     try:
         wait_healthy(f"http://127.0.0.1:{port}/health", proc, log, timeout=timeout)
         yield f"http://127.0.0.1:{port}", proc

@@ -34,7 +34,9 @@ def _answer(body: dict, pieces: int) -> list[str]:
 
 def make_app(delay: float = 0.0, pieces: int = 16) -> Starlette:
     async def models(request: Request):
-        return JSONResponse({"object": "list", "data": [{"id": MODEL, "object": "model", "owned_by": "standin"}]})
+        return JSONResponse(
+            {"object": "list", "data": [{"id": MODEL, "object": "model", "owned_by": "standin"}]}
+        )
 
     async def health(request: Request):
         return JSONResponse({"status": "ok"})
@@ -46,23 +48,41 @@ def make_app(delay: float = 0.0, pieces: int = 16) -> Starlette:
         if not body.get("stream"):
             if delay:
                 await asyncio.sleep(delay * len(parts))
-            return JSONResponse({
-                "id": "chatcmpl-standin", "object": "chat.completion", "created": int(time.time()),
-                "model": MODEL, "usage": usage,
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": "".join(parts)},
-                             "finish_reason": "stop"}],
-            })
+            return JSONResponse(
+                {
+                    "id": "chatcmpl-standin",
+                    "object": "chat.completion",
+                    "created": int(time.time()),
+                    "model": MODEL,
+                    "usage": usage,
+                    "choices": [
+                        {
+                            "index": 0,
+                            "message": {"role": "assistant", "content": "".join(parts)},
+                            "finish_reason": "stop",
+                        }
+                    ],
+                }
+            )
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
 
         async def events():
             base = {"id": "chatcmpl-standin", "object": "chat.completion.chunk", "created": 0, "model": MODEL}
-            yield "data: " + json.dumps({**base, "choices": [{"index": 0, "delta": {"role": "assistant"}}]}) + "\n\n"
+            yield (
+                "data: "
+                + json.dumps({**base, "choices": [{"index": 0, "delta": {"role": "assistant"}}]})
+                + "\n\n"
+            )
             for part in parts:
                 if delay:
                     await asyncio.sleep(delay)
                 chunk = {**base, "choices": [{"index": 0, "delta": {"content": part}, "finish_reason": None}]}
                 yield "data: " + json.dumps(chunk) + "\n\n"
-            yield "data: " + json.dumps({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}) + "\n\n"
+            yield (
+                "data: "
+                + json.dumps({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+                + "\n\n"
+            )
             if include_usage:
                 yield "data: " + json.dumps({**base, "choices": [], "usage": usage}) + "\n\n"
             yield "data: [DONE]\n\n"
@@ -76,14 +96,18 @@ def make_app(delay: float = 0.0, pieces: int = 16) -> Starlette:
         for i, text in enumerate(texts):
             digest = hashlib.sha256(text.encode()).digest()
             data.append({"object": "embedding", "index": i, "embedding": [b / 255 for b in digest[:8]]})
-        return JSONResponse({"object": "list", "data": data, "model": MODEL,
-                             "usage": {"prompt_tokens": 0, "total_tokens": 0}})
+        return JSONResponse(
+            {"object": "list", "data": data, "model": MODEL, "usage": {"prompt_tokens": 0, "total_tokens": 0}}
+        )
 
-    return Starlette(routes=[
-        Route("/v1/models", models), Route("/health", health),
-        Route("/v1/chat/completions", chat, methods=["POST"]),
-        Route("/v1/embeddings", embeddings, methods=["POST"]),
-    ])
+    return Starlette(
+        routes=[
+            Route("/v1/models", models),
+            Route("/health", health),
+            Route("/v1/chat/completions", chat, methods=["POST"]),
+            Route("/v1/embeddings", embeddings, methods=["POST"]),
+        ]
+    )
 
 
 def main() -> None:
@@ -94,8 +118,13 @@ def main() -> None:
     parser.add_argument("--delay", type=float, default=0.0)
     parser.add_argument("--pieces", type=int, default=16)
     args = parser.parse_args()
-    uvicorn.run(make_app(args.delay, args.pieces), host="127.0.0.1", port=args.port, log_level="warning",
-                access_log=False)
+    uvicorn.run(
+        make_app(args.delay, args.pieces),
+        host="127.0.0.1",
+        port=args.port,
+        log_level="warning",
+        access_log=False,
+    )
 
 
 if __name__ == "__main__":

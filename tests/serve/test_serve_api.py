@@ -31,8 +31,9 @@ def test_openai_client_plain_and_streaming(server):
     assert plain.choices[0].message.content == EXPECTED
     assert plain.choices[0].finish_reason == "stop"
     assert plain.usage.completion_tokens == 16 and plain.usage.total_tokens == 21
-    stream = client.chat.completions.create(model="standin", messages=messages, stream=True,
-                                            stream_options={"include_usage": True})
+    stream = client.chat.completions.create(
+        model="standin", messages=messages, stream=True, stream_options={"include_usage": True}
+    )
     deltas, usage, finish = [], None, None
     for chunk in stream:
         if chunk.usage:
@@ -54,9 +55,12 @@ def test_64_concurrent_streams_all_complete(server):
         return "".join([c.choices[0].delta.content or "" async for c in stream if c.choices])
 
     async def main():
-        client = openai.AsyncOpenAI(base_url=server + "/v1", api_key="unused", max_retries=0,
-                                    http_client=openai.DefaultAsyncHttpxClient(
-                                        limits=httpx.Limits(max_connections=64)))
+        client = openai.AsyncOpenAI(
+            base_url=server + "/v1",
+            api_key="unused",
+            max_retries=0,
+            http_client=openai.DefaultAsyncHttpxClient(limits=httpx.Limits(max_connections=64)),
+        )
         try:
             return await asyncio.gather(*(one(client, i) for i in range(64)), return_exceptions=True)
         finally:
@@ -75,11 +79,19 @@ def test_64_concurrent_streams_all_complete(server):
         ("/v1/chat/completions", b'{"model": "standin"}', 422, "invalid_value"),
         ("/v1/chat/completions", b'{"messages": []}', 422, "invalid_value"),
         ("/v1/chat/completions", b'{"messages": [{"role": "wizard", "content": "x"}]}', 422, "invalid_value"),
-        ("/v1/chat/completions", b'{"messages": [{"role": "user", "content": "x"}], "temperature": "hot"}', 422,
-         "invalid_value"),
-        ("/v1/chat/completions", b'{"model": "gpt-9", "messages": [{"role": "user", "content": "x"}]}', 404,
-         "model_not_found"),
-        ("/v1/chat/completions", b'[1, 2]', 422, "invalid_value"),
+        (
+            "/v1/chat/completions",
+            b'{"messages": [{"role": "user", "content": "x"}], "temperature": "hot"}',
+            422,
+            "invalid_value",
+        ),
+        (
+            "/v1/chat/completions",
+            b'{"model": "gpt-9", "messages": [{"role": "user", "content": "x"}]}',
+            404,
+            "model_not_found",
+        ),
+        ("/v1/chat/completions", b"[1, 2]", 422, "invalid_value"),
         ("/v1/embeddings", b'{"input": []}', 422, "invalid_value"),
         ("/v1/apps/standin/invoke", b'{"inptu": "x"}', 422, "invalid_value"),
         ("/v1/apps/nope/invoke", b'{"input": "x"}', 404, "app_not_found"),
@@ -91,15 +103,22 @@ def test_malformed_requests_get_4xx_json_and_server_stays_up(server, path, body,
     assert resp.headers["content-type"].startswith("application/json")
     assert resp.json()["error"]["code"] == code
     assert httpx.get(server + "/health", timeout=10).json()["status"] == "ok"
-    ok = httpx.post(server + "/v1/chat/completions", json={"messages": [{"role": "user", "content": "hello there"}]},
-                    timeout=30)
+    ok = httpx.post(
+        server + "/v1/chat/completions",
+        json={"messages": [{"role": "user", "content": "hello there"}]},
+        timeout=30,
+    )
     assert ok.json()["choices"][0]["message"]["content"] == EXPECTED
 
 
 def test_embeddings_invoke_and_page(server):
-    emb = httpx.post(server + "/v1/embeddings", json={"input": ["a", "b"], "model": "standin"}, timeout=30).json()
+    emb = httpx.post(
+        server + "/v1/embeddings", json={"input": ["a", "b"], "model": "standin"}, timeout=30
+    ).json()
     assert [d["index"] for d in emb["data"]] == [0, 1]
-    assert emb["data"][0]["embedding"] != emb["data"][1]["embedding"] and len(emb["data"][0]["embedding"]) == 8
+    assert (
+        emb["data"][0]["embedding"] != emb["data"][1]["embedding"] and len(emb["data"][0]["embedding"]) == 8
+    )
     out = httpx.post(server + "/v1/apps/standin/invoke", json={"input": "hello there"}, timeout=30).json()
     assert out["output"] == EXPECTED and out["app"] == "standin"
     page = httpx.get(server + "/", timeout=10)
@@ -110,10 +129,22 @@ def test_embeddings_invoke_and_page(server):
 def limited(module_home):
     """A slow engine (16 pieces, 0.15 s apart: ~2.4 s an answer) behind a server with tight limits."""
     env = {"LZ_TEST_SERVE_KEY": "s3cret-key"}
-    with standin(delay=0.15) as engine, lz_serve(
-        engine, "--api-key-env", "LZ_TEST_SERVE_KEY", "--max-concurrency", "2", "--timeout", "1.2",
-        "--max-body", "4096", home=module_home, env=env,
-    ) as (base, proc):
+    with (
+        standin(delay=0.15) as engine,
+        lz_serve(
+            engine,
+            "--api-key-env",
+            "LZ_TEST_SERVE_KEY",
+            "--max-concurrency",
+            "2",
+            "--timeout",
+            "1.2",
+            "--max-body",
+            "4096",
+            home=module_home,
+            env=env,
+        ) as (base, proc),
+    ):
         yield base, proc
 
 
@@ -128,6 +159,10 @@ def test_api_key_required(limited):
     assert "s3cret" not in wrong.text
     assert httpx.get(base + "/v1/models", headers=AUTH, timeout=10).status_code == 200
     assert httpx.get(base + "/health", timeout=10).status_code == 200  # health needs no key
+    bad = httpx.post(
+        base + "/v1/chat/completions", content=b"{bad", headers={"content-type": "application/json"}
+    )
+    assert bad.status_code == 401  # no key: nothing about the request is looked at
     client = openai.OpenAI(base_url=base + "/v1", api_key="wrong", max_retries=0)
     with pytest.raises(openai.AuthenticationError):
         client.models.list()
@@ -139,6 +174,17 @@ def test_body_limit_413(limited):
     resp = httpx.post(base + "/v1/chat/completions", json=big, headers=AUTH, timeout=10)
     assert resp.status_code == 413 and resp.json()["error"]["code"] == "request_too_large"
 
+    def chunked(data: bytes):  # no Content-Length: the server must count as it reads
+        for i in range(0, len(data), 1000):
+            yield data[i : i + 1000]
+
+    payload = json.dumps(big).encode()
+    resp = httpx.post(base + "/v1/chat/completions", content=chunked(payload), headers=AUTH, timeout=10)
+    assert resp.status_code == 413
+    small = json.dumps({"messages": [{"role": "user", "content": "hi"}], "max_tokens": 0}).encode()
+    resp = httpx.post(base + "/v1/chat/completions", content=chunked(small), headers=AUTH, timeout=10)
+    assert resp.status_code == 422  # a small chunked body is read and validated as usual
+
 
 def test_timeout_504_plain_and_error_event_when_streaming(limited):
     base, _ = limited
@@ -147,8 +193,9 @@ def test_timeout_504_plain_and_error_event_when_streaming(limited):
     resp = httpx.post(base + "/v1/chat/completions", json=body, headers=AUTH, timeout=30)
     assert resp.status_code == 504 and resp.json()["error"]["code"] == "timeout"
     assert time.monotonic() - started < 2.2
-    with httpx.stream("POST", base + "/v1/chat/completions", json={**body, "stream": True}, headers=AUTH,
-                      timeout=30) as stream:
+    with httpx.stream(
+        "POST", base + "/v1/chat/completions", json={**body, "stream": True}, headers=AUTH, timeout=30
+    ) as stream:
         events = [json.loads(line[6:]) for line in stream.iter_lines() if line.startswith("data: {")]
     assert events[-1]["error"]["code"] == "timeout"
     assert 0 < len([e for e in events if e.get("choices")]) < 17  # some pieces came before the deadline
@@ -170,8 +217,12 @@ def test_concurrency_limit_429(limited):
     for t in threads:
         t.start()
     time.sleep(0.5)
-    busy = httpx.post(base + "/v1/chat/completions", json={"messages": [{"role": "user", "content": "x"}]},
-                      headers=AUTH, timeout=10)
+    busy = httpx.post(
+        base + "/v1/chat/completions",
+        json={"messages": [{"role": "user", "content": "x"}]},
+        headers=AUTH,
+        timeout=10,
+    )
     for t in threads:
         t.join()
     assert statuses == [200, 200]
@@ -194,8 +245,51 @@ def test_graceful_shutdown_finishes_the_stream_in_flight(module_home):
         reader.join(timeout=20)
         assert code == 0
         assert got["lines"][-1] == "data: [DONE]"
-        text = "".join(json.loads(line[6:])["choices"][0]["delta"].get("content") or ""
-                       for line in got["lines"][:-1] if json.loads(line[6:]).get("choices"))
+        text = "".join(
+            json.loads(line[6:])["choices"][0]["delta"].get("content") or ""
+            for line in got["lines"][:-1]
+            if json.loads(line[6:]).get("choices")
+        )
         assert text.startswith("echo: bye w0") and text.endswith("w13")
         with pytest.raises(httpx.HTTPError):
             httpx.get(base + "/health", timeout=2)
+
+
+DATA = __import__("pathlib").Path(__file__).resolve().parents[1] / "recipes" / "data"
+
+
+def test_serving_a_recipe_app_chat_stream_invoke_and_500_on_a_bug(module_home):
+    with lz_serve(str(DATA / "flows.toml"), home=module_home) as (base, _):
+        client = openai.OpenAI(base_url=base + "/v1", api_key="unused", max_retries=0)
+        assert [m.id for m in client.models.list().data] == ["flows"]
+        history = [{"role": "user", "content": "earlier"}, {"role": "assistant", "content": "reply"}]
+        messages = [*history, {"role": "user", "content": "the quick fox"}]
+        answer = client.chat.completions.create(model="flows", messages=messages).choices[0].message.content
+        assert answer.startswith("3 words in 'the quick fox': THE-QUICK-FOX (first the)!!! [lz ")
+        stream = client.chat.completions.create(model="flows", messages=messages, stream=True)
+        assert "".join(c.choices[0].delta.content or "" for c in stream if c.choices) == answer
+        out = httpx.post(base + "/v1/apps/flows/invoke", json={"input": "a b c d e f"}, timeout=30).json()
+        assert out["output"].startswith("big: a b c d e f!!! [lz ")
+        no_embed = httpx.post(base + "/v1/embeddings", json={"input": "x"}, timeout=30)
+        assert no_embed.status_code == 400 and no_embed.json()["error"]["code"] == "embeddings_unsupported"
+    with lz_serve(str(DATA / "boom.toml"), home=module_home) as (base, _):
+        bug = httpx.post(
+            base + "/v1/chat/completions",
+            json={"messages": [{"role": "user", "content": "boom"}]},
+            timeout=30,
+        )
+        assert (
+            bug.status_code == 500 and "ValueError: a bug in a python step" in bug.json()["error"]["message"]
+        )
+        with httpx.stream(
+            "POST",
+            base + "/v1/chat/completions",
+            timeout=30,
+            json={"messages": [{"role": "user", "content": "boom"}], "stream": True},
+        ) as resp:
+            last = [line for line in resp.iter_lines() if line.startswith("data: ")][-1]
+        assert "a bug in a python step" in json.loads(last[6:])["error"]["message"]
+        fine = httpx.post(
+            base + "/v1/chat/completions", json={"messages": [{"role": "user", "content": "ok"}]}, timeout=30
+        )
+        assert fine.json()["choices"][0]["message"]["content"] == "ok"

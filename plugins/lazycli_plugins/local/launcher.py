@@ -12,9 +12,11 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import shlex
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -22,7 +24,7 @@ from pathlib import Path
 
 from lazycli import paths
 from lazycli.errors import LzError
-from lazycli.fsutil import free_port, port_is_free
+from lazycli.fsutil import free_port
 from lazycli.launchers import PORT_PLACEHOLDER, Job, Resources, Status, tail_text
 
 WRAPPER = Path(__file__).with_name("_wrap.py")
@@ -153,6 +155,18 @@ class LocalLauncher:
 # --- ports ---------------------------------------------------------------------------------------
 
 
+def port_is_free(port: int, host: str = HOST) -> bool:
+    """Whether a server could listen on host:port now. SO_REUSEADDR, as servers set it: a port
+    whose old connections linger in TIME_WAIT (a deployment just stopped) counts as free."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+        return True
+
+
 def _ports_dir() -> Path:
     path = paths.data_dir() / "run" / "ports"
     path.mkdir(parents=True, exist_ok=True)
@@ -160,23 +174,27 @@ def _ports_dir() -> Path:
 
 
 def reserve_port(attempts: int = 50) -> int:
-    """A free port on 127.0.0.1 that no other lz process has reserved (O_EXCL file per port)."""
+    """A free port on 127.0.0.1 that no other lz process has reserved: one marker file per port,
+    chosen under a lock, so concurrent deploys never pick the same port before their engines bind."""
     folder = _ports_dir()
-    for _ in range(attempts):
-        port = free_port(HOST)
-        marker = folder / str(port)
-        if marker.exists() and not _reservation_stale(marker):
-            continue
-        marker.unlink(missing_ok=True)
-        try:
-            fd = os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
-            continue
-        with os.fdopen(fd, "w") as fh:
-            fh.write(f"{os.getpid()}\n")
-        if port_is_free(port, HOST):
+    with open(folder / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        _sweep(folder)
+        for _ in range(attempts):
+            port = free_port(HOST)
+            marker = folder / str(port)
+            if marker.exists() or not port_is_free(port, HOST):
+                continue
+            marker.write_text(f"{os.getpid()}\n")
             return port
     raise LzError("no free port found on 127.0.0.1", hint="pin one with --port")
+
+
+def _sweep(folder: Path) -> None:
+    """Forget reservations whose job has ended (or that are older than the TTL)."""
+    for marker in folder.iterdir():
+        if marker.name.isdigit() and _reservation_stale(marker):
+            marker.unlink(missing_ok=True)
 
 
 def _claim(port: int, pid: int) -> None:

@@ -10,12 +10,18 @@ from __future__ import annotations
 from lazycli.hookspecs import EmbedderSpec, RerankerSpec, hookimpl
 
 
-def _split_target(spec: str) -> tuple[str, str | None]:
-    """`provider:model` → ("provider:model", "model"): the client gets the whole target and the
-    model name is passed again explicitly so providers whose default is a chat model embed right."""
+def _model_for(spec: str, client) -> str | None:
+    """The model to name in embed/rerank requests.
+
+    `provider:model` → that model; a bare provider → None, so the provider's default embedding or
+    rerank model is used (its chat default would be wrong); a URL or deployment serves one model:
+    the client's.
+    """
     if "://" not in spec and ":" in spec:
-        return spec, spec.split(":", 1)[1] or None
-    return spec, None
+        return spec.split(":", 1)[1] or None
+    from lazycli.client.targets import kind_of
+
+    return None if kind_of(spec) == "provider" else client.model
 
 
 class RemoteEmbedder:
@@ -24,8 +30,9 @@ class RemoteEmbedder:
     def __init__(self, target: str, options=None):
         from lazycli.client import resolve_target
 
-        self.target, self.model_name = _split_target(target)
-        self.client = resolve_target(self.target)
+        self.target = target
+        self.client = resolve_target(target)
+        self.model_name = _model_for(target, self.client)
         self.dim = None
         self.max_tokens = None
 
@@ -47,8 +54,9 @@ class RemoteReranker:
     def __init__(self, target: str, options=None):
         from lazycli.client import resolve_target
 
-        self.target, self.model_name = _split_target(target)
-        self.client = resolve_target(self.target)
+        self.target = target
+        self.client = resolve_target(target)
+        self.model_name = _model_for(target, self.client)
 
     def rerank(self, query, texts):
         if not texts:

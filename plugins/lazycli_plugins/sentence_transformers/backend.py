@@ -41,7 +41,10 @@ class LocalEmbedder:
         self.model_path = str(model)
         self.model = SentenceTransformer(self.model_path, device=options.get("device", "cpu"))
         self.batch_size = int(options.get("batch_size", 32))
-        get_dim = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+        get_dim = (
+            getattr(self.model, "get_embedding_dimension", None)
+            or self.model.get_sentence_embedding_dimension
+        )
         self.dim = int(get_dim())
         self.max_tokens = int(self.model.max_seq_length)
 

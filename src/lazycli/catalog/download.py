@@ -1,17 +1,25 @@
 """Hub downloads: resumable, verified, atomic.
 
-The real clients do the transfer (`huggingface_hub.hf_hub_download` into a local dir, which keeps
-`.incomplete` files and resumes them with HTTP Range; `modelscope.snapshot_download`). lz adds:
+Hugging Face: the real `huggingface_hub` client asks the API for the commit and the file list
+(`HfApi.model_info(files_metadata=True)`), resolves each file (`get_hf_file_metadata`: HEAD, the
+CDN redirect, ETag/X-Linked-Size) and streams it (`http_get`: Range, retries). lz does not call
+`hf_hub_download` because since huggingface_hub 1.x it writes each attempt to a fresh,
+process-unique temp file: an interrupted 10 GB transfer would start again from zero. Instead:
 
-- a plan first (hub ids, commit, files, bytes, target dir), which `--dry-run` prints;
-- one file at a time, pinned to the resolved commit, so a rerun never refetches a finished file;
-- verification of every file against what the hub publishes: size always, sha256 for LFS files,
-  the git blob sha1 for small files; a bad file is deleted so the next run fetches it again;
-- a ready marker (`.lz-ready.json`) written only after verification, atomically: a half download
-  is never reported as a ready model.
+- a plan first (hub ids, target dir), which `--dry-run` prints without any network;
+- one file at a time, pinned to the resolved commit, into `.cache/lz-partial/<file>.<etag>.part`,
+  kept across runs and continued with Range; a finished, verified file is never fetched again;
+- every file is checked against what the hub publishes (size; sha256 for LFS files, hashed while
+  streaming; the git blob sha1 for small files) before it is moved into place; a bad one is
+  deleted so the next run fetches it afresh;
+- a ready marker (`.lz-ready.json`) is written, atomically, only after every file is verified:
+  a half download is never reported as a ready model.
 
-Tokens come from `lazycli.keys.get_key("huggingface", ...)` and go to the client as an argument,
-never to argv, logs or error messages.
+ModelScope: the real `modelscope` client (`snapshot_download`, which resumes and checks sha256
+itself) into the same cache layout; lz adds the ready marker.
+
+Tokens come from `lazycli.keys.get_key(...)` and go to the clients as arguments, never to argv,
+logs or error messages; a token is not sent to a CDN host (only to the hub's own origin).
 """
 
 from __future__ import annotations
@@ -437,17 +445,17 @@ def _download_hf(ref: ModelRef, the_plan: dict, *, progress: bool, verify: bool)
         bars.start_total(f"{ref.name} ({len(expected)} files)", total, done)
         for name, exp in expected.items():
             path = target / name
-            if _already_verified(verified, name, path, exp, commit):
+            if not verify and _already_verified(verified, name, path, exp):
                 continue
             if path.is_file():
                 problem = verify_file(path, exp)
                 if problem is not None:
-                    # The bytes on disk changed or were damaged since: fetch the file again.
-                    note(f"{name}: local copy is damaged ({problem}); downloading it again")
+                    # Damaged since, or an older revision of the file: fetch it again.
+                    note(f"{name}: local copy is damaged or outdated ({problem}); downloading it again")
                     path.unlink()
             if not path.is_file():
                 fetched += _fetch_hf_file(the_plan, commit, name, exp, target, token, bars)
-            verified[name] = {"commit": commit, "stat": _stat_key(path), "sha256": exp.get("sha256")}
+            verified[name] = {"commit": commit, "id": _content_id(exp), "stat": _stat_key(path)}
             _save_verified(target, verified)
     _write_marker(target, the_plan, commit, expected)
     summary = _summary(ref, the_plan, target, commit, expected, downloaded=fetched, already=False)
@@ -532,14 +540,16 @@ def _fetch_hf_file(the_plan: dict, commit: str, name: str, exp: dict, target: Pa
     return (size or 0) - resume
 
 
-def _already_verified(verified: dict, name: str, path: Path, exp: dict, commit: str) -> bool:
-    """A file checked in an earlier (interrupted) run and unchanged since: skip fetch and hash."""
+def _content_id(exp: dict) -> str | None:
+    return exp.get("sha256") or exp.get("blob_id")
+
+
+def _already_verified(verified: dict, name: str, path: Path, exp: dict) -> bool:
+    """A file verified in an earlier run, with the same content id on the hub and untouched since."""
     rec = verified.get(name)
-    if not rec or not path.is_file():
+    if not rec or not path.is_file() or _content_id(exp) is None:
         return False
-    if rec.get("commit") != commit and rec.get("sha256") != exp.get("sha256"):
-        return False
-    return rec.get("stat") == _stat_key(path) and (exp.get("size") in (None, path.stat().st_size))
+    return rec.get("id") == _content_id(exp) and rec.get("stat") == _stat_key(path)
 
 
 def _write_marker(target: Path, the_plan: dict, commit: str, expected: dict) -> None:
@@ -619,7 +629,7 @@ def _download_ms(ref: ModelRef, the_plan: dict, *, progress: bool) -> dict:
         if isinstance(exc, LzError):
             raise
         raise LzError(
-            f"modelscope download of {the_plan['repo_id']} failed: {type(exc).__name__}: {str(exc)[:200]}",
+            f"modelscope download of {the_plan['repo_id']} failed: {_ms_reason(exc)}",
             hint="run again to resume; for private models `lz keys set modelscope`",
         ) from None
     files = {
@@ -631,6 +641,14 @@ def _download_ms(ref: ModelRef, the_plan: dict, *, progress: bool) -> dict:
     return _ms_summary(ref, the_plan, target, already=False)
 
 
+def _ms_reason(exc: Exception) -> str:
+    """The client's error, naming the files that failed and why (e.g. a sha256 mismatch)."""
+    reason = f"{type(exc).__name__}: {str(exc).splitlines()[0][:160] if str(exc) else ''}"
+    failed = getattr(exc, "failed_files", None) or {}
+    details = [f"{name}: {str(err).splitlines()[0][:120]}" for name, err in list(failed.items())[:3]]
+    return reason + (f" ({'; '.join(details)})" if details else "")
+
+
 @contextlib.contextmanager
 def _quiet_client(quiet: bool):
     """Silence the ModelScope client's own tqdm bars and INFO lines when lz shows no progress."""
@@ -640,17 +658,14 @@ def _quiet_client(quiet: bool):
     import logging
 
     logger = logging.getLogger("modelscope_hub")
-    level, previous = logger.level, os.environ.get("TQDM_DISABLE")
+    level = logger.level
     logger.setLevel(logging.WARNING)
-    os.environ["TQDM_DISABLE"] = "1"  # tqdm reads TQDM_* overrides when a bar is created
     try:
-        yield
+        # tqdm resolves sys.stderr when a bar is created (TQDM_DISABLE is read only at tqdm's import).
+        with open(os.devnull, "w") as sink, contextlib.redirect_stderr(sink):
+            yield
     finally:
         logger.setLevel(level)
-        if previous is None:
-            os.environ.pop("TQDM_DISABLE", None)
-        else:
-            os.environ["TQDM_DISABLE"] = previous
 
 
 def _ms_summary(ref, the_plan, target, *, already: bool) -> dict:

@@ -41,6 +41,10 @@ def rows(*, local_only: bool = False, type_: str | None = None) -> list[dict]:
         if repo_id.lower() not in known_ids:
             known_ids.add(repo_id.lower())
             refs.append(resolve(repo_id))
+    seen_paths = {str(r.path) for r in refs if r.path is not None}
+    for ref in _uncatalogued_in_model_dirs():
+        if str(ref.path) not in seen_paths:
+            refs.append(ref)
     out = []
     for ref in refs:
         if type_ and ref.type != type_:
@@ -49,6 +53,28 @@ def rows(*, local_only: bool = False, type_: str | None = None) -> list[dict]:
         if local_only and not (row["ready"] or row["partial"]):
             continue
         out.append(row)
+    return out
+
+
+def _uncatalogued_in_model_dirs() -> list[ModelRef]:
+    """Models sitting in LAZYCLI_MODEL_PATH dirs under names the catalogue does not know."""
+    from lazycli.catalog.resolver import model_dirs, ref_from_path
+
+    out = []
+    for directory in model_dirs():
+        if not directory.is_dir():
+            continue
+        for child in sorted(directory.iterdir()):
+            if child.name.startswith(".") or data.lookup(child.name) is not None:
+                continue
+            is_model = child.suffix.lower() == ".gguf" or (
+                child.is_dir() and local.detect_format(child) == "gguf" or (child / "config.json").exists()
+            )
+            if is_model:
+                try:
+                    out.append(ref_from_path(child, source="model_path", name=child.name))
+                except LzError:
+                    continue
     return out
 
 

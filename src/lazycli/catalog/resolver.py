@@ -60,6 +60,9 @@ def resolve(name: str) -> ModelRef:
         return ref_from_registered(row)
     entry = data.lookup(name)
     if entry is None:
+        found = local.find_in_dirs(model_dirs(), [name])
+        if found is not None:  # not catalogued, but a model of that name sits in LAZYCLI_MODEL_PATH
+            return ref_from_path(found, source="model_path", name=name)
         if not HUB_ID.match(name):
             pool = data.suggestion_pool() + [r["name"] for r in local.registered_all()]
             raise unknown(

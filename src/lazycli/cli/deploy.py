@@ -67,7 +67,9 @@ def start(
     gpus: int = typer.Option(0, "--gpus", min=0, help="GPUs; > 1 means tensor parallel."),
     set_: list[str] = typer.Option([], "--set", help="Engine option key=value (checked); repeatable."),
     force_set: bool = typer.Option(False, "--force-set", help="Pass unknown --set keys through unchecked."),
-    timeout: float | None = typer.Option(None, "--timeout", help="Seconds to wait for health (default 300)."),
+    timeout: float | None = typer.Option(
+        None, "--timeout", help="Seconds to wait for health (default: settings.deploy_timeout)."
+    ),
     no_wait: bool = typer.Option(
         False, "--no-wait", help="Return once started; `lz deploy ls` shows readiness."
     ),
@@ -96,7 +98,7 @@ def start(
     if dry_run:
         _print_plan(deployments.plan(model, **common).describe(), json_)
         return
-    with _progress(f"starting {model}") as progress:
+    with _Progress(f"starting {model}", quiet=json_) as progress:
         row = deployments.deploy(model, timeout=timeout, wait=not no_wait, progress=progress, **common)
     _report_started(row, json_, waited=not no_wait)
 
@@ -173,14 +175,12 @@ def logs(
       lz deploy logs smollm2-135m-instruct -f
     """
     from lazycli import deployments
-    from lazycli.launchers import Job
 
-    row = deployments.require(name)
-    if row.get("job") is None:
+    found = deployments.job_of(deployments.require(name))
+    if found is None:
         note(f"deployment {name} has not started yet")
         return
-    launcher = deployments._launcher(row["launcher"])
-    job = Job(**row["job"])
+    launcher, job = found
     text = launcher.logs(job, lines)
     _write(text)
     if follow:
@@ -253,7 +253,7 @@ def restart(
     """
     from lazycli import deployments
 
-    with _progress(f"restarting {name}") as progress:
+    with _Progress(f"restarting {name}", quiet=json_) as progress:
         row = deployments.restart(name, timeout=timeout, wait=not no_wait, progress=progress)
     _report_started(row, json_, waited=not no_wait)
 
@@ -261,15 +261,16 @@ def restart(
 # --- output helpers -----------------------------------------------------------------------------------
 
 
-class _progress:
+class _Progress:
     """A spinner with elapsed seconds on a terminal; nothing otherwise (or with --json / -q)."""
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, *, quiet: bool = False) -> None:
         self.text = text
+        self.quiet = quiet
         self.status = None
 
     def __enter__(self):
-        if options.quiet or options.json or not is_tty(sys.stderr):
+        if self.quiet or options.quiet or options.json or not is_tty(sys.stderr):
             return None
         self.status = err_console().status(self.text)
         self.status.__enter__()

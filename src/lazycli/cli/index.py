@@ -53,13 +53,20 @@ def build(
     paths: list[Path] = typer.Argument(..., help="Files and directories to index (hidden ones are skipped)."),
     name: str = typer.Option(..., "--name", "-n", help="Index name."),
     embed: str | None = typer.Option(
-        None, "--embed", help="Embedder: a local model (default all-minilm-l6-v2), a deployment, provider:model."
+        None,
+        "--embed",
+        help="Embedder: a local model (default all-minilm-l6-v2), a deployment, provider:model.",
     ),
     chunk_size: int | None = typer.Option(None, "--chunk-size", help="One node group of this many tokens."),
-    overlap: int | None = typer.Option(None, "--overlap", help="Overlap in tokens for --chunk-size (default 10%)."),
+    overlap: int | None = typer.Option(
+        None, "--overlap", help="Overlap in tokens for --chunk-size (default 10%)."
+    ),
     group: list[str] = typer.Option(
-        [], "--group", "-g", help="Node group NAME:SIZE:OVERLAP (tokens); repeatable. Default: "
-        "coarse:1024:100 medium:256:25 fine:128:12."
+        [],
+        "--group",
+        "-g",
+        help="Node group NAME:SIZE:OVERLAP (tokens); repeatable. Default: "
+        "coarse:1024:100 medium:256:25 fine:128:12.",
     ),  # fmt: skip
     include: list[str] = typer.Option([], "--include", help="Only files matching this glob; repeatable."),
     exclude: list[str] = typer.Option([], "--exclude", help="Skip files matching this glob; repeatable."),
@@ -100,8 +107,15 @@ def _groups(specs: list[str], chunk_size: int | None, overlap: int | None):
 
 
 def _print_summary(s: dict) -> None:
-    parts = [f"{s['added']} added", f"{s['updated']} updated", f"{s['deleted']} deleted", f"{s['unchanged']} unchanged"]
-    console().print(f"index [bold]{s['name']}[/bold]: {s['files']} files, {s['chunks']} chunks ({', '.join(parts)})")
+    parts = [
+        f"{s['added']} added",
+        f"{s['updated']} updated",
+        f"{s['deleted']} deleted",
+        f"{s['unchanged']} unchanged",
+    ]
+    console().print(
+        f"index [bold]{s['name']}[/bold]: {s['files']} files, {s['chunks']} chunks ({', '.join(parts)})"
+    )
     if s["embedded"] or s["reused_vectors"]:
         note(f"embedded {s['embedded']} chunks, reused {s['reused_vectors']} vectors, {s['seconds']:.1f}s")
     if s["unsupported"]:
@@ -134,7 +148,9 @@ def ls(json_: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     for column in ("name", "files", "chunks", "embed", "groups", "updated"):
         table.add_column(column)
     for r in rows:
-        table.add_row(r["name"], str(r["files"]), str(r["chunks"]), r["embed"], ", ".join(r["groups"]), r["updated"])
+        table.add_row(
+            r["name"], str(r["files"]), str(r["chunks"]), r["embed"], ", ".join(r["groups"]), r["updated"]
+        )
     console().print(table)
 
 
@@ -185,7 +201,9 @@ def info(
     out.print(f"{'roots':8} {', '.join(row['roots'] or [])}")
     out.print(f"{'disk':8} {row['disk_bytes'] / 1e6:.1f} MB")
     if row["pending"]:
-        out.print(f"[yellow]{len(row['pending'])} files unfinished (interrupted run): run `lz index` again[/yellow]")
+        out.print(
+            f"[yellow]{len(row['pending'])} files unfinished (interrupted run): run `lz index` again[/yellow]"
+        )
     for f in row.get("file_list", []):
         out.print(f"  {f['chunks']:6}  {f['path']}")
 

@@ -45,7 +45,9 @@ Examples:
 """,
 )
 
-_RETRIEVER_HELP = "Retriever: cosine, bm25, bm25_chinese; repeatable or comma-separated (default cosine,bm25)."
+_RETRIEVER_HELP = (
+    "Retriever: cosine, bm25, bm25_chinese; repeatable or comma-separated (default cosine,bm25)."
+)
 
 
 def _retrievers(values: list[str]) -> tuple[str, ...]:
@@ -85,7 +87,9 @@ def ask(
     from lazycli.rag.retrieval import Index
 
     opened = Index(index)
-    search = dict(retrievers=_retrievers(retriever), topk=topk, fusion=fusion, rerank=rerank, groups=group or None)
+    search = dict(
+        retrievers=_retrievers(retriever), topk=topk, fusion=fusion, rerank=rerank, groups=group or None
+    )
     if question == "-" or (question is None and not sys.stdin.isatty()):
         question = sys.stdin.read().strip()
     if question is not None:
@@ -94,7 +98,9 @@ def ask(
     _repl(opened, search, llm, show_context, retrieve_only, context_tokens, max_tokens)
 
 
-def _one(opened, question, search, llm, show_context, retrieve_only, context_tokens, max_tokens, json_, client=None):
+def _one(
+    opened, question, search, llm, show_context, retrieve_only, context_tokens, max_tokens, json_, client=None
+):
     from lazycli.errors import LzError
 
     if not question.strip():
@@ -109,7 +115,13 @@ def _one(opened, question, search, llm, show_context, retrieve_only, context_tok
     from lazycli.rag.answer import prepare
 
     pending = prepare(
-        opened, question, llm=llm, client=client, context_tokens=context_tokens, max_tokens=max_tokens, **search
+        opened,
+        question,
+        llm=llm,
+        client=client,
+        context_tokens=context_tokens,
+        max_tokens=max_tokens,
+        **search,
     )
     if want_json(json_):
         for _ in pending:
@@ -138,7 +150,9 @@ def _print_results(results: list[dict]) -> None:
     if not results:
         out.print("no matching passages")
     for n, r in enumerate(results, start=1):
-        out.print(f"[bold][{n}][/bold] {label(r)}  [dim]{r['group']} score {r['score']:.4f}  {r['source']}[/dim]")
+        out.print(
+            f"[bold][{n}][/bold] {label(r)}  [dim]{r['group']} score {r['score']:.4f}  {r['source']}[/dim]"
+        )
         out.print(r["text"].strip(), markup=False)
         out.print()
 

@@ -41,8 +41,10 @@ def validate(
         print_json(summary)
         return
     app_part = f", app {summary['app']!r}" if spec.app else ""
-    print(f"{loaded.path}: ok ({len(spec.models)} model(s), {len(spec.indexes)} index(es), "
-          f"{len(spec.steps)} step(s){app_part})")
+    print(
+        f"{loaded.path}: ok ({len(spec.models)} model(s), {len(spec.indexes)} index(es), "
+        f"{len(spec.steps)} step(s){app_part})"
+    )
 
 
 @app.command()

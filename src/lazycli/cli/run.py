@@ -13,9 +13,14 @@ app = typer.Typer(add_completion=False)
 def run(
     recipe: str = typer.Argument(..., help="Recipe file (.toml)."),
     input_: str = typer.Argument(None, metavar="[INPUT]", help="Input for the app ('-' reads stdin)."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan (steps, argv, launchers); start nothing."),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Print the plan (steps, argv, launchers); start nothing."
+    ),
     set_: list[str] = typer.Option([], "--set", help="Override a recipe value: --set models.llm.model=NAME."),
     json_: bool = typer.Option(False, "--json", help="Print JSON: plan, results, output, sources."),
+    eval_: bool = typer.Option(
+        False, "--eval", help="Score the app on the QA set of the recipe's eval table."
+    ),
 ) -> None:
     """Run a recipe: validate it, print the plan, deploy (or reuse) its models, build (or update) its
     indexes, run its steps, then run its app once on INPUT, or open a chat REPL on a terminal.
@@ -28,17 +33,24 @@ def run(
       lz run recipes/chatbot.toml                    # chat REPL on a terminal
       lz run recipes/rag.toml --set app.steps.0.steps.0.topk=5 --json "question"
       echo "question" | lz run recipes/rag.toml -
+      lz run my-recipe.toml --eval --json            # score the app on its eval QA set
     """
     from lazycli import recipes
-    from lazycli.console import is_tty, note, print_json, want_json
+    from lazycli.console import is_tty, print_json, want_json
 
     as_json = want_json(json_)
     loaded = recipes.load(recipe, set_)
     actions = recipes.plan(loaded)
     if dry_run:
         if as_json:
-            print_json({"recipe": str(loaded.path), "name": loaded.name, "plan": [a.as_dict() for a in actions],
-                        "app": loaded.app_name if loaded.spec.app else None})
+            print_json(
+                {
+                    "recipe": str(loaded.path),
+                    "name": loaded.name,
+                    "plan": [a.as_dict() for a in actions],
+                    "app": loaded.app_name if loaded.spec.app else None,
+                }
+            )
         else:
             print_plan(actions, out=sys.stdout)
             if loaded.spec.app:
@@ -48,23 +60,66 @@ def run(
         print_plan(actions)
     value = sys.stdin.read().strip() if input_ == "-" else input_
     execution = recipes.execute(loaded, progress=not as_json and is_tty(sys.stderr))
+    try:
+        _use(loaded, execution, actions, value, as_json=as_json, evaluate=eval_)
+    except BaseException:
+        execution.stop_started()  # a failed app run also takes down what this run started
+        raise
+
+
+def _use(loaded, execution, actions, value, *, as_json: bool, evaluate: bool) -> None:
+    """After the resources are up: evaluate, the REPL, one answer, or just report the results."""
+    from lazycli import recipes
+    from lazycli.console import is_tty, note, print_json
+
+    if evaluate:
+        _evaluate(loaded, execution, as_json)
+        return
     if value is None:
         if loaded.spec.app is not None and is_tty(sys.stdin) and is_tty(sys.stdout) and not as_json:
             _repl(recipes.build_app(loaded, execution.results), loaded.app_name)
             return
         if as_json:
-            print_json({"recipe": str(loaded.path), "plan": [a.as_dict() for a in actions],
-                        "results": execution.results})
+            print_json(
+                {
+                    "recipe": str(loaded.path),
+                    "plan": [a.as_dict() for a in actions],
+                    "results": execution.results,
+                }
+            )
         else:
             note(f"done: {len(actions)} step(s); give an input to run the app")
         return
     app_flow = recipes.build_app(loaded, execution.results)
     if as_json:
         output, sources = recipes.ask(app_flow, value)
-        print_json({"recipe": str(loaded.path), "plan": [a.as_dict() for a in actions],
-                    "results": execution.results, "input": value, "output": output, "sources": sources})
+        print_json(
+            {
+                "recipe": str(loaded.path),
+                "plan": [a.as_dict() for a in actions],
+                "results": execution.results,
+                "input": value,
+                "output": output,
+                "sources": sources,
+            }
+        )
         return
     _answer(app_flow, value, history=[])
+
+
+def _evaluate(loaded, execution, as_json: bool) -> None:
+    from lazycli import recipes
+    from lazycli.console import print_json
+    from lazycli.recipes.evaluate import evaluate
+
+    report = evaluate(loaded, recipes.build_app(loaded, execution.results))
+    if as_json:
+        print_json(report)
+        return
+    for row in report["rows"]:
+        mark = "ok  " if row["correct"] else "miss"
+        print(f"{mark} {row['question']!r} → {str(row['output'])[:80]!r}")
+    print(f"{report['metric']}: {report['correct']}/{report['n']} = {report['score']:.3f}")
 
 
 def print_plan(actions, out=None) -> None:
@@ -109,7 +164,9 @@ def _answer(app_flow, value, history: list[dict]) -> str:
 def _repl(app_flow, name: str) -> None:
     from lazycli.console import err_console
 
-    err_console().print(f"[bold]{name}[/bold]: type a message; /reset clears the history, /exit or Ctrl-D quits")
+    err_console().print(
+        f"[bold]{name}[/bold]: type a message; /reset clears the history, /exit or Ctrl-D quits"
+    )
     history: list[dict] = []
     while True:
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 import typer
 
@@ -11,17 +12,27 @@ app = typer.Typer(add_completion=False)
 
 @app.command()
 def serve(
-    target: str = typer.Argument(..., help="A recipe .toml, a deployment name, a model, provider:model or URL."),
-    host: str = typer.Option(None, "--host", help="Address to listen on [default: 127.0.0.1]."),
-    port: int = typer.Option(None, "--port", "-p", help="Port [default: the recipe's, else a free one]."),
+    target: str = typer.Argument(
+        ..., help="A recipe .toml, a deployment name, a model, provider:model or URL."
+    ),
+    host: str = typer.Option(
+        None, "--host", help="Address to listen on (default: the recipe's, else 127.0.0.1)."
+    ),
+    port: int = typer.Option(None, "--port", "-p", help="Port (default: the recipe's, else a free one)."),
     api_key_env: str = typer.Option(
         None, "--api-key-env", help="Env var holding the API key clients must send (Bearer); none: no auth."
     ),
-    max_concurrency: int = typer.Option(None, "--max-concurrency", help="Requests at once; more get 429 [128]."),
-    timeout: float = typer.Option(None, "--timeout", help="Seconds per request before 504 [300]."),
-    max_body: int = typer.Option(None, "--max-body", help="Largest request body in bytes (413) [1000000]."),
+    max_concurrency: int = typer.Option(
+        None, "--max-concurrency", help="Requests at once; more get 429 (default 128)."
+    ),
+    timeout: float = typer.Option(None, "--timeout", help="Seconds per request before 504 (default 300)."),
+    max_body: int = typer.Option(
+        None, "--max-body", help="Largest request body in bytes (413; default 1000000)."
+    ),
     set_: list[str] = typer.Option([], "--set", help="Override a recipe value: --set models.llm.model=NAME."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Print the recipe's plan and the address; start nothing."),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Print the recipe's plan and the address; start nothing."
+    ),
 ) -> None:
     """Serve a recipe's app or a model: /v1/chat/completions (SSE streaming too), /v1/models,
     /v1/embeddings (when the target embeds), /v1/apps/NAME/invoke, /health, and a chat page at /.
@@ -45,8 +56,10 @@ def serve(
     if api_key_env:
         api_key = os.environ.get(api_key_env)
         if not api_key:
-            raise LzError(f"--api-key-env {api_key_env}: that environment variable is empty or not set",
-                          hint=f"export {api_key_env}=… (the key itself never goes on the command line)")
+            raise LzError(
+                f"--api-key-env {api_key_env}: that environment variable is empty or not set",
+                hint=f"export {api_key_env}=… (the key itself never goes on the command line)",
+            )
     if dry_run:
         _dry_run(target, tuple(set_), host, port)
         return
@@ -57,8 +70,10 @@ def serve(
     if not api_key and defaults.get("api_key_env"):
         api_key = os.environ.get(defaults["api_key_env"])
         if not api_key:
-            raise LzError(f"[serve] api_key_env = {defaults['api_key_env']!r} is not set in the environment",
-                          hint=f"export {defaults['api_key_env']}=…")
+            raise LzError(
+                f"[serve] api_key_env = {defaults['api_key_env']!r} is not set in the environment",
+                hint=f"export {defaults['api_key_env']}=…",
+            )
     if not port:
         port = free_port(host)
     elif not port_is_free(port, host):
@@ -94,5 +109,5 @@ def _dry_run(target: str, overrides: tuple[str, ...], host: str | None, port: in
         return
     from lazycli.cli.run import print_plan
 
-    print_plan([recipes.Action(**a) for a in out["plan"]] if out["plan"] else [])
+    print_plan([recipes.Action(**a) for a in out["plan"]] if out["plan"] else [], out=sys.stdout)
     print(f"would serve {out.get('model', target)!r} on {out['host']}:{out['port'] or '(a free port)'}")

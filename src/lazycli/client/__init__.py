@@ -92,6 +92,7 @@ class ChatClient:
         model = options.pop("model", None) or self.model
         opts = clean_options(options)
         if not stream:
+            self.last = None  # a failed request must not leave the previous answer here
             started = time.monotonic()
             completion = self.backend.chat(messages, model, opts)
             completion.latency_s = round(time.monotonic() - started, 4)

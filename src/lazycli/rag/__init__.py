@@ -16,13 +16,17 @@ from __future__ import annotations
 def build_index(paths, name, *, embed=None, groups=None, include=(), exclude=(), progress=True, **kw) -> dict:
     from lazycli.rag.indexer import build_index as _build
 
-    return _build(paths, name, embed=embed, groups=groups, include=include, exclude=exclude, progress=progress, **kw)
+    return _build(
+        paths, name, embed=embed, groups=groups, include=include, exclude=exclude, progress=progress, **kw
+    )
 
 
 def retrieve(index, query, *, retrievers=("cosine", "bm25"), topk=5, fusion="rrf", rerank=None, groups=None):
     from lazycli.rag.retrieval import retrieve as _retrieve
 
-    return _retrieve(index, query, retrievers=retrievers, topk=topk, fusion=fusion, rerank=rerank, groups=groups)
+    return _retrieve(
+        index, query, retrievers=retrievers, topk=topk, fusion=fusion, rerank=rerank, groups=groups
+    )
 
 
 def answer(index, question, *, llm=None, stream=True, **kw):

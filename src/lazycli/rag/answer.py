@@ -76,7 +76,9 @@ def prepare(
         options["max_tokens"] = DEFAULT_MAX_TOKENS
     if options.get("temperature") is None:
         options["temperature"] = 0.2
-    return AnswerStream(client, question, results, prompt.messages(question, results, context_tokens), options)
+    return AnswerStream(
+        client, question, results, prompt.messages(question, results, context_tokens), options
+    )
 
 
 def answer(index: str, question: str, *, llm: str | None = None, stream: bool = True, **kw):

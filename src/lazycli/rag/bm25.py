@@ -35,16 +35,17 @@ _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 
 # A compact English stop-word list (the usual function words); Chinese function characters that
 # jieba leaves as single tokens are dropped as well.
-EN_STOPWORDS = frozenset(
-    """a about above after again against all am an and any are as at be because been before being
-    below between both but by can could did do does doing down during each few for from further had
-    has have having he her here hers herself him himself his how i if in into is it its itself just
-    me more most my myself no nor not now of off on once only or other our ours ourselves out over
-    own same she should so some such than that the their theirs them themselves then there these
-    they this those through to too under until up very was we were what when where which while who
-    whom why will with would you your yours yourself yourselves""".split()
+_EN_STOP_TEXT = (
+    "a about above after again against all am an and any are as at be because been before being "
+    "below between both but by can could did do does doing down during each few for from further had "
+    "has have having he her here hers herself him himself his how i if in into is it its itself just "
+    "me more most my myself no nor not now of off on once only or other our ours ourselves out over "
+    "own same she should so some such than that the their theirs them themselves then there these "
+    "they this those through to too under until up very was we were what when where which while who "
+    "whom why will with would you your yours yourself yourselves"
 )
-ZH_STOPWORDS = frozenset("的 了 是 在 和 与 及 或 也 都 就 而 把 被 将 对 从 以 之 其 这 那 个 上 下 中 有 我 你 他 她 它 们 吗 呢 吧 啊".split())
+EN_STOPWORDS = frozenset(_EN_STOP_TEXT.split())
+ZH_STOPWORDS = frozenset("的了是在和与及或也都就而把被将对从以之其这那个上下中有我你他她它们吗呢吧啊")
 
 
 @lru_cache(maxsize=1)
@@ -95,9 +96,13 @@ def tokenize(text: str) -> list[str]:
 
 
 class BM25:
-    """A built BM25 index: `scores(tokens)` → a float64 score per document (float64 so ties and order match rank_bm25)."""
+    """A built BM25 index: `scores(tokens)` → a float64 score per document.
 
-    def __init__(self, vocab: dict[str, int], indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, n_docs: int):
+    float64, so that scores, ties and order match rank_bm25's exactly."""
+
+    def __init__(
+        self, vocab: dict[str, int], indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, n_docs: int
+    ):
         self.vocab = vocab
         self.indptr = indptr
         self.indices = indices

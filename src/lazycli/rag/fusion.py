@@ -23,7 +23,9 @@ def rrf(lists: Mapping[str, Ranked], k: int = RRF_K) -> list[tuple[Hashable, flo
     return sorted(fused.items(), key=lambda kv: -kv[1])
 
 
-def weighted(lists: Mapping[str, Ranked], weights: Mapping[str, float] | None = None) -> list[tuple[Hashable, float]]:
+def weighted(
+    lists: Mapping[str, Ranked], weights: Mapping[str, float] | None = None
+) -> list[tuple[Hashable, float]]:
     fused: dict[Hashable, float] = {}
     for name, ranked in lists.items():
         if not ranked:

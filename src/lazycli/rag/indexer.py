@@ -139,7 +139,9 @@ class _Run:
         self.choice = choice
         self.loaders = loaders
         self.summary = summary
-        self.show_progress = progress and not options.quiet and not options.json and is_tty(err_console().file)
+        self.show_progress = (
+            progress and not options.quiet and not options.json and is_tty(err_console().file)
+        )
         self.changed = False
         self._embedder = None
         from lazycli import settings
@@ -167,7 +169,9 @@ class _Run:
             self.changed = True
             self._index(todo, known)
 
-    def _plan(self, files: dict[str, Path], known: dict) -> tuple[list[tuple[str, Path, str, os.stat_result]], dict]:
+    def _plan(
+        self, files: dict[str, Path], known: dict
+    ) -> tuple[list[tuple[str, Path, str, os.stat_result]], dict]:
         todo, fresh = [], {}
         for source, path in files.items():
             stat = path.stat()
@@ -245,7 +249,9 @@ class _Run:
         rows = [row for _, file_rows in batch for row in file_rows]
         vectors = self._vectors(rows, [s for s in sources if s in known])
         manifest.mark_pending(self.name, sources)
-        self.store.delete_sources(sources)
+        # A source can only have rows if it had a manifest entry (entries are made pending before
+        # any row is written), so brand-new files skip the delete, which scans the whole table.
+        self.store.delete_sources([s for s in sources if s in known])
         if rows:
             self.store.add(_to_arrow(rows, vectors))
         done = {}
@@ -285,10 +291,8 @@ class _Run:
             return
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-        with Progress(
-            TextColumn("indexing"), BarColumn(), MofNCompleteColumn(), TextColumn("files"), TimeElapsedColumn(),
-            console=err_console(), transient=True,
-        ) as bar:  # fmt: skip
+        columns = (TextColumn("indexing"), BarColumn(), MofNCompleteColumn(), TextColumn("files"))
+        with Progress(*columns, TimeElapsedColumn(), console=err_console(), transient=True) as bar:
             task = bar.add_task("index", total=total)
             yield lambda n: bar.advance(task, n)
 
@@ -299,8 +303,16 @@ def _to_arrow(rows: list[dict], vectors):
     columns = {key: [r[key] for r in rows] for key in rows[0]}
     table = pa.table(
         {
-            **{k: pa.array(v, type=pa.int32()) for k, v in columns.items() if k in ("seq", "segment", "start", "end")},
-            **{k: pa.array(v, type=pa.string()) for k, v in columns.items() if k not in ("seq", "segment", "start", "end")},
+            **{
+                k: pa.array(v, type=pa.int32())
+                for k, v in columns.items()
+                if k in ("seq", "segment", "start", "end")
+            },
+            **{
+                k: pa.array(v, type=pa.string())
+                for k, v in columns.items()
+                if k not in ("seq", "segment", "start", "end")
+            },
         }
     )
     flat = pa.array(vectors.reshape(-1), type=pa.float32())

@@ -118,7 +118,9 @@ def mark_done(name: str, entries: dict[str, FileEntry]) -> None:
 
 def forget(name: str, sources: list[str]) -> None:
     with state.transaction() as db:
-        db.executemany("DELETE FROM index_files WHERE index_name = ? AND path = ?", [(name, s) for s in sources])
+        db.executemany(
+            "DELETE FROM index_files WHERE index_name = ? AND path = ?", [(name, s) for s in sources]
+        )
 
 
 def forget_all(name: str) -> None:

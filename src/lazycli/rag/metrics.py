@@ -27,7 +27,9 @@ def load_qa(path: Path) -> list[dict]:
     try:
         lines = Path(path).read_text(encoding="utf-8").splitlines()
     except FileNotFoundError:
-        raise LzError(f"QA file {path} does not exist", hint='one JSON object per line: {"q": …, "sources": […]}') from None
+        raise LzError(
+            f"QA file {path} does not exist", hint='one JSON object per line: {"q": …, "sources": […]}'
+        ) from None
     records = []
     for number, line in enumerate(lines, start=1):
         if not line.strip():
@@ -41,7 +43,8 @@ def load_qa(path: Path) -> list[dict]:
             sources = [sources]
         if not isinstance(q, str) or not q.strip() or not isinstance(sources, list) or not sources:
             raise LzError(
-                f"{path}:{number} needs a non-empty \"q\" and a \"sources\" list", hint='e.g. {"q": "…", "sources": ["a.md"]}'
+                f'{path}:{number} needs a non-empty "q" and a "sources" list',
+                hint='e.g. {"q": "…", "sources": ["a.md"]}',
             )
         records.append({"q": q, "sources": [str(s) for s in sources]})
     if not records:

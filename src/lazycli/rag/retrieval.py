@@ -18,7 +18,7 @@ import numpy as np
 from lazycli.console import note
 from lazycli.errors import LzError, unknown
 from lazycli.rag import backends, fusion, manifest, snapshot
-from lazycli.rag.bm25 import tokenize, top_k
+from lazycli.rag.bm25 import tokenize
 
 RETRIEVERS = ("cosine", "bm25", "bm25_chinese")
 DEFAULT_RETRIEVERS = ("cosine", "bm25")
@@ -47,7 +47,9 @@ class Index:
         if snap is not None and snap.version == self.store.version():
             return snap
         if snap is not None and self.store.checkout(snap.version):
-            note(f"index {self.name!r} is being updated (or its last run was cut short): using its last complete build")
+            note(
+                f"index {self.name!r} is being updated (or its last run was cut short): using its last build"
+            )
             return snap
         note(f"index {self.name!r}: building its search data in memory; re-run `lz index` to save it")
         return snapshot.build(self.store)
@@ -82,7 +84,9 @@ class Index:
         if "cosine" in retrievers and query_vector is None:
             query_vector = self.embed_query(query)
         lists = self.ranked_lists(query, retrievers, groups, _depth(topk), query_vector)
-        fused = fusion.fuse(lists, fusion_method, weights) if len(lists) > 1 else next(iter(lists.values()), [])
+        fused = (
+            fusion.fuse(lists, fusion_method, weights) if len(lists) > 1 else next(iter(lists.values()), [])
+        )
         pool = topk * 4 if rerank else topk
         results = self._fetch_distinct(fused, pool, lists)
         if rerank:
@@ -99,7 +103,7 @@ class Index:
             kind, group = job
             data = self.snap.groups[group]
             if kind == "cosine":
-                hits = _cosine_top(data.vectors, query_vector, depth)
+                hits = cosine_search(data, query_vector, depth)
             else:
                 hits = data.bm25.top(tokens, depth)
             return f"{kind}@{group}", [(int(data.offsets[i]), score) for i, score in hits]
@@ -110,7 +114,9 @@ class Index:
             return dict(pool.map(run, jobs))
 
     def _fetch_distinct(self, fused, want: int, lists) -> list[dict]:
-        ranks = {name: {item: r for r, (item, _s) in enumerate(ranked, start=1)} for name, ranked in lists.items()}
+        ranks = {
+            name: {item: r for r, (item, _s) in enumerate(ranked, start=1)} for name, ranked in lists.items()
+        }
         out: list[dict] = []
         cursor = 0
         while len(out) < want and cursor < len(fused):
@@ -130,7 +136,9 @@ class Index:
             return self.groups
         for g in groups:
             if g not in self.snap.groups:
-                raise unknown("node group", g, self.groups, hint=f"index {self.name!r} has: {', '.join(self.groups)}")
+                raise unknown(
+                    "node group", g, self.groups, hint=f"index {self.name!r} has: {', '.join(self.groups)}"
+                )
         return list(dict.fromkeys(groups))
 
 
@@ -140,6 +148,17 @@ def _check_retrievers(retrievers) -> list[str]:
         if r not in RETRIEVERS:
             raise unknown("retriever", r, RETRIEVERS, hint="choose from " + ", ".join(RETRIEVERS))
     return names
+
+
+def cosine_search(data, query: np.ndarray, k: int, exact: bool = False) -> list[tuple[int, float]]:
+    """Top-k rows of a group by cosine: exact, or over the IVF lists nearest the query."""
+    query = np.asarray(query, dtype=np.float32)
+    if data.ivf is None or exact:
+        return _cosine_top(data.vectors, query, k)
+    hits: list[tuple[int, float]] = []
+    for start, end in data.ivf.probe(query):
+        hits.extend((start + i, s) for i, s in _cosine_top(data.vectors[start:end], query, k))
+    return sorted(hits, key=lambda h: -h[1])[:k]
 
 
 def _cosine_top(vectors: np.ndarray, query: np.ndarray, k: int) -> list[tuple[int, float]]:
@@ -196,4 +215,6 @@ def retrieve(
     groups=None,
 ) -> list[dict]:
     """Top-k passages of `index` for `query`: dicts with source, score, text, group, …"""
-    return Index(index).search(query, retrievers=retrievers, topk=topk, fusion_method=fusion, rerank=rerank, groups=groups)
+    return Index(index).search(
+        query, retrievers=retrievers, topk=topk, fusion_method=fusion, rerank=rerank, groups=groups
+    )

@@ -52,7 +52,9 @@ def parse_group(text: str) -> Group:
     try:
         size, overlap = int(parts[1]), int(parts[2])
     except ValueError:
-        raise LzError(f"bad --group {text!r}: size and overlap must be integers", hint="e.g. fine:128:12") from None
+        raise LzError(
+            f"bad --group {text!r}: size and overlap must be integers", hint="e.g. fine:128:12"
+        ) from None
     return make_group(parts[0], size, overlap)
 
 

@@ -54,7 +54,9 @@ class LoadedRecipe:
         return where(self.path, self.lines, loc, self.overrides)
 
 
-def load(path: str | Path, overrides: list[str] | tuple[str, ...] = (), *, check_models: bool = True) -> LoadedRecipe:
+def load(
+    path: str | Path, overrides: list[str] | tuple[str, ...] = (), *, check_models: bool = True
+) -> LoadedRecipe:
     """A validated recipe, or an LzError naming file:line, the field path and a hint."""
     path = Path(path)
     text = _read(path)
@@ -62,7 +64,9 @@ def load(path: str | Path, overrides: list[str] | tuple[str, ...] = (), *, check
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         line = _toml_error_line(exc)
-        raise LzError(f"{path}:{line}: not valid TOML: {_toml_error_text(exc)}", hint="fix the syntax") from None
+        raise LzError(
+            f"{path}:{line}: not valid TOML: {_toml_error_text(exc)}", hint="fix the syntax"
+        ) from None
     lines = locate_lines(text)
     set_paths = apply_overrides(raw, overrides)
     _check_secrets(raw, path, lines, set_paths)
@@ -105,7 +109,9 @@ def _toml_error_text(exc: tomllib.TOMLDecodeError) -> str:
 
 
 _HEADER = re.compile(r"^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?")
-_KEY = re.compile(r"^\s*((?:[A-Za-z0-9_\-]+|\"[^\"]*\"|'[^']*')(?:\s*\.\s*(?:[A-Za-z0-9_\-]+|\"[^\"]*\"|'[^']*'))*)\s*=")
+_KEY = re.compile(
+    r"^\s*((?:[A-Za-z0-9_\-]+|\"[^\"]*\"|'[^']*')(?:\s*\.\s*(?:[A-Za-z0-9_\-]+|\"[^\"]*\"|'[^']*'))*)\s*="
+)
 
 
 def _split_key(key: str) -> list[str]:
@@ -188,7 +194,9 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str] | tuple[str, ...])
         key, sep, text = item.partition("=")
         key = key.strip()
         if not sep or not key:
-            raise LzError(f"bad --set {item!r}", hint="use --set key.path=value, e.g. --set models.llm.port=8080")
+            raise LzError(
+                f"bad --set {item!r}", hint="use --set key.path=value, e.g. --set models.llm.port=8080"
+            )
         parts: list[str | int] = [int(p) if p.isdigit() else p for p in key.split(".")]
         target: Any = raw
         for i, part in enumerate(parts[:-1]):
@@ -198,8 +206,10 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str] | tuple[str, ...])
                 if isinstance(target, dict) and isinstance(part, str):
                     target = target.setdefault(part, {})
                 else:
-                    raise LzError(f"bad --set {item!r}: no {dotted_path(tuple(parts[: i + 1]))!r} in the recipe",
-                                  hint="list indices must exist already") from None
+                    raise LzError(
+                        f"bad --set {item!r}: no {dotted_path(tuple(parts[: i + 1]))!r} in the recipe",
+                        hint="list indices must exist already",
+                    ) from None
         last = parts[-1]
         if isinstance(target, list) and isinstance(last, int) and last < len(target):
             target[last] = _parse_value(text)
@@ -233,7 +243,7 @@ def _check_secrets(raw, path, lines, set_paths) -> None:
         if loc and isinstance(loc[-1], str) and loc[-1].lower() in _SECRET_FIELDS:
             raise LzError(
                 f"{where(path, lines, loc, set_paths)}: {dotted_path(loc)}: secrets do not go in recipes",
-                hint="name the stored key instead (key = \"openai\") and run `lz keys set openai`",
+                hint='name the stored key instead (key = "openai") and run `lz keys set openai`',
             )
 
 
@@ -251,13 +261,14 @@ def interpolate_env(raw: Any, path: Path, lines, set_paths, loc: Loc = ()) -> An
         if _SECRETISH.search(var):
             raise LzError(
                 f"{where(path, lines, loc, set_paths)}: {dotted_path(loc)}: ${{{var}}} looks like a secret",
-                hint="secrets are named, not interpolated: key = \"PROVIDER\" with `lz keys set PROVIDER`",
+                hint='secrets are named, not interpolated: key = "PROVIDER" with `lz keys set PROVIDER`',
             )
         value = os.environ.get(var)
         if value is None:
             if default is None:
+                place = where(path, lines, loc, set_paths)
                 raise LzError(
-                    f"{where(path, lines, loc, set_paths)}: {dotted_path(loc)}: environment variable {var} is not set",
+                    f"{place}: {dotted_path(loc)}: environment variable {var} is not set",
                     hint=f"export {var}=…, or write ${{{var}:-default}}",
                 )
             return default
@@ -288,10 +299,12 @@ def _schema_error(exc: ValidationError, raw, path: Path, lines, set_paths) -> Lz
         hint = f"did you mean {close[0]!r}?" if close else f"one of: {', '.join(schema.NODE_TYPES)}"
         return LzError(f"{place}: {field_path}.type: unknown step type {tag!r}", hint=hint)
     if kind == "union_tag_not_found":
-        return LzError(f"{place}: {field_path}: step has no 'type'", hint=f"one of: {', '.join(schema.NODE_TYPES)}")
+        return LzError(
+            f"{place}: {field_path}: step has no 'type'", hint=f"one of: {', '.join(schema.NODE_TYPES)}"
+        )
     if kind == "missing":
         return LzError(f"{place}: {field_path}: required key is missing", hint=_field_help(model, loc))
-    got = _value_at(raw, loc)
+    got = value_at(raw, loc)
     return LzError(f"{place}: {field_path}: {error['msg']} (got {got!r})", hint=_field_help(model, loc))
 
 
@@ -301,7 +314,11 @@ def _data_loc(loc: tuple, raw: Any) -> tuple[Loc, type[BaseModel] | None]:
     value, model, parent_model = raw, schema.Recipe, None
     annotation: Any = schema.Recipe
     for part in loc:
-        if isinstance(part, str) and part in schema.NODE_TYPES and not (isinstance(value, dict) and part in value):
+        if (
+            isinstance(part, str)
+            and part in schema.NODE_TYPES
+            and not (isinstance(value, dict) and part in value)
+        ):
             model = schema.NODE_TYPES[part]  # a discriminated-union tag, not a key
             annotation = model
             continue
@@ -378,7 +395,7 @@ def _field_help(model: type[BaseModel] | None, loc: Loc) -> str | None:
     return f"{loc[-1]}: {ann}" + (f" — {fld.description}" if fld.description else "")
 
 
-def _value_at(raw: Any, loc: Loc) -> Any:
+def value_at(raw: Any, loc: Loc) -> Any:
     value = raw
     for part in loc:
         if isinstance(value, dict | list) and _has(value, part):
@@ -430,7 +447,7 @@ def dependencies(loaded: LoadedRecipe) -> dict[str, list[tuple[str, Loc]]]:
     deps: dict[str, list[tuple[str, Loc]]] = {}
     for rid in ids:
         loc = resource_loc(rid, spec)
-        value = _value_at(loaded.raw, loc)
+        value = value_at(loaded.raw, loc)
         deps[rid] = []
         for rel, ref in refs_in(value):
             full = loc + rel
@@ -461,7 +478,7 @@ def check_references(loaded: LoadedRecipe) -> list[str]:
         if state.get(rid) == 2:
             return
         if state.get(rid) == 1:
-            cycle = stack[stack.index(rid):] + [rid]
+            cycle = stack[stack.index(rid) :] + [rid]
             loc = next(loc for target, loc in deps[stack[-1]] if target == rid)
             raise LzError(
                 f"{loaded.where(loc)}: {dotted_path(loc)}: reference cycle {' → '.join(cycle)}",
@@ -534,8 +551,11 @@ def check_app(loaded: LoadedRecipe, *, check_models: bool = True) -> None:
                 )
         if node.name:
             if node.name in seen or node.name == "input":
-                raise LzError(f"{loaded.where(loc + ('name',))}: {dotted_path(loc + ('name',))}: "
-                              f"name {node.name!r} is used twice", hint="give each step its own name")
+                raise LzError(
+                    f"{loaded.where(loc + ('name',))}: {dotted_path(loc + ('name',))}: "
+                    f"name {node.name!r} is used twice",
+                    hint="give each step its own name",
+                )
             seen.add(node.name)
         if isinstance(node, schema.LLMNode) and check_models:
             _check_llm_model(loaded, node, loc)
@@ -557,8 +577,9 @@ def _check_llm_model(loaded: LoadedRecipe, node: schema.LLMNode, loc: Loc) -> No
         keys = list(loaded.spec.models)
         close = did_you_mean(model, keys, n=1, cutoff=0.5)
         hint = f"did you mean {close[0]!r} (a [models] key)?" if close else exc.hint
-        raise LzError(f"{loaded.where(loc + ('model',))}: {dotted_path(loc + ('model',))}: {exc.message}",
-                      hint=hint) from None
+        raise LzError(
+            f"{loaded.where(loc + ('model',))}: {dotted_path(loc + ('model',))}: {exc.message}", hint=hint
+        ) from None
 
 
 def _is_deployment(name: str) -> bool:
@@ -598,8 +619,10 @@ def check_models_exist(loaded: LoadedRecipe) -> None:
         try:
             _resolve_model(model.model)
         except LzError as exc:
-            raise LzError(f"{loaded.where(loc + ('model',))}: models.{key}.model: {exc.message}",
-                          hint=exc.hint or "`lz models ls` lists the catalogue") from None
+            raise LzError(
+                f"{loaded.where(loc + ('model',))}: models.{key}.model: {exc.message}",
+                hint=exc.hint or "`lz models ls` lists the catalogue",
+            ) from None
 
 
 def _local_path(loaded: LoadedRecipe, model: str) -> Path | None:

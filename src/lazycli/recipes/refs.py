@@ -13,7 +13,9 @@ _REF = re.compile(r"\$\{((?:models|indexes|steps)\.[A-Za-z0-9_\-]+(?:\.[A-Za-z0-
 def lookup(ref: str, results: dict[str, Any]) -> Any:
     kind, key, *fields = ref.split(".")
     if key not in results.get(kind, {}):
-        raise LzError(f"${{{ref}}}: {kind}.{key} has no result yet", hint="it must run before the value using it")
+        raise LzError(
+            f"${{{ref}}}: {kind}.{key} has no result yet", hint="it must run before the value using it"
+        )
     value: Any = results[kind][key]
     for name in fields:
         if isinstance(value, dict) and name in value:

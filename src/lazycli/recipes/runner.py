@@ -8,6 +8,7 @@ folder costs little. If anything fails, the deployments this run started are sto
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -70,26 +71,43 @@ def _plan_one(loaded: LoadedRecipe, rid: str, *, probe_deploys: bool) -> Action:
         spec = loaded.spec.indexes[key]
         name = spec.name or key
         paths = [str(_abs(loaded, p)) for p in spec.paths]
-        return Action(rid, "index", f"index {', '.join(paths)} as {name!r} (incremental: unchanged files skipped)",
-                      command=_index_command(name, paths, spec))
+        return Action(
+            rid,
+            "index",
+            f"index {', '.join(paths)} as {name!r} (incremental: unchanged files skipped)",
+            command=_index_command(name, paths, spec),
+        )
     index = int(loader.resource_loc(rid, loaded.spec)[1])
     step = loaded.spec.steps[index]
     command = ["lz", *_step_words(step)]
-    return Action(rid, step.verb if step.verb in ("download", "index", "deploy") else "run",
-                  " ".join(command), command=command)
+    return Action(
+        rid,
+        step.verb if step.verb in ("download", "index", "deploy") else "run",
+        " ".join(command),
+        command=command,
+    )
 
 
 def _plan_model(rid: str, spec: schema.ModelSpec, *, probe: bool) -> Action:
     if spec.provider:
         return Action(rid, "provider", f"call {spec.provider}:{spec.model} (nothing deployed)")
     if not spec.deploy:
-        return Action(rid, "local", f"make sure {spec.model} is on disk (lz download {spec.model})",
-                      command=["lz", "download", spec.model])
+        return Action(
+            rid,
+            "local",
+            f"make sure {spec.model} is on disk (lz download {spec.model})",
+            command=["lz", "download", spec.model],
+        )
     command = deploy_command(spec)
     running = _running(spec) if probe else None
     if running:
-        return Action(rid, "reuse", f"reuse deployment {running['name']!r} at {running.get('url')}",
-                      command=command, launcher=running.get("launcher"))
+        return Action(
+            rid,
+            "reuse",
+            f"reuse deployment {running['name']!r} at {running.get('url')}",
+            command=command,
+            launcher=running.get("launcher"),
+        )
     action = Action(rid, "deploy", f"deploy {spec.model}", command=command)
     if probe and "${" not in " ".join(command):
         dry = _deploy_description(spec)
@@ -102,8 +120,13 @@ def _plan_model(rid: str, spec: schema.ModelSpec, *, probe: bool) -> Action:
 
 def deploy_command(spec: schema.ModelSpec) -> list[str]:
     words = ["lz", "deploy", spec.model]
-    for flag, value in (("--engine", spec.engine), ("--launcher", spec.launcher), ("--name", spec.name),
-                        ("--port", spec.port), ("--timeout", spec.timeout)):
+    for flag, value in (
+        ("--engine", spec.engine),
+        ("--launcher", spec.launcher),
+        ("--name", spec.name),
+        ("--port", spec.port),
+        ("--timeout", spec.timeout),
+    ):
         if value is not None:
             words += [flag, str(value)]
     if spec.gpus:
@@ -118,8 +141,15 @@ def _deploy_description(spec: schema.ModelSpec) -> dict[str, Any]:
     plan_fn = getattr(_deployments(), "plan", None)
     if plan_fn is None:
         return {}
-    return plan_fn(spec.model, engine=spec.engine, launcher=spec.launcher, name=spec.name, port=spec.port,
-                   gpus=spec.gpus, options=dict(spec.options) or None).describe()
+    return plan_fn(
+        spec.model,
+        engine=spec.engine,
+        launcher=spec.launcher,
+        name=spec.name,
+        port=spec.port,
+        gpus=spec.gpus,
+        options=dict(spec.options) or None,
+    ).describe()
 
 
 def _running(spec: schema.ModelSpec) -> dict | None:
@@ -134,8 +164,10 @@ def _deployments():
     try:
         from lazycli import deployments
     except ImportError:
-        raise LzError("deploying models needs lazycli.deployments, which this build lacks",
-                      hint="use a provider model (provider = ...) or a URL") from None
+        raise LzError(
+            "deploying models needs lazycli.deployments, which this build lacks",
+            hint="use a provider model (provider = ...) or a URL",
+        ) from None
     return deployments
 
 
@@ -185,7 +217,9 @@ class Run:
     """The results of a run so far, and what it started (stopped again on failure)."""
 
     loaded: LoadedRecipe
-    results: dict[str, dict[str, Any]] = field(default_factory=lambda: {"models": {}, "indexes": {}, "steps": {}})
+    results: dict[str, dict[str, Any]] = field(
+        default_factory=lambda: {"models": {}, "indexes": {}, "steps": {}}
+    )
     started: list[str] = field(default_factory=list)
     log: list[dict[str, Any]] = field(default_factory=list)
 
@@ -222,7 +256,7 @@ def _execute_one(run: Run, rid: str, *, progress: bool) -> dict[str, Any]:
     kind, key = rid.split(".", 1)
     loc = loader.resource_loc(rid, loaded.spec)
     try:
-        raw = resolve_refs(loader._value_at(loaded.raw, loc), run.results)
+        raw = resolve_refs(loader.value_at(loaded.raw, loc), run.results)
         if kind == "models":
             return _run_model(run, key, schema.ModelSpec.model_validate(raw))
         if kind == "indexes":
@@ -250,8 +284,14 @@ def _run_model(run: Run, key: str, spec: schema.ModelSpec) -> dict[str, Any]:
         return _deployment_result(running, reused=True)
     note(f"models.{key}: deploying {spec.model}…")
     row = _deployments().deploy(
-        spec.model, engine=spec.engine, launcher=spec.launcher, name=spec.name, port=spec.port,
-        gpus=spec.gpus, options=dict(spec.options) or None, timeout=spec.timeout,
+        spec.model,
+        engine=spec.engine,
+        launcher=spec.launcher,
+        name=spec.name,
+        port=spec.port,
+        gpus=spec.gpus,
+        options=dict(spec.options) or None,
+        timeout=spec.timeout,
     )
     run.started.append(row["name"])
     note(f"models.{key}: {row['name']!r} is up at {row.get('url')}")
@@ -272,10 +312,17 @@ def _provider_result(spec: schema.ModelSpec) -> dict[str, Any]:
     key, _source = get_key(spec.key or spec.provider, provider.key_env_vars)
     if not key:
         env = " or ".join(provider.key_env_vars) or f"LAZYCLI_{spec.provider.upper()}_API_KEY"
-        raise LzError(f"no API key for {spec.provider}",
-                      hint=f"set {env}, or run `lz keys set {spec.key or spec.provider}`")
-    return {"target": f"{spec.provider}:{spec.model}", "provider": spec.provider, "model": spec.model,
-            "url": provider.base_url, "reused": True}
+        raise LzError(
+            f"no API key for {spec.provider}",
+            hint=f"set {env}, or run `lz keys set {spec.key or spec.provider}`",
+        )
+    return {
+        "target": f"{spec.provider}:{spec.model}",
+        "provider": spec.provider,
+        "model": spec.model,
+        "url": provider.base_url,
+        "reused": True,
+    }
 
 
 def _run_index(loaded: LoadedRecipe, key: str, spec: schema.IndexSpec, *, progress: bool) -> dict[str, Any]:
@@ -285,15 +332,27 @@ def _run_index(loaded: LoadedRecipe, key: str, spec: schema.IndexSpec, *, progre
     paths = [_abs(loaded, p) for p in spec.paths]
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
-        raise FieldError("paths", f"index {name!r}: no such path {missing[0]}",
-                         hint="paths are relative to the recipe's folder")
+        raise FieldError(
+            "paths",
+            f"index {name!r}: no such path {missing[0]}",
+            hint="paths are relative to the recipe's folder",
+        )
     note(f"indexes.{key}: indexing {', '.join(map(str, paths))} as {name!r}…")
     groups = _parse_groups(spec.groups)
-    summary = rag.build_index(paths, name, embed=spec.embed, groups=groups, include=tuple(spec.include),
-                              exclude=tuple(spec.exclude), progress=progress)
+    summary = rag.build_index(
+        paths,
+        name,
+        embed=spec.embed,
+        groups=groups,
+        include=tuple(spec.include),
+        exclude=tuple(spec.exclude),
+        progress=progress,
+    )
     summary = dict(summary or {})
     summary.setdefault("name", name)
-    counts = ", ".join(f"{summary[k]} {k}" for k in ("unchanged", "added", "updated", "deleted") if summary.get(k))
+    counts = ", ".join(
+        f"{summary[k]} {k}" for k in ("unchanged", "added", "updated", "deleted") if summary.get(k)
+    )
     note(f"indexes.{key}: {counts or 'no files'} ({summary.get('chunks', '?')} chunks)")
     return summary
 
@@ -315,8 +374,10 @@ def _run_step(run: Run, step: schema.StepSpec, *, progress: bool) -> dict[str, A
         path = catalog.ensure_local(str(model))
         return {"model": model, "path": str(path)}
     if step.verb == "index" and not step.argv:
-        spec = schema.IndexSpec.model_validate({k: v for k, v in step.args.items() if k != "_"} | {
-            "paths": step.args.get("paths") or step.args.get("_") or []})
+        spec = schema.IndexSpec.model_validate(
+            {k: v for k, v in step.args.items() if k != "_"}
+            | {"paths": step.args.get("paths") or step.args.get("_") or []}
+        )
         return _run_index(run.loaded, spec.name or "index", spec, progress=progress)
     if step.verb == "deploy" and not step.argv:
         return _run_model(run, step.name or "deploy", schema.ModelSpec.model_validate(step.args))
@@ -331,8 +392,6 @@ def _run_lz(step: schema.StepSpec) -> dict[str, Any]:
         tail = " | ".join(proc.stderr.strip().splitlines()[-3:])
         raise LzError(f"`lz {' '.join(words)}` exited {proc.returncode}: {tail}")
     result: dict[str, Any] = {"returncode": 0, "stdout": proc.stdout}
-    try:
+    with contextlib.suppress(json.JSONDecodeError):
         result["json"] = json.loads(proc.stdout)
-    except json.JSONDecodeError:
-        pass
     return result

@@ -34,9 +34,15 @@ class _Strict(BaseModel):
 class ModelSpec(_Strict):
     """A model the app uses: deployed with an engine on a launcher, or called at a provider."""
 
-    model: str = Field(description="Catalogue name, org/name hub id or a local path (for a provider: its model)")
-    provider: str | None = Field(None, description="Online provider (openai, glm, qwen, …): nothing is deployed")
-    key: str | None = Field(None, description="Name of the stored API key (`lz keys set NAME`); never the key")
+    model: str = Field(
+        description="Catalogue name, org/name hub id or a local path (for a provider: its model)"
+    )
+    provider: str | None = Field(
+        None, description="Online provider (openai, glm, qwen, …): nothing is deployed"
+    )
+    key: str | None = Field(
+        None, description="Name of the stored API key (`lz keys set NAME`); never the key"
+    )
     engine: str | None = Field(None, description="Engine for `lz deploy` (default: auto)")
     launcher: str | None = Field(None, description="Launcher for `lz deploy` (default: the configured one)")
     name: str | None = Field(None, description="Deployment name (default: the deploy verb's own choice)")
@@ -173,7 +179,7 @@ class RerankNode(_Node):
     type: Literal["rerank"]
     topk: int = Field(3, ge=1, le=1000)
     model: str | None = Field(None, description="Reranking model (none: reciprocal-rank fusion only)")
-    backend: str = Field("sentence-transformers", description="lazycli_rerankers backend for `model`")
+    backend: str = Field("cross-encoder", description="Reranker backend for `model`: cross-encoder | remote")
     target: str | None = Field(None, description="Rerank at a provider/deployment instead (provider:model)")
 
 
@@ -193,8 +199,18 @@ class PythonNode(_Node):
 
 
 Node = Annotated[
-    PipelineNode | ParallelNode | DiverterNode | IfNode | SwitchNode | LoopNode | WarpNode | LLMNode
-    | RetrieverNode | RerankNode | PromptNode | PythonNode,
+    PipelineNode
+    | ParallelNode
+    | DiverterNode
+    | IfNode
+    | SwitchNode
+    | LoopNode
+    | WarpNode
+    | LLMNode
+    | RetrieverNode
+    | RerankNode
+    | PromptNode
+    | PythonNode,
     Field(discriminator="type"),
 ]
 
@@ -225,7 +241,9 @@ class ServeSpec(_Strict):
     max_concurrency: int = Field(128, ge=1, description="Requests at once; more get 429")
     timeout: float = Field(300.0, gt=0, description="Seconds per request before 504")
     max_body: int = Field(1_000_000, ge=1024, description="Largest request body in bytes (413 above)")
-    embed: str | None = Field(None, description="Target that answers /v1/embeddings (model or provider:model)")
+    embed: str | None = Field(
+        None, description="Target that answers /v1/embeddings (model or provider:model)"
+    )
 
 
 class EvalSpec(_Strict):

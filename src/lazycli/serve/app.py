@@ -20,8 +20,8 @@ import hmac
 import json
 import time
 import uuid
-from contextlib import asynccontextmanager
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any, Literal
@@ -109,22 +109,70 @@ class _Guard:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http" or not scope["path"].startswith("/v1/"):
             return await self.app(scope, receive, send)
+        if self.limits.api_key and not _authorized(scope, self.limits.api_key):
+            # Before the body is read or validated: without the key, nothing about the request is answered.
+            response = error(
+                401,
+                "missing or wrong API key (send Authorization: Bearer KEY)",
+                "invalid_api_key",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+            return await response(scope, receive, send)
         length = _content_length(scope)
         if length is not None and length > self.limits.max_body:
             return await _too_large(self.limits.max_body)(scope, receive, send)
         if self.counter["active"] >= self.limits.max_concurrency:
-            response = error(429, f"too many requests at once (limit {self.limits.max_concurrency})",
-                             "rate_limit_exceeded", headers={"Retry-After": "1"})
+            response = error(
+                429,
+                f"too many requests at once (limit {self.limits.max_concurrency})",
+                "rate_limit_exceeded",
+                headers={"Retry-After": "1"},
+            )
             return await response(scope, receive, send)
         self.counter["active"] += 1
         try:
-            await self.app(scope, _limited(receive, self.limits.max_body), send)
+            if length is None and scope["method"] in ("POST", "PUT", "PATCH"):
+                # A chunked body has no length up front: read it (up to the limit) before the route does.
+                body = await _read_limited(receive, self.limits.max_body)
+                if body is None:
+                    return await _too_large(self.limits.max_body)(scope, receive, send)
+                receive = _replay(body, receive)
+            await self.app(scope, receive, send)
         finally:
             self.counter["active"] -= 1
 
 
-class _BodyTooLarge(Exception):
-    pass
+def _authorized(scope, key: str) -> bool:
+    header = next((v for k, v in scope.get("headers", []) if k == b"authorization"), b"")
+    scheme, _, given = header.decode("latin-1").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), key.encode())
+
+
+async def _read_limited(receive, limit: int) -> bytes | None:
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return b"".join(chunks)
+        chunks.append(message.get("body", b""))
+        size += len(chunks[-1])
+        if size > limit:
+            return None
+        if not message.get("more_body"):
+            return b"".join(chunks)
+
+
+def _replay(body: bytes, receive):
+    sent = False
+
+    async def replay():
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()  # http.disconnect, when it comes
+
+    return replay
 
 
 def _content_length(scope) -> int | None:
@@ -135,21 +183,6 @@ def _content_length(scope) -> int | None:
             except ValueError:
                 return None
     return None
-
-
-def _limited(receive, limit: int):
-    seen = 0
-
-    async def wrapped():
-        nonlocal seen
-        message = await receive()
-        if message["type"] == "http.request":
-            seen += len(message.get("body", b""))
-            if seen > limit:
-                raise _BodyTooLarge()
-        return message
-
-    return wrapped
 
 
 def _too_large(limit: int) -> JSONResponse:
@@ -169,16 +202,13 @@ def create_app(backend: Any, limits: Limits | None = None) -> FastAPI:
         yield
         pool.shutdown(wait=False, cancel_futures=True)  # uvicorn has drained in-flight requests by now
 
-    app = FastAPI(title=f"lz serve: {backend.name}", docs_url=None, redoc_url=None, openapi_url=None,
-                  lifespan=lifespan)
+    app = FastAPI(
+        title=f"lz serve: {backend.name}", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan
+    )
     app.state.backend = backend
     app.state.limits = limits
     app.state.counter = counter
     app.add_middleware(_Guard, limits=limits, counter=counter)
-
-    @app.exception_handler(_BodyTooLarge)
-    async def _body_too_large(request: Request, exc: _BodyTooLarge):
-        return _too_large(limits.max_body)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError):
@@ -187,32 +217,27 @@ def create_app(backend: Any, limits: Limits | None = None) -> FastAPI:
             return error(400, "request body is not valid JSON", "invalid_request_error", "json_invalid")
         first = errors[0] if errors else {}
         where = ".".join(str(p) for p in first.get("loc", ()) if p != "body") or "body"
-        return error(422, f"{where}: {first.get('msg', 'invalid request')}", "invalid_request_error",
-                     "invalid_value")
+        return error(
+            422, f"{where}: {first.get('msg', 'invalid request')}", "invalid_request_error", "invalid_value"
+        )
 
     async def in_thread(fn, *args):
         loop = asyncio.get_running_loop()
         return await asyncio.wait_for(loop.run_in_executor(pool, fn, *args), limits.timeout)
 
-    def check_key(request: Request) -> JSONResponse | None:
-        if not limits.api_key:
-            return None
-        header = request.headers.get("authorization", "")
-        scheme, _, given = header.partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), limits.api_key.encode()):
-            return error(401, "missing or wrong API key (send Authorization: Bearer KEY)", "invalid_api_key",
-                         headers={"WWW-Authenticate": "Bearer"})
-        return None
-
     def check_model(name: str | None) -> JSONResponse | None:
         if name is None or name in backend.aliases:
             return None
-        return error(404, f"model {name!r} is not served here; this server serves {backend.name!r}",
-                     "invalid_request_error", "model_not_found")
+        return error(
+            404,
+            f"model {name!r} is not served here; this server serves {backend.name!r}",
+            "invalid_request_error",
+            "model_not_found",
+        )
 
     async def guarded(request: Request, model: str | None, fn, *args):
         """Auth, model check, run in a thread under the timeout, user errors as JSON."""
-        failure = check_key(request) or check_model(model)
+        failure = check_model(model)
         if failure:
             return failure
         try:
@@ -221,6 +246,8 @@ def create_app(backend: Any, limits: Limits | None = None) -> FastAPI:
             return error(504, f"request took longer than {limits.timeout:g} s", "timeout")
         except LzError as exc:
             return error(502, exc.message + (f" ({exc.hint})" if exc.hint else ""), "upstream_error")
+        except Exception as exc:  # a bug in an app step: still JSON on the wire, and the server stays up
+            return error(500, f"{type(exc).__name__}: {exc}", "internal_error")
 
     @app.get("/", response_class=HTMLResponse)
     async def page():
@@ -232,16 +259,13 @@ def create_app(backend: Any, limits: Limits | None = None) -> FastAPI:
 
     @app.get("/v1/models")
     async def models(request: Request):
-        failure = check_key(request)
-        if failure:
-            return failure
         return {"object": "list", "data": [_model_card(backend)]}
 
     @app.post("/v1/chat/completions")
     async def chat(body: ChatRequest, request: Request):
         messages = [m.model_dump(exclude_none=True) for m in body.messages]
         if body.stream:
-            failure = check_key(request) or check_model(body.model)
+            failure = check_model(body.model)
             if failure:
                 return failure
             include_usage = bool(body.stream_options and body.stream_options.include_usage)
@@ -259,22 +283,29 @@ def create_app(backend: Any, limits: Limits | None = None) -> FastAPI:
     async def embeddings(body: EmbeddingRequest, request: Request):
         texts = [body.input] if isinstance(body.input, str) else list(body.input)
         if not backend.embeds():
-            return error(400, f"{backend.name!r} does not embed", "invalid_request_error", "embeddings_unsupported")
+            return error(
+                400, f"{backend.name!r} does not embed", "invalid_request_error", "embeddings_unsupported"
+            )
         result = await guarded(request, None, backend.embed, texts, body.model)
         if isinstance(result, JSONResponse):
             return result
         data = [{"object": "embedding", "index": i, "embedding": vec} for i, vec in enumerate(result)]
-        return {"object": "list", "data": data, "model": body.model or backend.name,
-                "usage": {"prompt_tokens": 0, "total_tokens": 0}}
+        return {
+            "object": "list",
+            "data": data,
+            "model": body.model or backend.name,
+            "usage": {"prompt_tokens": 0, "total_tokens": 0},
+        }
 
     @app.post("/v1/apps/{name}/invoke")
     async def invoke(name: str, body: InvokeRequest, request: Request):
-        failure = check_key(request)
-        if failure:
-            return failure
         if name not in backend.aliases:
-            return error(404, f"no app {name!r} here; this server serves {backend.name!r}", "invalid_request_error",
-                         "app_not_found")
+            return error(
+                404,
+                f"no app {name!r} here; this server serves {backend.name!r}",
+                "invalid_request_error",
+                "app_not_found",
+            )
         result = await guarded(request, None, backend.invoke, body.input, body.options)
         if isinstance(result, JSONResponse):
             return result
@@ -293,8 +324,13 @@ def _completion(name: str, reply) -> dict[str, Any]:
         "object": "chat.completion",
         "created": int(time.time()),
         "model": name,
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": reply.text},
-                     "finish_reason": reply.finish_reason or "stop"}],
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": reply.text},
+                "finish_reason": reply.finish_reason or "stop",
+            }
+        ],
         "usage": _usage(reply.usage),
     }
     if reply.sources:
@@ -306,8 +342,11 @@ def _usage(usage: dict | None) -> dict[str, int]:
     usage = usage or {}
     prompt = int(usage.get("prompt_tokens") or 0)
     completion = int(usage.get("completion_tokens") or 0)
-    return {"prompt_tokens": prompt, "completion_tokens": completion,
-            "total_tokens": int(usage.get("total_tokens") or prompt + completion)}
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": int(usage.get("total_tokens") or prompt + completion),
+    }
 
 
 _DONE = object()
@@ -336,8 +375,14 @@ async def _sse(backend, messages, options, include_usage: bool, pool, timeout: f
             loop.call_soon_threadsafe(queue.put_nowait, exc)
 
     def chunk(delta: dict, finish: str | None = None, **extra) -> str:
-        body = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": backend.name,
-                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **extra}
+        body = {
+            "id": cid,
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": backend.name,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+            **extra,
+        }
         return "data: " + json.dumps(body, ensure_ascii=False) + "\n\n"
 
     deadline = loop.time() + timeout
@@ -351,21 +396,34 @@ async def _sse(backend, messages, options, include_usage: bool, pool, timeout: f
                 stop["flag"] = True
                 yield _sse_error(f"request took longer than {timeout:g} s", "timeout")
                 return
+            # Pieces that arrived together go out in one write: fewer sends under load, same events.
+            batch = [item]
+            while not queue.empty() and isinstance(batch[-1], str):
+                batch.append(queue.get_nowait())
+            text = "".join(chunk({"content": piece}) for piece in batch if isinstance(piece, str))
+            if text:
+                yield text
+            item = batch[-1]
             if item is _DONE:
                 break
             if isinstance(item, BaseException):
                 message = item.message if isinstance(item, LzError) else f"{type(item).__name__}: {item}"
                 yield _sse_error(message, "upstream_error")
                 return
-            yield chunk({"content": item})
         reply = holder.get("reply")
         extra: dict[str, Any] = {}
         if reply is not None and reply.sources:
             extra["sources"] = reply.sources
         yield chunk({}, (reply.finish_reason if reply else None) or "stop", **extra)
         if include_usage:
-            usage_chunk = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": backend.name,
-                           "choices": [], "usage": _usage(reply.usage if reply else None)}
+            usage_chunk = {
+                "id": cid,
+                "object": "chat.completion.chunk",
+                "created": created,
+                "model": backend.name,
+                "choices": [],
+                "usage": _usage(reply.usage if reply else None),
+            }
             yield "data: " + json.dumps(usage_chunk) + "\n\n"
         yield "data: [DONE]\n\n"
     finally:

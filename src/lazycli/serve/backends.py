@@ -113,7 +113,9 @@ class AppBackend:
 
     kind = "app"
 
-    def __init__(self, name: str, app: Any, *, embed_target: str | None = None, description: str = "") -> None:
+    def __init__(
+        self, name: str, app: Any, *, embed_target: str | None = None, description: str = ""
+    ) -> None:
         self.name = name
         self.aliases = {name}
         self.app = app
@@ -158,7 +160,9 @@ class AppBackend:
 
     def embed(self, texts: list[str], model: str | None) -> list[list[float]]:
         if not self.embed_target:
-            raise LzError(f"app {self.name!r} does not embed", hint="set [serve] embed = \"MODEL\" in the recipe")
+            raise LzError(
+                f"app {self.name!r} does not embed", hint='set [serve] embed = "MODEL" in the recipe'
+            )
         with self._lock:
             if self._embedder is None:
                 from lazycli.client import resolve_target

@@ -60,8 +60,15 @@ def serve(served: Served, *, host: str, port: int, limits, announce=note) -> Non
     from lazycli.serve.app import create_app
 
     app = create_app(served.backend, limits)
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
-                            timeout_graceful_shutdown=10, lifespan="on")
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        timeout_graceful_shutdown=10,
+        lifespan="on",
+    )
     server = _Server(config)
     base = f"http://{host}:{port}"
     announce(f"serving {served.backend.name!r} at {base}/  (OpenAI base URL {base}/v1)")

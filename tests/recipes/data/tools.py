@@ -27,3 +27,9 @@ def exclaim(text):
 
 def stamp(text, version):
     return f"{text} [{version.strip()}]"
+
+
+def boom(text):
+    if "boom" in text:
+        raise ValueError("a bug in a python step")
+    return text
