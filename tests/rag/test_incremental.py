@@ -84,3 +84,23 @@ def test_changed_groups_rebuild_and_cli_ls_info_rm(tmp_path, lz_home):
     lz("index", "rm", "inc", check=0)
     gone = lz("index", "info", "inc")
     assert gone.returncode == 2 and "unknown index 'inc'" in gone.stderr
+
+
+def test_rows_the_manifest_does_not_account_for_are_repaired(tmp_path, lz_home):
+    """A store changed behind lz's back (a duplicate row, a row of an unknown file) is put right."""
+    from pathlib import Path
+
+    import pyarrow as pa
+
+    from lazycli.rag import backends, manifest
+
+    docs = corpus.write(tmp_path / "docs")
+    _build(docs)
+    before = helpers.rows("inc")
+    store = backends.open_store(Path(manifest.require("inc")["path"]) / "store")
+    table = store.scan(store.table().schema.names)
+    where = table.schema.get_field_index("source")
+    stray = table.slice(0, 1).set_column(where, "source", pa.array(["/nowhere/ghost.txt"]))
+    store.add(pa.concat_tables([table.slice(3, 1), stray]))
+    again = _build(docs)
+    assert again["updated"] == 1 and helpers.rows("inc") == before

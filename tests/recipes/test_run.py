@@ -103,3 +103,29 @@ def test_repl_on_a_terminal(tmp_path, lz_home):
         assert not pane().rstrip().endswith(">")  # the REPL ended
     finally:
         subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+
+
+def test_provider_model_from_config_endpoint_and_named_key(lz_home, tmp_path):
+    """`provider = ...` deploys nothing: the app calls the provider (an OpenAI-compatible endpoint
+    added in the config file, served by the stand-in); a named key must exist, and is never echoed."""
+    recipe = tmp_path / "provider.toml"
+    recipe.write_text(
+        '[models.llm]\nmodel = "standin"\nprovider = "localstandin"\nkey = "LZ_TEST_STANDIN_KEY"\n\n'
+        '[app]\n[[app.steps]]\ntype = "llm"\nmodel = "llm"\nprompt = "Q: {input}"\n'
+    )
+    with standin() as url:
+        (lz_home / "config").mkdir(exist_ok=True)
+        (lz_home / "config" / "config.toml").write_text(f'[endpoints.localstandin]\nbase_url = "{url}"\n')
+        missing = lz("run", str(recipe), "hi")
+        assert missing.returncode == 2
+        assert f"{recipe}:4: models.llm: no API key for localstandin" in missing.stderr
+        assert "lz keys set LZ_TEST_STANDIN_KEY" in missing.stderr
+        proc = lz("run", str(recipe), "--json", "hi", env={"LZ_TEST_STANDIN_KEY": "not-a-real-key"}, check=0)
+    out = json.loads(proc.stdout)
+    assert out["output"].startswith("echo: Q: hi w0")
+    assert out["results"]["models"]["llm"]["target"] == "localstandin:standin"
+    assert "not-a-real-key" not in proc.stdout + proc.stderr
+    recipe.write_text('[models.llm]\nmodel = "x"\nprovider = "openai"\nkey = "sk-proj-abcdef123456"\n')
+    leaked = lz("recipe", "validate", str(recipe))
+    assert leaked.returncode == 2 and "secrets do not go in recipes" in leaked.stderr
+    assert "abcdef123456" not in leaked.stderr

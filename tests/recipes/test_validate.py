@@ -166,3 +166,23 @@ def test_every_step_type_line_is_found_in_nested_tables(tmp_path):
     with pytest.raises(LzError, match=r"deep.toml:12: app.steps\[0\].body.body.formater: unknown key") as err:
         recipes.load(path)
     assert err.value.hint == "did you mean 'formatter'?"
+
+
+def test_references_decide_the_order_and_are_filled_with_results(tmp_path):
+    from lazycli.recipes.loader import check_references
+    from lazycli.recipes.refs import resolve_refs
+
+    path = tmp_path / "order.toml"
+    path.write_text(
+        '[models.chat]\nmodel = "smollm2-135m-instruct"\nname = "chat-for-${indexes.kb.name}"\n\n'
+        '[indexes.kb]\npaths = ["."]\n\n'
+        '[[steps]]\nverb = "lz"\n'
+        'args = { _ = ["chat", "${models.chat.target}"], port = "${models.chat.port}" }\n'
+    )
+    loaded = recipes.load(path)
+    assert check_references(loaded) == ["indexes.kb", "models.chat", "steps.0"]
+    results = {"indexes": {"kb": {"name": "kb"}}, "models": {"chat": {"target": "chat-for-kb", "port": 8001}}}
+    step = resolve_refs(loaded.raw["steps"][0], results)
+    assert step["args"] == {"_": ["chat", "chat-for-kb"], "port": 8001}  # a whole reference keeps its type
+    with pytest.raises(LzError, match=r"\$\{models.chat.url\}: models.chat has no field 'url'"):
+        resolve_refs("${models.chat.url}", results)

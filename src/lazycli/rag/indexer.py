@@ -155,7 +155,7 @@ class _Run:
         return self._embedder
 
     def apply(self, files: dict[str, Path]) -> None:
-        known = manifest.files(self.name)
+        known = self._reconcile(manifest.files(self.name))
         gone = sorted(set(known) - set(files))
         if gone:
             self.store.delete_sources(gone)
@@ -168,6 +168,26 @@ class _Run:
         if todo:
             self.changed = True
             self._index(todo, known)
+
+    def _reconcile(self, known: dict) -> dict:
+        """Check the store against the manifest (one row count); on a mismatch, redo the files
+        whose row counts differ and drop rows of files the manifest does not know."""
+        expected = sum(e.chunks for e in known.values() if e.hash)
+        if self.store.count() == expected:
+            return known
+        from collections import Counter
+
+        table = self.store.scan(["source"])
+        counts = Counter(table.column("source").to_pylist()) if table is not None else Counter()
+        strays = [s for s in counts if s not in known]
+        wrong = [s for s, e in known.items() if e.hash and counts.get(s, 0) != e.chunks]
+        if not strays and not wrong:  # only pending files (a cut-short run): redone anyway
+            return known
+        note(f"index {self.name!r}: {len(strays) + len(wrong)} files disagree with the store; redoing them")
+        self.store.delete_sources(strays + wrong)
+        manifest.mark_pending(self.name, wrong)
+        self.changed = True
+        return manifest.files(self.name)
 
     def _plan(
         self, files: dict[str, Path], known: dict

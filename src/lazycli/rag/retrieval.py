@@ -120,7 +120,7 @@ class Index:
         out: list[dict] = []
         cursor = 0
         while len(out) < want and cursor < len(fused):
-            window = fused[cursor : cursor + max(want * 3, 10)]
+            window = fused[cursor : cursor + max(want * 2, 10)]
             cursor += len(window)
             rows = self.store.take([item for item, _ in window], FETCH_COLUMNS)
             for (item, score), row in zip(window, rows, strict=True):
@@ -153,22 +153,24 @@ def _check_retrievers(retrievers) -> list[str]:
 def cosine_search(data, query: np.ndarray, k: int, exact: bool = False) -> list[tuple[int, float]]:
     """Top-k rows of a group by cosine: exact, or over the IVF lists nearest the query."""
     query = np.asarray(query, dtype=np.float32)
-    if data.ivf is None or exact:
-        return _cosine_top(data.vectors, query, k)
-    hits: list[tuple[int, float]] = []
-    for start, end in data.ivf.probe(query):
-        hits.extend((start + i, s) for i, s in _cosine_top(data.vectors[start:end], query, k))
-    return sorted(hits, key=lambda h: -h[1])[:k]
-
-
-def _cosine_top(vectors: np.ndarray, query: np.ndarray, k: int) -> list[tuple[int, float]]:
-    if vectors is None or len(vectors) == 0:
+    if data.vectors is None or len(data.vectors) == 0:
         return []
-    scores = vectors @ np.asarray(query, dtype=np.float32)
+    if data.ivf is None or exact:
+        return _top(data.vectors @ query, np.arange(len(data.vectors)), k)
+    ranges = data.ivf.probe(query)
+    # Each probed list is a contiguous block of rows: one mat-vec per block, one selection overall.
+    scores = np.concatenate([data.vectors[a:b] @ query for a, b in ranges])
+    rows = np.concatenate([np.arange(a, b) for a, b in ranges])
+    return _top(scores, rows, k)
+
+
+def _top(scores: np.ndarray, rows: np.ndarray, k: int) -> list[tuple[int, float]]:
     k = min(k, scores.size)
+    if k <= 0:
+        return []
     idx = np.argpartition(-scores, k - 1)[:k] if k < scores.size else np.arange(scores.size)
     idx = idx[np.argsort(-scores[idx], kind="stable")]
-    return [(int(i), float(scores[i])) for i in idx]
+    return list(zip(rows[idx].tolist(), scores[idx].tolist(), strict=True))
 
 
 def _same_passage(a: dict, b: dict) -> bool:

@@ -88,9 +88,16 @@ def _read(path: Path) -> str:
         return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise LzError(f"recipe {path} not found", hint="give the path of a .toml recipe file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise LzError(f"cannot read recipe {path}: {reason}", hint="check the file's permissions") from None
+    except UnicodeDecodeError as exc:
+        byte = exc.object[exc.start]
+        raise LzError(
+            f"cannot read recipe {path}: not UTF-8 text (byte {byte:#04x} at offset {exc.start})",
+            hint="save the recipe as UTF-8",
+        ) from None
+    except OSError as exc:
+        raise LzError(
+            f"cannot read recipe {path}: {exc.strerror or exc}", hint="check the path and its permissions"
+        ) from None
 
 
 def _toml_error_line(exc: tomllib.TOMLDecodeError) -> int:
@@ -238,9 +245,17 @@ def _walk(value: Any, loc: Loc = ()):
             yield from _walk(v, loc + (i,))
 
 
+def _looks_like_secret(value: Any) -> bool:
+    """A key name is short and plain (openai, MY_KEY); API keys are long or carry a vendor prefix."""
+    return isinstance(value, str) and bool(re.match(r"^(sk|pk|rk|ak|api|key)[-_]|^\S{33,}$", value, re.I))
+
+
 def _check_secrets(raw, path, lines, set_paths) -> None:
-    for loc, _value in _walk(raw):
-        if loc and isinstance(loc[-1], str) and loc[-1].lower() in _SECRET_FIELDS:
+    for loc, value in _walk(raw):
+        named_key = len(loc) == 3 and loc[0] == "models" and loc[2] == "key"
+        if (loc and isinstance(loc[-1], str) and loc[-1].lower() in _SECRET_FIELDS) or (
+            named_key and _looks_like_secret(value)
+        ):
             raise LzError(
                 f"{where(path, lines, loc, set_paths)}: {dotted_path(loc)}: secrets do not go in recipes",
                 hint='name the stored key instead (key = "openai") and run `lz keys set openai`',

@@ -305,17 +305,23 @@ def _deployment_result(row: dict, *, reused: bool) -> dict[str, Any]:
 
 
 def _provider_result(spec: schema.ModelSpec) -> dict[str, Any]:
-    from lazycli.keys import get_key
+    from lazycli.keys import env_var_for, get_key
     from lazycli.plugins import registry
 
     provider = registry().get("providers", spec.provider)
-    key, _source = get_key(spec.key or spec.provider, provider.key_env_vars)
-    if not key:
-        env = " or ".join(provider.key_env_vars) or f"LAZYCLI_{spec.provider.upper()}_API_KEY"
-        raise LzError(
+    name = spec.key or spec.provider
+    key, _source = get_key(name, provider.key_env_vars if name == spec.provider else (name,))
+    if not key and (provider.key_env_vars or spec.key):
+        env = " or ".join(provider.key_env_vars) or env_var_for(name)
+        raise FieldError(
+            "key" if spec.key else "provider",
             f"no API key for {spec.provider}",
-            hint=f"set {env}, or run `lz keys set {spec.key or spec.provider}`",
+            hint=f"set {env}, or run `lz keys set {name}`",
         )
+    if key and name != spec.provider:
+        # The client looks a provider's key up by the provider's name: hand it the named key through
+        # lz's own env var for this process (never argv, logs or state).
+        os.environ.setdefault(env_var_for(spec.provider), key)
     return {
         "target": f"{spec.provider}:{spec.model}",
         "provider": spec.provider,

@@ -41,7 +41,7 @@ class ModelSpec(_Strict):
         None, description="Online provider (openai, glm, qwen, …): nothing is deployed"
     )
     key: str | None = Field(
-        None, description="Name of the stored API key (`lz keys set NAME`); never the key"
+        None, description="Stored key name (`lz keys set NAME`) or env var holding it; never the key itself"
     )
     engine: str | None = Field(None, description="Engine for `lz deploy` (default: auto)")
     launcher: str | None = Field(None, description="Launcher for `lz deploy` (default: the configured one)")
