@@ -66,40 +66,66 @@ def write_docs(root: Path, paragraphs: list[str], files: int) -> None:
 
 
 def bench_indexing(docs: Path) -> dict:
+    from sentence_transformers import SentenceTransformer
+
     from lazycli.catalog import resolve
     from lazycli.rag import backends, build_index, manifest
 
-    model_path = str(resolve("all-minilm-l6-v2").path)
-    embedder = backends.embedder("all-minilm-l6-v2")  # loaded once, before both timings
+    # Process warm-up for both sides: the model loaded, lancedb/jieba imported (a throwaway index).
+    embedder = backends.embedder("all-minilm-l6-v2")
     embedder.embed(["warm up"])
+    warm = docs.parent / "warm"
+    warm.mkdir(exist_ok=True)
+    (warm / "w.md").write_text("Warm up the libraries once. 预热一次。\n", encoding="utf-8")
+    build_index([warm], "warmup", progress=False)
+    raw = SentenceTransformer(str(resolve("all-minilm-l6-v2").path), device="cpu")
+    raw.encode(["warm up"])
 
+    def encode(texts: list[str]) -> float:
+        started = time.perf_counter()
+        raw.encode(texts, batch_size=32, normalize_embeddings=True)
+        return time.perf_counter() - started
+
+    # The same chunks the index embeds; the baseline is timed before and after the index run and
+    # averaged, so a change of load on the shared CPU hits both sides alike.
+    texts = chunk_texts(docs)
+    t_before = encode(texts)
     started = time.perf_counter()
     first = build_index([docs], "bench", progress=False)
     t_index = time.perf_counter() - started
+    t_after = encode(texts)
+    t_encode = (t_before + t_after) / 2
+    assert first["chunks"] == len(texts), (first["chunks"], len(texts))
 
     started = time.perf_counter()
     again = build_index([docs], "bench", progress=False)
     t_rerun = time.perf_counter() - started
     assert again["embedded"] == 0 and again["unchanged"] == first["files"]
-
-    store = backends.open_store(Path(manifest.require("bench")["path"]) / "store")
-    texts = store.scan(["text"]).column("text").to_pylist()
-    from sentence_transformers import SentenceTransformer
-
-    raw = SentenceTransformer(model_path, device="cpu")
-    raw.encode(["warm up"])
-    started = time.perf_counter()
-    raw.encode(texts, batch_size=32, normalize_embeddings=True)
-    t_encode = time.perf_counter() - started
     return {
         "files": first["files"],
         "chunks": first["chunks"],
         "index_s": round(t_index, 2),
         "raw_encode_s": round(t_encode, 2),
+        "raw_encode_before_after_s": [round(t_before, 2), round(t_after, 2)],
         "throughput_ratio": round(t_encode / t_index, 3),  # ≥ 0.9
         "rerun_s": round(t_rerun, 3),
         "rerun_fraction": round(t_rerun / t_index, 4),  # ≤ 0.05
     }
+
+
+def chunk_texts(docs: Path) -> list[str]:
+    """The chunk texts `lz index` makes of these files with the default node groups."""
+    from lazycli.rag import backends, documents
+    from lazycli.rag.splitter import DEFAULT_GROUPS, split
+
+    loaders = backends.loaders_by_extension()
+    out = []
+    for path in documents.scan([docs], loaders).files.values():
+        segments = list(loaders[path.suffix.lower()].load(path))
+        for group in DEFAULT_GROUPS:
+            for text, _meta in segments:
+                out.extend(text[a:b].strip() for a, b in split(text, group.size, group.overlap))
+    return out
 
 
 def synthetic_chunks(paragraphs: list[str], n: int, seed: int = 0) -> tuple[list[str], list[list[int]]]:

@@ -516,8 +516,8 @@ def restart(name: str, *, timeout: float | None = None, wait: bool = True, progr
     )
 
 
-def find_running(model: str) -> dict | None:
-    """A running deployment serving `model` that answers its health check now."""
+def _model_names(model: str) -> set[str]:
+    """The ways a row may record `model`: as given, its catalogue name, its local path."""
     names = {model}
     try:
         from lazycli import catalog
@@ -526,22 +526,53 @@ def find_running(model: str) -> dict | None:
         names |= {ref.name, str(ref.path)} if ref.path else {ref.name}
     except LzError:
         pass
+    return names
+
+
+def _serves(row: dict, model: str, names: set[str]) -> bool:
+    return row["model"] in names or row.get("model_path") in names or row["name"] == model
+
+
+def _answers(row: dict) -> bool:
+    return bool(row.get("port")) and engines.probe(_health_url(row["host"], row["port"], row["health_path"]))
+
+
+def find_running(model: str) -> dict | None:
+    """A running deployment serving `model` that answers its health check now."""
+    names = _model_names(model)
     for row in list_deployments():
-        if row["status"] != Status.RUNNING.value:
-            continue
-        serves = row["model"] in names or row.get("model_path") in names or row["name"] == model
-        if (
-            serves
-            and row.get("port")
-            and engines.probe(_health_url(row["host"], row["port"], row["health_path"]))
-        ):
+        if row["status"] == Status.RUNNING.value and _serves(row, model, names) and _answers(row):
             return row
     return None
 
 
+def _wait_for_starting(model: str, announce: Callable[[str], None]) -> dict | None:
+    """When another lz is starting `model` right now (two `lz chat` at once), wait for that one
+    instead of starting a second copy; None when there is none or it fails."""
+    names = _model_names(model)
+    starting = [
+        r for r in list_deployments() if r["status"] == Status.STARTING.value and _serves(r, model, names)
+    ]
+    if not starting:
+        return None
+    from lazycli import settings
+
+    name = starting[-1]["name"]
+    announce(f"waiting for deployment {name}, which another lz is starting…")
+    deadline = time.monotonic() + settings.get().deploy_timeout
+    while time.monotonic() < deadline:
+        row = get(name)
+        if row is None or Status(row["status"]) in FINISHED:
+            return None
+        if row["status"] == Status.RUNNING.value and _answers(row):
+            return row
+        time.sleep(0.2)
+    return None
+
+
 def ensure_running(model: str, *, announce: Callable[[str], None] = note) -> dict:
-    """Reuse a healthy deployment of `model`, or deploy it (and say which, on stderr)."""
-    found = find_running(model)
+    """Reuse a healthy deployment of `model` (or one being started), or deploy it; say which."""
+    found = find_running(model) or _wait_for_starting(model, announce)
     if found:
         announce(f"using deployment {found['name']} ({found['engine']}) at {found['url']}")
         return found

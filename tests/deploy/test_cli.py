@@ -191,3 +191,34 @@ def test_ctrl_c_while_waiting_stops_the_engine(standin_env, hf_dir):
     [after] = json.loads(lz("deploy", "ls", "--json", check=0).stdout)["deployments"]
     assert after["status"] == "cancelled"
     assert group_alive(row["pid"]) == []
+
+
+@pytest.mark.integration
+def test_ensure_running_waits_for_a_deployment_another_lz_is_starting(standin_env, hf_dir):
+    from lazycli import deployments
+
+    env = {**standin_env, "STANDIN_START_DELAY": "2"}
+    first = json.loads(lz("deploy", str(hf_dir), "--engine", "vllm", "--no-wait", "--json", env=env).stdout)
+    try:
+        assert first["status"] == "starting"
+        said: list[str] = []
+        row = deployments.ensure_running(str(hf_dir), announce=said.append)
+        assert row["name"] == first["name"] and row["status"] == "running"
+        assert said[0].startswith("waiting for deployment") and said[-1].startswith("using deployment")
+        assert len(deployments.list_deployments()) == 1  # no second copy was started
+    finally:
+        lz("deploy", "stop", first["name"], check=0)
+
+
+def test_row_orphaned_before_submit_turns_failed():
+    from lazycli import deployments, state
+
+    old = time.time() - 3600
+    with state.transaction() as db:
+        db.execute(
+            """INSERT INTO deployments (name, model, engine, launcher, status, protocol, served_name,
+                   health_path, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            ("orphan", "m", "llamacpp", "local", "pending", "openai", "m", "/v1/models", old, old),
+        )
+    row = deployments.get("orphan")
+    assert row["status"] == "failed" and "before starting" in row["reason"]

@@ -289,7 +289,12 @@ def _report_started(row: dict, json_: bool, *, waited: bool) -> None:
     if waited:
         took = (row["ready_at"] or 0) - (row["created_at"] or 0)
         note(f"[green]ready[/green]: {name} ({row['engine']} on {row['launcher']}, {took:.1f} s)")
-        note(f"  chat: lz chat {name}    logs: lz deploy logs {name}    stop: lz deploy stop {name}")
+        use = (
+            f"embeddings: POST {row['url']}/embeddings"
+            if row["engine"] == "embed"
+            else f"chat: lz chat {name}"
+        )
+        note(f"  {use}    logs: lz deploy logs {name}    stop: lz deploy stop {name}")
     else:
         note(f"started {name} ({row['status']}); `lz deploy ls` shows when it is ready")
     print(row["url"] or name)
