@@ -65,11 +65,11 @@ def write_docs(root: Path, paragraphs: list[str], files: int) -> None:
         (root / f"doc_{i:04d}.md").write_text(f"# Document {i}\n\n{body}\n", encoding="utf-8")
 
 
-def bench_indexing(docs: Path) -> dict:
+def bench_indexing(docs: Path, rounds: int = 2) -> dict:
     from sentence_transformers import SentenceTransformer
 
     from lazycli.catalog import resolve
-    from lazycli.rag import backends, build_index, manifest
+    from lazycli.rag import backends, build_index
 
     # Process warm-up for both sides: the model loaded, lancedb/jieba imported (a throwaway index).
     embedder = backends.embedder("all-minilm-l6-v2")
@@ -81,24 +81,27 @@ def bench_indexing(docs: Path) -> dict:
     raw = SentenceTransformer(str(resolve("all-minilm-l6-v2").path), device="cpu")
     raw.encode(["warm up"])
 
-    def encode(texts: list[str]) -> float:
-        started = time.perf_counter()
-        raw.encode(texts, batch_size=32, normalize_embeddings=True)
-        return time.perf_counter() - started
+    def timed(fn) -> tuple[float, float]:
+        wall, cpu = time.perf_counter(), time.process_time()
+        fn()
+        return time.perf_counter() - wall, time.process_time() - cpu
 
-    # The same chunks the index embeds; the baseline is timed before and after the index run and
-    # averaged, so a change of load on the shared CPU hits both sides alike.
+    # The same chunks the index embeds. Baseline and index runs alternate (encode, index, encode,
+    # index, encode) and the medians are compared, so load changes on the shared CPU hit both
+    # sides alike; CPU seconds (all threads) are reported beside wall seconds: they move less.
     texts = chunk_texts(docs)
-    t_before = encode(texts)
-    started = time.perf_counter()
-    first = build_index([docs], "bench", progress=False)
-    t_index = time.perf_counter() - started
-    t_after = encode(texts)
-    t_encode = (t_before + t_after) / 2
+    encodes = [timed(lambda: raw.encode(texts, batch_size=32, normalize_embeddings=True))]
+    indexes, summaries = [], []
+    for r in range(rounds):
+        indexes.append(timed(lambda r=r: summaries.append(build_index([docs], f"bench{r}", progress=False))))
+        encodes.append(timed(lambda: raw.encode(texts, batch_size=32, normalize_embeddings=True)))
+    first = summaries[0]
     assert first["chunks"] == len(texts), (first["chunks"], len(texts))
+    t_index, c_index = (statistics.median(x[i] for x in indexes) for i in (0, 1))
+    t_encode, c_encode = (statistics.median(x[i] for x in encodes) for i in (0, 1))
 
     started = time.perf_counter()
-    again = build_index([docs], "bench", progress=False)
+    again = build_index([docs], f"bench{rounds - 1}", progress=False)
     t_rerun = time.perf_counter() - started
     assert again["embedded"] == 0 and again["unchanged"] == first["files"]
     return {
@@ -106,8 +109,10 @@ def bench_indexing(docs: Path) -> dict:
         "chunks": first["chunks"],
         "index_s": round(t_index, 2),
         "raw_encode_s": round(t_encode, 2),
-        "raw_encode_before_after_s": [round(t_before, 2), round(t_after, 2)],
-        "throughput_ratio": round(t_encode / t_index, 3),  # ≥ 0.9
+        "throughput_ratio": round(t_encode / t_index, 3),  # ≥ 0.9 (wall)
+        "index_cpu_s": round(c_index, 2),
+        "raw_encode_cpu_s": round(c_encode, 2),
+        "cpu_throughput_ratio": round(c_encode / c_index, 3),
         "rerun_s": round(t_rerun, 3),
         "rerun_fraction": round(t_rerun / t_index, 4),  # ≤ 0.05
     }
@@ -273,6 +278,7 @@ def main(argv: list[str] | None = None) -> int:
         "--chunks", type=int, default=100_000, help="chunks for the query and BM25 benchmarks"
     )
     parser.add_argument("--queries", type=int, default=100)
+    parser.add_argument("--rounds", type=int, default=2, help="index runs alternated with baseline runs")
     parser.add_argument("--paragraphs", type=int, default=3000, help="paragraphs embedded for real")
     parser.add_argument("--quick", action="store_true", help="40 files, 20k chunks, 30 queries")
     parser.add_argument("--skip", default="", help="comma list of parts to skip: index,query,bm25")
@@ -289,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
         report["text"] = {"paragraphs": len(paragraphs)}
         if "index" not in skip:
             write_docs(Path(tmp) / "docs", paragraphs, args.files)
-            report["indexing"] = bench_indexing(Path(tmp) / "docs")
+            report["indexing"] = bench_indexing(Path(tmp) / "docs", args.rounds)
         texts, picks = synthetic_chunks(paragraphs[: args.paragraphs], args.chunks)
         if "query" not in skip:
             vectors = chunk_vectors(paragraphs, picks, args.paragraphs)
@@ -306,6 +312,7 @@ def _print(report: dict, as_json: bool) -> None:
         return
     targets = {
         "throughput_ratio": "≥ 0.9",
+        "cpu_throughput_ratio": "≥ 0.9",
         "rerun_fraction": "≤ 0.05",
         "hybrid_p50_ms": "≤ 30",
         "speedup": "≥ 10",

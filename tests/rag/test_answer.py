@@ -42,7 +42,7 @@ def test_context_budget_trims_long_passages():
 def test_rag_answers_with_sources_from_the_bundled_model(in_kb, llamacpp_url):
     from lazycli.rag import answer
 
-    stream = answer("kb", "What causes ocean tides?", llm=llamacpp_url, topk=2, max_tokens=40, temperature=0)
+    stream = answer("kb", "What causes ocean tides?", llm=llamacpp_url, topk=2, max_tokens=16, temperature=0)
     deltas = list(stream)
     result = stream.result
     assert len(deltas) > 1 and "".join(deltas) == result["answer"] and result["answer"].strip()
@@ -51,10 +51,10 @@ def test_rag_answers_with_sources_from_the_bundled_model(in_kb, llamacpp_url):
     assert result["usage"].get("completion_tokens", 0) > 0
 
     proc = lz("rag", "--index", "kb", "What causes ocean tides?", "--llm", llamacpp_url, "--topk", "2",
-              "--max-tokens", "30", check=0)  # fmt: skip
+              "--max-tokens", "12", check=0)  # fmt: skip
     assert "Sources:" in proc.stdout and "[1] tides.txt" in proc.stdout
     proc = lz("rag", "--index", "kb", "龙井茶产自哪里？", "--llm", llamacpp_url, "-r", "bm25_chinese",
-              "--topk", "1", "--max-tokens", "20", "--json", check=0)  # fmt: skip
+              "--topk", "1", "--max-tokens", "12", "--json", check=0)  # fmt: skip
     data = json.loads(proc.stdout)
     assert data["answer"].strip() and data["sources"][0]["label"] == "tea.txt"
     assert data["results"][0]["file"] == "tea.txt"

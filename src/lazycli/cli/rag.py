@@ -106,7 +106,7 @@ def _one(
     if not question.strip():
         raise LzError("empty question", hint='lz rag --index NAME "your question"')
     if retrieve_only:
-        results = opened.search(question, fusion_method=search["fusion"], **_without(search, "fusion"))
+        results = opened.search(question, **search)
         if want_json(json_):
             print_json({"results": results})
         else:
@@ -137,10 +137,6 @@ def _one(
     out.write("\n")
     _print_sources(pending.result["sources"])
     return pending.client
-
-
-def _without(d: dict, key: str) -> dict:
-    return {k: v for k, v in d.items() if k != key}
 
 
 def _print_results(results: list[dict]) -> None:
@@ -215,7 +211,7 @@ def eval_(
         raise LzError(f"bad --k {k!r}", hint="positive integers, e.g. 1,5,10")
     records = load_qa(qa)
     metrics = evaluate(
-        index, records, ks=ks, retrievers=_retrievers(retriever), fusion_method=fusion, rerank=rerank,
+        index, records, ks=ks, retrievers=_retrievers(retriever), fusion=fusion, rerank=rerank,
         groups=group or None,
     )  # fmt: skip
     if want_json(json_):

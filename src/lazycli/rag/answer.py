@@ -67,7 +67,7 @@ def prepare(
 
     opened = index if isinstance(index, Index) else Index(index)
     results = opened.search(
-        question, retrievers=retrievers, topk=topk, fusion_method=fusion, rerank=rerank, groups=groups
+        question, retrievers=retrievers, topk=topk, fusion=fusion, rerank=rerank, groups=groups
     )
     if client is None and results:
         client = resolve_target(llm, announce=announce)

@@ -17,7 +17,8 @@ import numpy as np
 
 from lazycli.console import note
 from lazycli.errors import LzError, unknown
-from lazycli.rag import backends, fusion, manifest, snapshot
+from lazycli.rag import backends, manifest, snapshot
+from lazycli.rag import fusion as fusion_mod
 from lazycli.rag.bm25 import tokenize
 
 RETRIEVERS = ("cosine", "bm25", "bm25_chinese")
@@ -67,7 +68,7 @@ class Index:
         *,
         retrievers=DEFAULT_RETRIEVERS,
         topk: int = 5,
-        fusion_method: str = "rrf",
+        fusion: str = "rrf",
         rerank: str | None = None,
         groups=None,
         query_vector: np.ndarray | None = None,
@@ -77,16 +78,14 @@ class Index:
         groups = self._check_groups(groups)
         if topk < 1:
             raise LzError(f"--topk must be at least 1, got {topk}")
-        if fusion_method not in fusion.METHODS:
-            raise unknown("fusion method", fusion_method, fusion.METHODS, hint="use rrf or weighted")
+        if fusion not in fusion_mod.METHODS:
+            raise unknown("fusion method", fusion, fusion_mod.METHODS, hint="use rrf or weighted")
         if not groups:
             return []
         if "cosine" in retrievers and query_vector is None:
             query_vector = self.embed_query(query)
         lists = self.ranked_lists(query, retrievers, groups, _depth(topk), query_vector)
-        fused = (
-            fusion.fuse(lists, fusion_method, weights) if len(lists) > 1 else next(iter(lists.values()), [])
-        )
+        fused = fusion_mod.fuse(lists, fusion, weights) if len(lists) > 1 else next(iter(lists.values()), [])
         pool = topk * 4 if rerank else topk
         results = self._fetch_distinct(fused, pool, lists)
         if rerank:
@@ -218,5 +217,5 @@ def retrieve(
 ) -> list[dict]:
     """Top-k passages of `index` for `query`: dicts with source, score, text, group, …"""
     return Index(index).search(
-        query, retrievers=retrievers, topk=topk, fusion_method=fusion, rerank=rerank, groups=groups
+        query, retrievers=retrievers, topk=topk, fusion=fusion, rerank=rerank, groups=groups
     )
