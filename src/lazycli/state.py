@@ -96,7 +96,7 @@ def row_to_dict(row: sqlite3.Row | None) -> dict | None:
     if row is None:
         return None
     out = {}
-    for key in row.keys():
+    for key in row.keys():  # noqa: SIM118 - sqlite3.Row iterates values, not keys
         value = row[key]
         if key.endswith("_json"):
             out[key[:-5]] = json.loads(value) if value else None
@@ -123,7 +123,8 @@ def get_meta(key: str) -> str | None:
 def set_meta(key: str, value: str) -> None:
     with transaction() as db:
         db.execute(
-            "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            "INSERT INTO meta (key, value) VALUES (?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
             (key, value),
         )
 

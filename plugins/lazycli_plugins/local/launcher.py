@@ -1,9 +1,9 @@
 """LocalLauncher: the Launcher protocol on this machine.
 
 - submit: picks a free port for PORT_PLACEHOLDER (a marker file per port, chosen under a lock, so
-  concurrent `lz` processes never pick the same one), starts `_wrap.py EXIT_FILE -- argv` with start_new_session
-  (own session and process group: Ctrl-C in the terminal and `lz` exiting leave it running), stdin
-  from /dev/null, stdout+stderr appended to the log.
+  concurrent `lz` processes never pick the same one), starts `_wrap.py EXIT_FILE -- argv` with
+  start_new_session (own session and process group: Ctrl-C in the terminal and `lz` exiting leave
+  it running), stdin from /dev/null, stdout+stderr appended to the log.
 - status: the exit file when the job has ended, else whether the leader pid is alive (its start
   time, kept in the Job, guards against pid reuse; zombies count as ended).
 - cancel: SIGTERM to the group, SIGKILL after a grace period, until no process of the group is left.

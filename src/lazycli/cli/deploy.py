@@ -10,7 +10,6 @@ import shlex
 import sys
 import time
 
-import click
 import typer
 from typer.core import TyperGroup
 
@@ -24,7 +23,7 @@ class DeployGroup(TyperGroup):
 
     default_command = "start"
 
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
         if "--" in args:
             cut = args.index("--")
             ctx.meta[RAW_EXTRA] = args[cut + 1 :]
@@ -33,7 +32,7 @@ class DeployGroup(TyperGroup):
             args = [self.default_command, *args]
         return super().parse_args(ctx, args)
 
-    def list_commands(self, ctx: click.Context) -> list[str]:
+    def list_commands(self, ctx: typer.Context) -> list[str]:
         return ["start", "ls", "status", "logs", "stop", "restart"]
 
 
