@@ -10,7 +10,12 @@ import typer
 
 from lazycli.console import console, note, print_json, want_json
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="Show and change settings.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Show and change settings.",
+    epilog="Examples: lz config show · lz config set deploy_timeout 600 · lz config unset deploy_timeout",
+)
 
 
 @app.command()

@@ -8,7 +8,12 @@ import typer
 
 from lazycli.console import console, note, print_json, want_json
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="Store API keys for online providers.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Store API keys for online providers.",
+    epilog="Examples: lz keys set openai · echo $KEY | lz keys set qwen · lz keys list",
+)
 
 
 @app.command("set")

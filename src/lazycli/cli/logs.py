@@ -10,7 +10,11 @@ from lazycli.console import console, note, print_json, want_json
 from lazycli.errors import LzError
 
 app = typer.Typer(
-    add_completion=False, no_args_is_help=True, rich_markup_mode=None, help="Read the chat log."
+    add_completion=False,
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    help="Read the chat log.",
+    epilog="Examples: lz logs list --json · lz logs show 12 · lz logs search 'capital of France'",
 )
 
 

@@ -8,7 +8,12 @@ import typer
 
 from lazycli.console import console, note, print_json, want_json
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="The model catalogue and local models.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="The model catalogue and local models.",
+    epilog="Examples: lz models ls · lz models info qwen2-1.5b · lz models add my-ft --path ./out --type llm",
+)
 
 
 @app.command("ls")

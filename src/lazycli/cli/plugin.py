@@ -14,7 +14,12 @@ import typer
 
 from lazycli.console import note, print_json, want_json
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="Scaffold plugins.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Scaffold plugins.",
+    epilog="Example: lz plugin new my-provider --kind provider && pip install -e lazycli-my-provider",
+)
 
 
 @app.callback()

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import typer
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="Check recipes and print their schema.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Check recipes and print their schema.",
+    epilog="Examples: lz recipe validate recipes/rag.toml · lz recipe schema > recipe.schema.json",
+)
 
 
 @app.command()
