@@ -26,7 +26,7 @@ from lazycli import engines, paths, state
 from lazycli.console import note
 from lazycli.errors import LzError, unknown
 from lazycli.hookspecs import EngineRequest, EngineSpec
-from lazycli.launchers import FINISHED, PORT_PLACEHOLDER, Job, Resources, Status
+from lazycli.launchers import FINISHED, PORT_PLACEHOLDER, Job, Resources, Status, fill_port
 
 LOG_TAIL_LINES = 20
 HEALTH_PROBE_INTERVAL_S = 0.05  # keeps "engine healthy → lz says ready" well under 0.5 s
@@ -337,7 +337,7 @@ def _reconcile_names(base: str) -> None:
 
 def _with_port(argv: list[str], port: int | None) -> list[str]:
     """The argv as it ran (the placeholder replaced by the port the launcher picked)."""
-    return [arg.replace(PORT_PLACEHOLDER, str(port)) for arg in argv] if port else argv
+    return fill_port(argv, port) if port else argv
 
 
 def _job_dict(job: Job) -> dict:
@@ -356,7 +356,8 @@ def wait_ready(row: dict, launcher, job: Job, timeout: float, *, progress=None) 
     name = row["name"]
     started = time.monotonic()
     deadline = started + timeout
-    status_every = getattr(launcher, "poll_interval", 0.05 if launcher.name == "local" else 1.0)
+    # Asking a scheduler costs a command or a request; a launcher whose status is cheap says so.
+    status_every = getattr(launcher, "poll_interval", 1.0)
     next_status = 0.0
     host, port = row.get("host"), row.get("port")
     while True:
@@ -391,10 +392,9 @@ def _health_url(host: str | None, port: int, path: str) -> str:
 
 def _failed(row: dict, launcher, job: Job, status: Status, reason: str) -> dict:
     name = row["name"]
-    launcher.cancel(job)  # the leader may be gone while its children live on: stop the whole group
-    launcher.status(job)  # fills in the exit code once the job has ended
+    # The leader may be gone while its children live on: cancel stops the whole group.
     recorded = Status.TIMEOUT if status == Status.TIMEOUT else Status.FAILED
-    _update(name, status=recorded.value, exit_code=job.exit_code, reason=reason, job=_job_dict(job))
+    _cancel(name, launcher, job, recorded, reason)
     tail = launcher.logs(job, LOG_TAIL_LINES).rstrip()
     header = f"--- last {LOG_TAIL_LINES} lines of {job.log_path} ---" if tail else "(the engine wrote no log)"
     raise DeployError(
@@ -402,6 +402,13 @@ def _failed(row: dict, launcher, job: Job, status: Status, reason: str) -> dict:
         hint=f"fix the cause and run `lz deploy restart {name}`; full log: `lz deploy logs {name}`",
         log_tail=f"{header}\n{tail}\n--- end of log ---" if tail else header,
     )
+
+
+def _cancel(name: str, launcher, job: Job, status: Status, reason: str) -> dict:
+    """Cancel the job and record `status`, with its exit code once it has ended."""
+    launcher.cancel(job)
+    launcher.status(job)  # fills in the exit code once the job has ended
+    return _update(name, status=status.value, exit_code=job.exit_code, reason=reason, job=_job_dict(job))
 
 
 # --- reading and reconciling -----------------------------------------------------------------------------
@@ -486,13 +493,8 @@ def stop(name: str) -> dict:
         if row.get("job") is None and Status(row["status"]) in ACTIVE:
             return _update(name, status=Status.CANCELLED.value, reason="stopped before it started")
         return row
-    launcher = _launcher(row["launcher"])
-    job = Job(**row["job"])
-    launcher.cancel(job)
-    launcher.status(job)
-    return _update(
-        name, status=Status.CANCELLED.value, exit_code=job.exit_code, reason="stopped", job=_job_dict(job)
-    )
+    launcher, job = job_of(row)
+    return _cancel(name, launcher, job, Status.CANCELLED, "stopped")
 
 
 def restart(name: str, *, timeout: float | None = None, wait: bool = True, progress=None) -> dict:
@@ -537,22 +539,25 @@ def _answers(row: dict) -> bool:
     return bool(row.get("port")) and engines.probe(_health_url(row["host"], row["port"], row["health_path"]))
 
 
+def _deployments_of(model: str) -> list[dict]:
+    """The deployments serving `model` (reconciled now), oldest first."""
+    names = _model_names(model)
+    return [row for row in list_deployments() if _serves(row, model, names)]
+
+
+def _first_answering(rows: list[dict]) -> dict | None:
+    return next((r for r in rows if r["status"] == Status.RUNNING.value and _answers(r)), None)
+
+
 def find_running(model: str) -> dict | None:
     """A running deployment serving `model` that answers its health check now."""
-    names = _model_names(model)
-    for row in list_deployments():
-        if row["status"] == Status.RUNNING.value and _serves(row, model, names) and _answers(row):
-            return row
-    return None
+    return _first_answering(_deployments_of(model))
 
 
-def _wait_for_starting(model: str, announce: Callable[[str], None]) -> dict | None:
-    """When another lz is starting `model` right now (two `lz chat` at once), wait for that one
+def _wait_for_starting(rows: list[dict], announce: Callable[[str], None]) -> dict | None:
+    """When another lz is starting the model right now (two `lz chat` at once), wait for that one
     instead of starting a second copy; None when there is none or it fails."""
-    names = _model_names(model)
-    starting = [
-        r for r in list_deployments() if r["status"] == Status.STARTING.value and _serves(r, model, names)
-    ]
+    starting = [r for r in rows if r["status"] == Status.STARTING.value]
     if not starting:
         return None
     from lazycli import settings
@@ -572,7 +577,8 @@ def _wait_for_starting(model: str, announce: Callable[[str], None]) -> dict | No
 
 def ensure_running(model: str, *, announce: Callable[[str], None] = note) -> dict:
     """Reuse a healthy deployment of `model` (or one being started), or deploy it; say which."""
-    found = find_running(model) or _wait_for_starting(model, announce)
+    rows = _deployments_of(model)  # listed once: reconciling asks every row's launcher
+    found = _first_answering(rows) or _wait_for_starting(rows, announce)
     if found:
         announce(f"using deployment {found['name']} ({found['engine']}) at {found['url']}")
         return found

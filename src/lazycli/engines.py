@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from lazycli.errors import LzError, did_you_mean, unknown
+from lazycli.errors import LzError, unknown
 from lazycli.hookspecs import EngineOption, EngineSpec
 
 # The order `auto` tries GPU engines in for an LLM (issue 4: vllm, else lmdeploy, else lightllm).
@@ -213,10 +213,6 @@ def option(
 ) -> tuple[str, EngineOption]:
     """One (name, EngineOption) pair for an engine's options table."""
     return name, EngineOption(name=name, flag=flag, type=type, default=default, help=help)
-
-
-def suggest_engine(name: str, specs: Mapping[str, EngineSpec]) -> list[str]:
-    return did_you_mean(name, specs)
 
 
 # --- HTTP health --------------------------------------------------------------------------------

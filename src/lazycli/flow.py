@@ -568,15 +568,15 @@ def _doc_lists(value: Any) -> list[list[dict]]:
 
 def rrf(lists: list[list[dict]], k: int = 60) -> list[dict]:
     """Reciprocal-rank fusion; a document found by several lists gathers their scores."""
-    scores: dict[tuple, float] = {}
+    from lazycli.rag import fusion
+
     docs: dict[tuple, dict] = {}
-    for docs_list in lists:
-        for rank, doc in enumerate(docs_list):
-            key = _doc_key(doc)
-            scores[key] = scores.get(key, 0.0) + 1.0 / (k + rank + 1)
-            docs.setdefault(key, doc)
-    order = sorted(scores, key=lambda key: scores[key], reverse=True)
-    return [dict(docs[key], score=round(scores[key], 6)) for key in order]
+    ranked = {}
+    for i, docs_list in enumerate(lists):
+        ranked[str(i)] = [(_doc_key(doc), 0.0) for doc in docs_list]
+        for doc in docs_list:
+            docs.setdefault(_doc_key(doc), doc)
+    return [dict(docs[key], score=round(score, 6)) for key, score in fusion.rrf(ranked, k)]
 
 
 class Python(Node):

@@ -117,8 +117,15 @@ def tail_text(path: str | Path | None, lines: int | None) -> str:
             text = fh.read()
     except FileNotFoundError:
         return ""
+    return last_lines(text, lines)
+
+
+def last_lines(text: str, lines: int | None) -> str:
+    """The last `lines` lines of `text` (all with None, none with 0: `[-0:]` would be everything)."""
     if lines is None:
         return text
+    if lines <= 0:
+        return ""
     return "\n".join(text.splitlines()[-lines:])
 
 
@@ -136,10 +143,10 @@ def map_state(table: dict[str, Status], raw: str | None) -> Status:
 
     Slurm decorates states (`CANCELLED by 0`, `RUNNING+`), so only the first word counts.
     """
-    if not raw:
+    words = (raw or "").split()
+    if not words:
         return Status.UNKNOWN
-    word = raw.strip().split()[0].rstrip("+*").upper() if raw.strip() else ""
-    return table.get(word, Status.UNKNOWN)
+    return table.get(words[0].rstrip("+*").upper(), Status.UNKNOWN)
 
 
 def find_endpoint(text: str) -> tuple[str, int] | None:
@@ -158,6 +165,11 @@ def find_endpoint(text: str) -> tuple[str, int] | None:
 
 def needs_port(argv: list[str]) -> bool:
     return any(PORT_PLACEHOLDER in arg for arg in argv)
+
+
+def fill_port(argv: list[str], port: int) -> list[str]:
+    """argv with `{port}` replaced by a port already known (`shell_argv` leaves it to the job)."""
+    return [arg.replace(PORT_PLACEHOLDER, str(port)) for arg in argv]
 
 
 def shell_argv(argv: list[str]) -> str:

@@ -24,7 +24,8 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
-from lazycli.client import Chunk, Completion
+from lazycli.client import Backend, Chunk, Completion
+from lazycli.console import note
 from lazycli.errors import LzError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -93,14 +94,9 @@ class ProviderError(LzError):
         self.retry_after = retry_after
 
 
-class Provider(Protocol):
-    """What a provider client offers (OpenAICompatible implements all of it)."""
-
-    name: str
-
-    def chat(self, messages: list[dict], model: str, options: dict) -> Completion: ...
-
-    def chat_stream(self, messages: list[dict], model: str, options: dict) -> Iterator[Chunk]: ...
+class Provider(Backend, Protocol):
+    """What a provider client offers: a chat backend plus embeddings and rerank (OpenAICompatible
+    implements all of it)."""
 
     def embed(self, texts: list[str], model: str | None = None) -> list[list[float]]: ...
 
@@ -246,7 +242,7 @@ class HttpEndpoint:
         self.error_codes = dict(error_codes or {})
         self.timeout = timeout if timeout is not None else _setting("request_timeout", 120.0)
         self.max_retries = max_retries if max_retries is not None else _setting("max_retries", 3)
-        self.announce = announce or _note
+        self.announce = announce or note
         self._client = None
 
     def __repr__(self) -> str:  # never shows the key
@@ -261,6 +257,15 @@ class HttpEndpoint:
             origin = re.match(r"^(https?://[^/]+)", self.base_url)
             return (origin.group(1) if origin else self.base_url) + path[1:]
         return self.base_url + "/" + path.lstrip("/")
+
+    def redact(self, text: str) -> str:
+        """Vendor error text with our key masked: an error body may echo the key it was sent, and
+        that text ends up in the one-line error a user sees (and in chat logs)."""
+        if self._api_key and self._api_key in text:
+            from lazycli.keys import mask
+
+            return text.replace(self._api_key, mask(self._api_key))
+        return text
 
     def headers(self) -> dict[str, str]:
         out = {"Content-Type": "application/json", "User-Agent": "lazycli"}
@@ -304,8 +309,9 @@ class HttpEndpoint:
         attempt = 0
         while True:
             try:
-                request = self.client().build_request(method, url, json=payload, headers=self.headers())
-                response = self.client().send(request, stream=stream)
+                client = self.client()
+                request = client.build_request(method, url, json=payload, headers=self.headers())
+                response = client.send(request, stream=stream)
             except httpx.TimeoutException as exc:
                 if attempt < max_retries:
                     attempt = self._wait(attempt, max_retries, None, f"timed out ({type(exc).__name__})")
@@ -328,7 +334,7 @@ class HttpEndpoint:
                 ) from None
             if response.status_code < 400:
                 return response
-            text = response.read().decode("utf-8", errors="replace")
+            text = self.redact(response.read().decode("utf-8", errors="replace"))
             response.close()
             retry_after = parse_retry_after(response.headers)
             error = error_from_response(
@@ -395,7 +401,9 @@ class HttpEndpoint:
             except ValueError:
                 continue
             if isinstance(event, dict) and event.get("error") and not event.get("choices"):
-                raise error_from_response(self.name, 200, data, codes=self.error_codes, model=model)
+                raise error_from_response(
+                    self.name, 200, self.redact(data), codes=self.error_codes, model=model
+                )
             yield event
 
 
@@ -523,12 +531,9 @@ class OpenAICompatible(HttpEndpoint):
             raise LzError(
                 f"{self.name} offers no embeddings", hint="use openai, sensenova, glm, qwen or doubao"
             )
-        if self.embed_style == "native-sensenova":
-            data = self.post_json(self.embed_path, {"model": model, "input": texts}, model=model)
-            rows = data.get("embeddings") or []
-        else:
-            data = self.post_json(self.embed_path, {"model": model, "input": texts}, model=model)
-            rows = data.get("data") or []
+        data = self.post_json(self.embed_path, {"model": model, "input": texts}, model=model)
+        # Same request body for both styles; SenseNova's native API answers under "embeddings".
+        rows = data.get("embeddings" if self.embed_style == "native-sensenova" else "data") or []
         rows = sorted(rows, key=lambda r: r.get("index", 0))
         return [list(map(float, r["embedding"])) for r in rows]
 
@@ -626,9 +631,3 @@ def _setting(name: str, default: Any) -> Any:
         return getattr(settings.get(), name)
     except LzError:
         return default
-
-
-def _note(message: str) -> None:
-    from lazycli.console import note
-
-    note(message)

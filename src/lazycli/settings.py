@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from lazycli.errors import LzError, unknown
-from lazycli.paths import cache_dir, config_dir, config_path, data_dir, home_dir  # noqa: F401 (re-exported)
+from lazycli.paths import config_path
 
 ENV_PREFIX = "LAZYCLI_"
 
@@ -92,18 +92,6 @@ class Settings(BaseSettings):
     @property
     def model_dirs(self) -> list[Path]:
         return [Path(p).expanduser() for p in self.model_path.split(":") if p]
-
-    @property
-    def config_dir(self) -> Path:
-        return config_dir()
-
-    @property
-    def data_dir(self) -> Path:
-        return data_dir()
-
-    @property
-    def cache_dir(self) -> Path:
-        return cache_dir()
 
 
 class _FileSource(PydanticBaseSettingsSource):

@@ -7,6 +7,7 @@ at 127.0.0.1 (LAZYCLI_<NAME>_BASE_URL).
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -299,3 +300,42 @@ def test_prompt_with_stdin_left_open_does_not_hang(standin):
         proc.stdin.close()
         if proc.poll() is None:
             proc.kill()
+
+
+def test_a_vendor_error_that_echoes_the_key_never_shows_it():
+    """Some services repeat the key they were sent in their error text; lz must mask it."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Echo(BaseHTTPRequestHandler):
+        def do_POST(self):
+            sent = self.headers.get("Authorization", "")
+            body = json.dumps({"error": {"message": f"invalid key: {sent}", "code": "invalid_api_key"}})
+            self.send_response(401)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body.encode())
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Echo)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    secret = "sk-echoed-secret-0123456789"
+    try:
+        proc = lz(
+            "chat",
+            "openai",
+            "hi",
+            env={
+                "OPENAI_API_KEY": secret,
+                "LAZYCLI_OPENAI_BASE_URL": f"http://127.0.0.1:{server.server_port}/v1",
+            },
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert proc.returncode == 2
+    assert "invalid key" in proc.stderr
+    assert secret not in proc.stdout + proc.stderr

@@ -54,3 +54,14 @@ def test_map_state_is_explicit():
     assert map_state(table, "RUNNING+") is Status.RUNNING
     assert map_state(table, "WHATEVER") is Status.UNKNOWN
     assert map_state(table, None) is Status.UNKNOWN
+
+
+def test_tail_text_takes_the_last_lines_and_none_for_zero(tmp_path):
+    from lazycli.launchers import tail_text
+
+    log = tmp_path / "job.log"
+    log.write_text("one\ntwo\nthree\n")
+    assert tail_text(log, 2) == "two\nthree"
+    assert tail_text(log, 0) == ""  # `lz deploy logs -n 0` shows nothing, not the whole log
+    assert tail_text(log, None) == "one\ntwo\nthree\n"
+    assert tail_text(tmp_path / "missing.log", 5) == ""

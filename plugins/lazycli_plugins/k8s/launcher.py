@@ -19,11 +19,11 @@ from typing import Any
 
 from lazycli.errors import LzError
 from lazycli.launchers import (
-    PORT_PLACEHOLDER,
     Job,
     Resources,
     Status,
     env_names,
+    fill_port,
     map_state,
     needs_port,
     resources_text,
@@ -150,7 +150,7 @@ class K8sLauncher:
                     api_version="v1", kind="Secret", metadata=meta, type="Opaque", string_data=env
                 )
             )
-        command = [arg.replace(PORT_PLACEHOLDER, str(port)) for arg in argv]
+        command = fill_port(argv, port)
         container = client.V1Container(
             name="main",
             image=image,
@@ -313,9 +313,8 @@ class K8sLauncher:
                 pod_state = self._pods_status(client, job, ns)
                 if pod_state in (Status.OUT_OF_MEMORY, Status.PREEMPTED, Status.NODE_FAIL):
                     return pod_state
-                job.exit_code = (
-                    _exit_code(self._pods(client, job, ns)[0]) if self._pods(client, job, ns) else None
-                )
+                pods = self._pods(client, job, ns)
+                job.exit_code = _exit_code(pods[0]) if pods else None
                 return Status.TIMEOUT if cond.reason == "DeadlineExceeded" else Status.FAILED
         return None
 

@@ -1,4 +1,4 @@
-"""A LanceDB-backed chunk store with the methods `lazycli.rag` calls (see `lazycli.rag.store`).
+"""A LanceDB-backed chunk store with the methods `lazycli.rag` calls (indexer, snapshot, retrieval).
 
 Writes are idempotent by source: the indexer deletes a file's rows before adding its new ones, so
 replaying a batch after a crash never duplicates rows. A `kill -9` during a LanceDB write leaves
@@ -18,6 +18,10 @@ KEEP_VERSIONS_MINUTES = 30
 
 def _quote(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
+
+
+def _in_sources(sources: list[str]) -> str:
+    return f"source IN ({', '.join(_quote(s) for s in sources)})"
 
 
 class LanceStore:
@@ -81,8 +85,7 @@ class LanceStore:
         table = self.table()
         if table is None or not sources:
             return []
-        where = f"source IN ({', '.join(_quote(s) for s in sources)})"
-        return table.search().where(where).select(columns).limit(None).to_arrow().to_pylist()
+        return table.search().where(_in_sources(sources)).select(columns).limit(None).to_arrow().to_pylist()
 
     # --- writing ---------------------------------------------------------------------------
 
@@ -90,7 +93,7 @@ class LanceStore:
         table = self.table()
         if table is None or not sources:
             return
-        table.delete(f"source IN ({', '.join(_quote(s) for s in sources)})")
+        table.delete(_in_sources(sources))
 
     def add(self, rows) -> None:
         """Append rows (a pyarrow Table); the first add creates the table."""

@@ -16,7 +16,6 @@ import fcntl
 import os
 import shlex
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,8 +23,17 @@ from pathlib import Path
 
 from lazycli import paths
 from lazycli.errors import LzError
-from lazycli.fsutil import free_port
-from lazycli.launchers import PORT_PLACEHOLDER, Job, Resources, Status, tail_text
+from lazycli.fsutil import free_port, port_is_free
+from lazycli.launchers import (
+    PORT_PLACEHOLDER,
+    Job,
+    Resources,
+    Status,
+    env_names,
+    fill_port,
+    needs_port,
+    tail_text,
+)
 
 WRAPPER = Path(__file__).with_name("_wrap.py")
 HOST = "127.0.0.1"
@@ -36,6 +44,8 @@ class LocalLauncher:
     name = "local"
     # Services started here listen on loopback only; clients connect to 127.0.0.1.
     bind_host = HOST
+    # Status is a look at /proc and a file, cheap enough to ask at the health probe's pace.
+    poll_interval = 0.05
 
     def __init__(self, grace: float = 10.0) -> None:
         self.grace = grace
@@ -49,9 +59,9 @@ class LocalLauncher:
         for stale in (exit_file, _cancel_file(log_path)):
             stale.unlink(missing_ok=True)
         port = None
-        if any(PORT_PLACEHOLDER in arg for arg in argv):
+        if needs_port(argv):
             port = reserve_port()
-            argv = [arg.replace(PORT_PLACEHOLDER, str(port)) for arg in argv]
+            argv = fill_port(argv, port)
         full_env = {**os.environ, **(env or {})}
         command = self.wrap(argv, exit_file)
         with open(log_path, "ab") as log:
@@ -86,12 +96,10 @@ class LocalLauncher:
         wrapped = self.wrap(argv, _exit_file(log))
         lines = [
             "launcher local: this machine, own session/process group (survives lz exiting)",
-            f"  port: {PORT_PLACEHOLDER} → a free port on 127.0.0.1"
-            if any(PORT_PLACEHOLDER in a for a in argv)
-            else "",
+            f"  port: {PORT_PLACEHOLDER} → a free port on 127.0.0.1" if needs_port(argv) else "",
             f"  log: a file under {log.parent} (stdout + stderr)",
             f"  wrapper (records the exit code): {shlex.join(wrapped[:6])} …",
-            f"  env: {', '.join(sorted(env))}" if env else "",
+            f"  env: {env_names(env)}" if env else "",
             f"  GPUs: {resources.gpus}" if resources.gpus else "",
         ]
         return "\n".join(line for line in lines if line)
@@ -108,19 +116,16 @@ class LocalLauncher:
     def status(self, job: Job) -> Status:
         code = _read_exit(job)
         cancelled = _cancel_file(Path(job.log_path)).exists() if job.log_path else False
+        if code is None and job.pid:
+            if _alive(job.pid, job.extra.get("start_time")):
+                return Status.RUNNING
+            _reap(job.pid)
+            code = _read_exit(job)  # it may have ended between the two reads
         if code is not None:
             job.exit_code = code
             if code == 0:
                 return Status.COMPLETED
             return Status.CANCELLED if cancelled else Status.FAILED
-        if job.pid and _alive(job.pid, job.extra.get("start_time")):
-            return Status.RUNNING
-        if code is None and job.pid:
-            _reap(job.pid)
-            code = _read_exit(job)  # it may have ended between the two reads
-            if code is not None:
-                job.exit_code = code
-                return Status.COMPLETED if code == 0 else (Status.CANCELLED if cancelled else Status.FAILED)
         if cancelled:
             return Status.CANCELLED
         job.reason = job.reason or "the process ended without recording an exit code (killed with SIGKILL?)"
@@ -153,18 +158,6 @@ class LocalLauncher:
 
 
 # --- ports ---------------------------------------------------------------------------------------
-
-
-def port_is_free(port: int, host: str = HOST) -> bool:
-    """Whether a server could listen on host:port now. SO_REUSEADDR, as servers set it: a port
-    whose old connections linger in TIME_WAIT (a deployment just stopped) counts as free."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return False
-        return True
 
 
 def _ports_dir() -> Path:
@@ -208,7 +201,7 @@ def _reservation_stale(marker: Path) -> bool:
         owner = int(marker.read_text().strip() or 0)
     except (OSError, ValueError):
         return True
-    return age > RESERVATION_TTL_S or not _pid_exists(owner)
+    return age > RESERVATION_TTL_S or not _alive(owner)
 
 
 # --- processes (via /proc: works for processes that are not our children) -------------------------
@@ -246,12 +239,8 @@ def _start_time(pid: int) -> int | None:
     return int(fields[19]) if fields else None
 
 
-def _pid_exists(pid: int) -> bool:
-    fields = _stat(pid)
-    return bool(fields) and fields[0] not in ("Z", "X")
-
-
-def _alive(pid: int, start_time: int | None) -> bool:
+def _alive(pid: int, start_time: int | None = None) -> bool:
+    """The process exists and is no zombie (and, given its start time, is not a reused pid)."""
     fields = _stat(pid)
     if not fields or fields[0] in ("Z", "X"):
         return False

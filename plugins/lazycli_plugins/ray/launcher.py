@@ -24,6 +24,7 @@ from lazycli.launchers import (
     env_names,
     find_endpoint,
     job_name,
+    last_lines,
     map_state,
     resources_text,
     wrapper_script,
@@ -73,6 +74,21 @@ class RayLauncher:
                 f"the Ray Jobs API at {url} cannot be reached",
                 hint="start a head (`ray start --head`) or set ray_address (LAZYCLI_RAY_ADDRESS)",
             ) from None
+        except requests.Timeout:
+            raise LzError(
+                f"the Ray Jobs API at {url} did not answer within {HTTP_TIMEOUT}s",
+                hint="check the head node's load and the dashboard process",
+            ) from None
+        return resp
+
+    def _checked(self, resp, url: str):
+        """`resp` unless it is an error. Only the status is reported: Ray's error text may echo
+        the submitted runtime_env, whose env vars can hold secrets."""
+        if resp.status_code >= 400:
+            raise LzError(
+                f"the Ray Jobs API at {url} answered HTTP {resp.status_code}",
+                hint="see the Ray dashboard's logs on the head node",
+            )
         return resp
 
     def body(self, argv: list[str], resources: Resources, env: dict[str, str], name: str) -> dict:
@@ -116,9 +132,11 @@ class RayLauncher:
             "POST", f"{address}/api/jobs/", json=self.body(argv, resources, env, job_name(log_path))
         )
         if resp.status_code >= 400:
-            raise LzError(
-                f"Ray refused the job at {address}: {resp.text.strip()[:300]}", hint="see the dashboard"
-            )
+            reason = resp.text.strip()[:300]
+            for value in env.values():  # Ray may echo the runtime_env it refused
+                if len(value) >= 8:
+                    reason = reason.replace(value, "***")
+            raise LzError(f"Ray refused the job at {address}: {reason}", hint="see the dashboard")
         data = resp.json()
         return Job(
             launcher=NAME,
@@ -128,11 +146,11 @@ class RayLauncher:
         )
 
     def _details(self, job: Job) -> dict | None:
-        resp = self._request("GET", f"{self._address(job=job)}/api/jobs/{job.job_id}")
+        url = f"{self._address(job=job)}/api/jobs/{job.job_id}"
+        resp = self._request("GET", url)
         if resp.status_code == 404:
             return None
-        resp.raise_for_status()
-        return resp.json()
+        return self._checked(resp, url).json()
 
     def status(self, job: Job) -> Status:
         details = self._details(job)
@@ -159,15 +177,16 @@ class RayLauncher:
         return job.host, job.port
 
     def logs(self, job: Job, lines: int | None = None) -> str:
-        resp = self._request("GET", f"{self._address(job=job)}/api/jobs/{job.job_id}/logs")
+        url = f"{self._address(job=job)}/api/jobs/{job.job_id}/logs"
+        resp = self._request("GET", url)
         if resp.status_code == 404:
             return ""
-        resp.raise_for_status()
+        self._checked(resp, url)
         text = resp.json().get("logs", "")
         if job.log_path and lines is None:  # a copy where the other launchers keep their logs
             Path(job.log_path).parent.mkdir(parents=True, exist_ok=True)
             Path(job.log_path).write_text(text, encoding="utf-8")
-        return text if lines is None else "\n".join(text.splitlines()[-lines:])
+        return last_lines(text, lines)
 
     def cancel(self, job: Job) -> None:
         resp = self._request("POST", f"{self._address(job=job)}/api/jobs/{job.job_id}/stop")

@@ -119,14 +119,15 @@ def ref_from_entry(entry: dict) -> ModelRef:
     candidates = local.candidate_names(entry["name"], entry.get("hub_ids", {}), entry.get("aliases", ()))
     found = local.find_in_dirs(model_dirs(), candidates)
     if found is not None:
+        # The files on disk decide the format (a GGUF copy of an hf entry is still GGUF).
+        fmt = fmt if fmt == "gguf" else local.detect_format(found)
         ref = _base_ref(entry, path=local.model_file(found, fmt, include), source="model_path")
-        ref.format = local.detect_format(found) if fmt != "gguf" else fmt
-        ref.path = local.model_file(found, ref.format, include)
+        ref.format = fmt
         return ref
     prefer = default_source()
     hit = local.cached(entry.get("hub_ids", {}), prefer)
     if hit is not None:
-        hub, directory, marker = hit
+        _hub, directory, marker = hit
         ref = _base_ref(entry, path=local.model_file(directory, fmt, include), source="cache")
         ref.download_dir = directory
         ref.revision = marker.get("commit")

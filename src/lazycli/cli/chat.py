@@ -403,20 +403,13 @@ class Repl:
 
     def _ask(self, text: str) -> None:
         messages = _messages(self.system, self.history, text)
-        out = _Writer(self.style)
         error = hint = None
-        out.start()
-        stream = self.client.complete(messages, stream=True, **self.options)
         try:
-            for delta in stream:
-                out.write(delta)
+            _stream_to_stdout(self.client, messages, self.options, self.style)
         except KeyboardInterrupt:
             error = "interrupted"
         except LzError as exc:
             error, hint = exc.message, exc.hint
-        finally:
-            stream.close()
-            out.end()
         completion = self.client.last
         if error == "interrupted":
             self.err.print("[yellow]\\[interrupted][/yellow]")

@@ -53,10 +53,7 @@ def download(
                 dl.plan(ref, source=source, revision=revision, include=tuple(include), exclude=tuple(exclude))
             )
             continue
-        if ref.ready and ref.source != "cache" and not (source or revision):
-            results.append(_already_local(ref))
-            continue
-        if not ref.hub_ids:
+        if not ref.hub_ids or (ref.ready and ref.source != "cache" and not (source or revision)):
             results.append(_already_local(ref))
             continue
         note(f"downloading {ref.name}…")

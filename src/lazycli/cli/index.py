@@ -156,11 +156,13 @@ def ls(json_: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
 def _public(row: dict) -> dict:
     import time
 
+    from lazycli.rag.backends import spec_of
+
     return {
         "name": row["name"],
         "files": row["files"],
         "chunks": row["chunks"],
-        "embed": row["embed"].split(":", 1)[1],
+        "embed": spec_of(row["embed"]),
         "groups": [f"{g['name']}:{g['size']}:{g['overlap']}" for g in row["config"]["groups"]],
         "store": row["store"],
         "path": row["path"],

@@ -53,7 +53,7 @@ def _cells(row: dict) -> list[str]:
         format_params(row["params_b"]),
         status,
         row["source"],
-        format_bytes(row["size_bytes"]) if row["size_bytes"] is not None else "-",
+        format_bytes(row["size_bytes"]),
         row["path"] or next(iter(row["hub_ids"].values()), "-"),
     ]
 
@@ -112,7 +112,7 @@ def info(
         ("status", "ready" if row["ready"] else ("partial download" if row["partial"] else "not downloaded")),
         ("source", row["source"]),
         ("path", row["path"] or "-"),
-        ("size", format_bytes(row["size_bytes"]) if row["size_bytes"] is not None else "-"),
+        ("size", format_bytes(row["size_bytes"])),
         ("download dir", row["download_dir"] or "-"),
     ]
     if row.get("commit"):

@@ -97,17 +97,19 @@ def _dry_run(target: str, overrides: tuple[str, ...], host: str | None, port: in
     from lazycli.console import print_json, want_json
     from lazycli.serve.server import is_recipe
 
+    actions = []
     out = {"target": target, "host": host or "127.0.0.1", "port": port, "plan": []}
     if is_recipe(target):
         from lazycli import recipes
 
         loaded = recipes.load(target, overrides)
         out["model"] = loaded.app_name
-        out["plan"] = [a.as_dict() for a in recipes.plan(loaded)]
+        actions = recipes.plan(loaded)
+        out["plan"] = [a.as_dict() for a in actions]
     if want_json(False):
         print_json(out)
         return
     from lazycli.cli.run import print_plan
 
-    print_plan([recipes.Action(**a) for a in out["plan"]] if out["plan"] else [], out=sys.stdout)
+    print_plan(actions, out=sys.stdout)
     print(f"would serve {out.get('model', target)!r} on {out['host']}:{out['port'] or '(a free port)'}")

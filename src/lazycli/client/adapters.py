@@ -20,7 +20,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from lazycli.client import Chunk, Completion
+from lazycli.client import KNOWN_OPTIONS, Chunk, Completion
 from lazycli.providers import HttpEndpoint, ProviderError
 
 # --- chat templates for prompt-only protocols ----------------------------------------------------
@@ -86,7 +86,7 @@ class LightLLM(HttpEndpoint):
             params["top_p"] = options["top_p"]
         params["stop_sequences"] = [*options.get("stop", []), *stop_words(self.template)]
         for key, value in options.items():
-            if key not in ("max_tokens", "temperature", "top_p", "stop"):
+            if key not in KNOWN_OPTIONS:
                 params[key] = value
         return {"inputs": render_prompt(messages, self.template), "parameters": params}
 

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from lazycli.client import ChatClient
+from lazycli.console import note
 from lazycli.errors import LzError, did_you_mean
 
 BUNDLED_MODEL = "smollm2-135m-instruct"
@@ -22,7 +23,7 @@ _URL = re.compile(r"^(?:(?P<proto>[a-z-]+)\+)?(?P<url>https?://\S+)$", re.I)
 
 
 def resolve(target: str | None, *, announce: Callable[[str], None] | None = None, model: str | None = None):
-    announce = announce or _note
+    announce = announce or note
     if target is None or not target.strip():
         return _default(announce, model)
     target = target.strip()
@@ -220,9 +221,7 @@ def _is_model(name: str, *, known_only: bool = False) -> bool:
         from lazycli import catalog
 
         ref = catalog.resolve(name)
-    except ImportError:
-        return False
-    except LzError:
+    except (ImportError, LzError):
         return False
     if known_only:
         return bool(ref.ready or getattr(ref, "in_catalog", False) or ref.source in ("registered", "bundled"))
@@ -249,9 +248,3 @@ def _unknown_target(target: str) -> LzError:
     hint = ("did you mean " + " or ".join(repr(c) for c in close) + "? ") if close else ""
     hint += "a target is a deployment (`lz deploy ls`), a model (`lz models ls`), provider[:model] or a URL"
     return LzError(f"unknown chat target {target!r}", hint=hint)
-
-
-def _note(message: str) -> None:
-    from lazycli.console import note
-
-    note(message)

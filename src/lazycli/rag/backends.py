@@ -48,6 +48,11 @@ def _local_model(spec: str, wanted_types: tuple[str, ...]) -> Path | None:
     return Path(ref.path)
 
 
+def spec_of(identity: str) -> str:
+    """The `--embed` / `--rerank` value inside a recorded identity (`PLUGIN:SPEC`)."""
+    return identity.split(":", 1)[1]
+
+
 def choose_embedder(spec: str | None) -> Choice:
     if not spec:
         from lazycli import settings

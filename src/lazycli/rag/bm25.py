@@ -118,7 +118,7 @@ class BM25:
         doc_freq: Counter = Counter()
         for c in counts:
             doc_freq.update(c.keys())
-        idf = _okapi_idf(doc_freq, n_docs) if idf == "okapi" else _lucene_idf(doc_freq, n_docs)
+        idf_of = _okapi_idf(doc_freq, n_docs) if idf == "okapi" else _lucene_idf(doc_freq, n_docs)
         vocab = {term: i for i, term in enumerate(sorted(doc_freq))}
         # (term, doc, tf) triples sorted by term: the CSR layout with one row per term.
         rows, cols, tfs = [], [], []
@@ -131,7 +131,7 @@ class BM25:
         cols_a = np.array(cols, dtype=np.int32)
         tf_a = np.array(tfs, dtype=np.float64)
         norm = K1 * (1 - B + B * lengths[cols_a] / avgdl) if n_docs else tf_a
-        idf_a = np.array([idf[t] for t in sorted(doc_freq)], dtype=np.float64)
+        idf_a = np.array([idf_of[t] for t in vocab], dtype=np.float64)  # vocab order: row order
         data = idf_a[rows_a] * tf_a * (K1 + 1) / (tf_a + norm)
         order = np.argsort(rows_a, kind="stable")
         indptr = np.zeros(len(vocab) + 1, dtype=np.int64)

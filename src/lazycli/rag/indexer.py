@@ -151,7 +151,7 @@ class _Run:
     @property
     def embedder(self):
         if self._embedder is None:
-            self._embedder = backends.embedder(self.choice.identity.split(":", 1)[1])
+            self._embedder = backends.embedder(backends.spec_of(self.choice.identity))
         return self._embedder
 
     def apply(self, files: dict[str, Path]) -> None:

@@ -41,7 +41,7 @@ class Index:
         self.dir = Path(self.row["path"])
         self.store = backends.open_store(self.dir / "store", self.config["store"])
         self.snap = self._snapshot()
-        self.embed_spec = self.config["embed"].split(":", 1)[1]
+        self.embed_spec = backends.spec_of(self.config["embed"])
 
     def _snapshot(self) -> snapshot.Snapshot:
         snap = snapshot.load(self.dir)

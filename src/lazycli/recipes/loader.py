@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,12 +20,13 @@ from pydantic import BaseModel, ValidationError
 
 from lazycli.errors import LzError, did_you_mean
 from lazycli.recipes import schema
+from lazycli.recipes.refs import REF
 
 Loc = tuple[str | int, ...]
 
-# `${NAME}` / `${NAME:-default}`: an environment variable; `${models.llm.url}`: an earlier result.
+# `${NAME}` / `${NAME:-default}`: an environment variable; a dotted `${…}` is meant as a reference
+# to an earlier result (`${models.llm.url}`), and must then match refs.REF.
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
-_REF = re.compile(r"\$\{((?:models|indexes|steps)\.[A-Za-z0-9_\-]+(?:\.[A-Za-z0-9_\-]+)*)\}")
 _ANY_REF = re.compile(r"\$\{([^}]*\.[^}]*)\}")
 _SECRETISH = re.compile(r"(KEY|TOKEN|SECRET|PASSW)", re.I)
 _SECRET_FIELDS = {"api_key", "apikey", "token", "secret", "password", "access_key", "secret_key"}
@@ -368,7 +370,7 @@ def _unwrap(annotation: Any) -> list[Any]:
     origin = typing.get_origin(annotation)
     if origin is typing.Annotated:
         return _unwrap(typing.get_args(annotation)[0])
-    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+    if origin in (typing.Union, types.UnionType):
         out = []
         for arg in typing.get_args(annotation):
             out.extend(_unwrap(arg))
@@ -466,20 +468,24 @@ def dependencies(loaded: LoadedRecipe) -> dict[str, list[tuple[str, Loc]]]:
         deps[rid] = []
         for rel, ref in refs_in(value):
             full = loc + rel
-            if not _REF.fullmatch("${" + ref + "}"):
+            if not REF.fullmatch("${" + ref + "}"):
                 raise LzError(
                     f"{loaded.where(full)}: {dotted_path(full)}: bad reference ${{{ref}}}",
                     hint="references look like ${models.KEY.url}, ${indexes.KEY.name} or ${steps.NAME.FIELD}",
                 )
-            target = ref_target(ref)
-            if target not in ids:
-                close = did_you_mean(target, ids, n=1, cutoff=0.5)
-                raise LzError(
-                    f"{loaded.where(full)}: {dotted_path(full)}: ${{{ref}}} refers to unknown {target!r}",
-                    hint=f"did you mean {close[0]!r}?" if close else f"known: {', '.join(ids) or 'none'}",
-                )
-            deps[rid].append((target, full))
+            _check_target(loaded, full, ref, ids)
+            deps[rid].append((ref_target(ref), full))
     return deps
+
+
+def _check_target(loaded: LoadedRecipe, loc: Loc, ref: str, ids: list[str]) -> None:
+    target = ref_target(ref)
+    if target not in ids:
+        close = did_you_mean(target, ids, n=1, cutoff=0.5)
+        raise LzError(
+            f"{loaded.where(loc)}: {dotted_path(loc)}: ${{{ref}}} refers to unknown {target!r}",
+            hint=f"did you mean {close[0]!r}?" if close else f"known: {', '.join(ids) or 'none'}",
+        )
 
 
 def check_references(loaded: LoadedRecipe) -> list[str]:
@@ -516,12 +522,7 @@ def _check_app_refs(loaded: LoadedRecipe) -> None:
     found = [(("app",) + rel, ref) for rel, ref in refs_in(loaded.raw.get("app"))]
     found += [(("serve",) + rel, ref) for rel, ref in refs_in(loaded.raw.get("serve"))]
     for loc, ref in found:
-        if ref_target(ref) not in ids:
-            close = did_you_mean(ref_target(ref), ids, n=1, cutoff=0.5)
-            raise LzError(
-                f"{loaded.where(loc)}: {dotted_path(loc)}: ${{{ref}}} refers to unknown {ref_target(ref)!r}",
-                hint=f"did you mean {close[0]!r}?" if close else f"known: {', '.join(ids) or 'none'}",
-            )
+        _check_target(loaded, loc, ref, ids)
 
 
 # --- the app and its models ---------------------------------------------------------------------
@@ -535,9 +536,8 @@ def iter_nodes(steps: list, loc: Loc):
 
 def _iter_node(node, loc: Loc):
     yield node, loc
-    for key in ("steps",):
-        for i, child in enumerate(getattr(node, key, None) or []):
-            yield from _iter_node(child, loc + (key, i))
+    for i, child in enumerate(getattr(node, "steps", None) or []):
+        yield from _iter_node(child, loc + ("steps", i))
     for key in ("cond", "then", "otherwise", "on", "default", "body", "until"):
         child = getattr(node, key, None)
         if isinstance(child, BaseModel):
@@ -598,18 +598,14 @@ def _check_llm_model(loaded: LoadedRecipe, node: schema.LLMNode, loc: Loc) -> No
 
 
 def _is_deployment(name: str) -> bool:
-    try:
-        from lazycli import deployments
-    except ImportError:
-        return False
+    from lazycli import deployments
+
     return deployments.get(name) is not None
 
 
 def _resolve_model(model: str):
-    try:
-        from lazycli import catalog
-    except ImportError:
-        return None  # the catalogue is not installed in this build: nothing to check against
+    from lazycli import catalog
+
     return catalog.resolve(model)
 
 

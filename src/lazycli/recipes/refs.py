@@ -7,7 +7,8 @@ from typing import Any
 
 from lazycli.errors import LzError
 
-_REF = re.compile(r"\$\{((?:models|indexes|steps)\.[A-Za-z0-9_\-]+(?:\.[A-Za-z0-9_\-]+)*)\}")
+# `${models.KEY…}`, `${indexes.KEY…}`, `${steps.NAME…}`: a result of an earlier resource.
+REF = re.compile(r"\$\{((?:models|indexes|steps)\.[A-Za-z0-9_\-]+(?:\.[A-Za-z0-9_\-]+)*)\}")
 
 
 def lookup(ref: str, results: dict[str, Any]) -> Any:
@@ -36,7 +37,7 @@ def resolve_refs(value: Any, results: dict[str, Any]) -> Any:
         return [resolve_refs(v, results) for v in value]
     if not isinstance(value, str) or "${" not in value:
         return value
-    whole = _REF.fullmatch(value)
+    whole = REF.fullmatch(value)
     if whole:
         return lookup(whole.group(1), results)
-    return _REF.sub(lambda m: str(lookup(m.group(1), results)), value)
+    return REF.sub(lambda m: str(lookup(m.group(1), results)), value)

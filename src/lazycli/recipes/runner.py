@@ -138,10 +138,7 @@ def deploy_command(spec: schema.ModelSpec) -> list[str]:
 
 def _deploy_description(spec: schema.ModelSpec) -> dict[str, Any]:
     """The deploy verb's own dry run: the engine it picks, the exact argv and the launcher."""
-    plan_fn = getattr(_deployments(), "plan", None)
-    if plan_fn is None:
-        return {}
-    return plan_fn(
+    planned = _deployments().plan(
         spec.model,
         engine=spec.engine,
         launcher=spec.launcher,
@@ -149,7 +146,8 @@ def _deploy_description(spec: schema.ModelSpec) -> dict[str, Any]:
         port=spec.port,
         gpus=spec.gpus,
         options=dict(spec.options) or None,
-    ).describe()
+    )
+    return planned.describe()
 
 
 def _running(spec: schema.ModelSpec) -> dict | None:
@@ -161,13 +159,8 @@ def _running(spec: schema.ModelSpec) -> dict | None:
 
 
 def _deployments():
-    try:
-        from lazycli import deployments
-    except ImportError:
-        raise LzError(
-            "deploying models needs lazycli.deployments, which this build lacks",
-            hint="use a provider model (provider = ...) or a URL",
-        ) from None
+    from lazycli import deployments  # imported when a model is deployed, not for every recipe
+
     return deployments
 
 

@@ -64,9 +64,6 @@ class IndexSpec(_Strict):
     exclude: list[str] = Field(default_factory=list, description="Glob patterns of files to skip")
 
 
-VERBS = ("download", "index", "deploy", "finetune", "chat", "rag", "sweep", "lz")
-
-
 class StepSpec(_Strict):
     """One verb run in order; its result is `steps.NAME` for later values."""
 

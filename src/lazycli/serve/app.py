@@ -235,8 +235,8 @@ def create_app(backend: Any, limits: Limits | None = None) -> FastAPI:
             "model_not_found",
         )
 
-    async def guarded(request: Request, model: str | None, fn, *args):
-        """Auth, model check, run in a thread under the timeout, user errors as JSON."""
+    async def guarded(model: str | None, fn, *args):
+        """Model check, run in a thread under the timeout, user errors as JSON (auth: `_Guard`)."""
         failure = check_model(model)
         if failure:
             return failure
@@ -258,11 +258,11 @@ def create_app(backend: Any, limits: Limits | None = None) -> FastAPI:
         return {"status": "ok", "model": backend.name, "kind": backend.kind, "in_flight": counter["active"]}
 
     @app.get("/v1/models")
-    async def models(request: Request):
+    async def models():
         return {"object": "list", "data": [_model_card(backend)]}
 
     @app.post("/v1/chat/completions")
-    async def chat(body: ChatRequest, request: Request):
+    async def chat(body: ChatRequest):
         messages = [m.model_dump(exclude_none=True) for m in body.messages]
         if body.stream:
             failure = check_model(body.model)
@@ -274,19 +274,19 @@ def create_app(backend: Any, limits: Limits | None = None) -> FastAPI:
                 media_type="text/event-stream",
                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
             )
-        result = await guarded(request, body.model, backend.chat, messages, body.options())
+        result = await guarded(body.model, backend.chat, messages, body.options())
         if isinstance(result, JSONResponse):
             return result
         return _completion(backend.name, result)
 
     @app.post("/v1/embeddings")
-    async def embeddings(body: EmbeddingRequest, request: Request):
+    async def embeddings(body: EmbeddingRequest):
         texts = [body.input] if isinstance(body.input, str) else list(body.input)
         if not backend.embeds():
             return error(
                 400, f"{backend.name!r} does not embed", "invalid_request_error", "embeddings_unsupported"
             )
-        result = await guarded(request, None, backend.embed, texts, body.model)
+        result = await guarded(None, backend.embed, texts, body.model)
         if isinstance(result, JSONResponse):
             return result
         data = [{"object": "embedding", "index": i, "embedding": vec} for i, vec in enumerate(result)]
@@ -298,7 +298,7 @@ def create_app(backend: Any, limits: Limits | None = None) -> FastAPI:
         }
 
     @app.post("/v1/apps/{name}/invoke")
-    async def invoke(name: str, body: InvokeRequest, request: Request):
+    async def invoke(name: str, body: InvokeRequest):
         if name not in backend.aliases:
             return error(
                 404,
@@ -306,7 +306,7 @@ def create_app(backend: Any, limits: Limits | None = None) -> FastAPI:
                 "invalid_request_error",
                 "app_not_found",
             )
-        result = await guarded(request, None, backend.invoke, body.input, body.options)
+        result = await guarded(None, backend.invoke, body.input, body.options)
         if isinstance(result, JSONResponse):
             return result
         return {"app": backend.name, **result}
@@ -374,16 +374,19 @@ async def _sse(backend, messages, options, include_usage: bool, pool, timeout: f
         except BaseException as exc:  # handed to the event loop, reported as an error event
             loop.call_soon_threadsafe(queue.put_nowait, exc)
 
-    def chunk(delta: dict, finish: str | None = None, **extra) -> str:
+    def frame(choices: list[dict], **extra) -> str:
         body = {
             "id": cid,
             "object": "chat.completion.chunk",
             "created": created,
             "model": backend.name,
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+            "choices": choices,
             **extra,
         }
         return "data: " + json.dumps(body, ensure_ascii=False) + "\n\n"
+
+    def chunk(delta: dict, finish: str | None = None, **extra) -> str:
+        return frame([{"index": 0, "delta": delta, "finish_reason": finish}], **extra)
 
     deadline = loop.time() + timeout
     pool.submit(produce)
@@ -416,15 +419,7 @@ async def _sse(backend, messages, options, include_usage: bool, pool, timeout: f
             extra["sources"] = reply.sources
         yield chunk({}, (reply.finish_reason if reply else None) or "stop", **extra)
         if include_usage:
-            usage_chunk = {
-                "id": cid,
-                "object": "chat.completion.chunk",
-                "created": created,
-                "model": backend.name,
-                "choices": [],
-                "usage": _usage(reply.usage if reply else None),
-            }
-            yield "data: " + json.dumps(usage_chunk) + "\n\n"
+            yield frame([], usage=_usage(reply.usage if reply else None))
         yield "data: [DONE]\n\n"
     finally:
         stop["flag"] = True  # a client that went away stops the producer at its next piece

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lazycli.errors import LzError
+from lazycli.flow import Context, to_text
 
 
 @dataclass
@@ -95,8 +96,7 @@ class ModelBackend:
         return StreamReply(client.complete(plain_messages(messages), stream=True, **options), finish)
 
     def invoke(self, value: Any, options: dict) -> dict:
-        text = value if isinstance(value, str) else _json(value)
-        reply = self.chat([{"role": "user", "content": text}], options)
+        reply = self.chat([{"role": "user", "content": to_text(value)}], options)
         return {"output": reply.text, "sources": [], "usage": reply.usage}
 
     def embeds(self) -> bool:
@@ -125,8 +125,6 @@ class AppBackend:
         self._lock = threading.Lock()
 
     def _context(self, messages: list[dict], options: dict):
-        from lazycli.flow import Context
-
         msgs = plain_messages(messages)
         last_user = max((i for i, m in enumerate(msgs) if m["role"] == "user"), default=None)
         if last_user is None:
@@ -138,7 +136,7 @@ class AppBackend:
     def chat(self, messages: list[dict], options: dict) -> Reply:
         value, ctx = self._context(messages, options)
         out = self.app.run(value, ctx)
-        return Reply(out if isinstance(out, str) else _json(out), sources=list(ctx.sources))
+        return Reply(to_text(out), sources=list(ctx.sources))
 
     def stream(self, messages: list[dict], options: dict) -> StreamReply:
         value, ctx = self._context(messages, options)
@@ -149,8 +147,6 @@ class AppBackend:
         return StreamReply(self.app.stream(value, ctx), finish)
 
     def invoke(self, value: Any, options: dict) -> dict:
-        from lazycli.flow import Context
-
         ctx = Context(input=value, options=dict(options))
         out = self.app.run(value, ctx)
         return {"output": out, "sources": list(ctx.sources)}
@@ -170,9 +166,3 @@ class AppBackend:
                 self._embedder = resolve_target(self.embed_target)
         chosen = self._embedder.model if model is None or model == self.name else model
         return self._embedder.embed(texts, chosen)
-
-
-def _json(value: Any) -> str:
-    import json
-
-    return json.dumps(value, ensure_ascii=False, default=str)

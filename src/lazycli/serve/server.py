@@ -69,7 +69,7 @@ def serve(served: Served, *, host: str, port: int, limits, announce=note) -> Non
         timeout_graceful_shutdown=10,
         lifespan="on",
     )
-    server = _Server(config)
+    server = _server_class()(config)
     base = f"http://{host}:{port}"
     announce(f"serving {served.backend.name!r} at {base}/  (OpenAI base URL {base}/v1)")
     if limits.api_key:
@@ -93,7 +93,3 @@ def _server_class():
                     captured.clear()
 
     return Server
-
-
-def _Server(config):  # noqa: N802 - reads like the class it builds
-    return _server_class()(config)
