@@ -174,16 +174,19 @@ def logs(
       lz deploy logs smollm2-135m-instruct -f
     """
     from lazycli import deployments
+    from lazycli.launchers import last_lines
 
     found = deployments.job_of(deployments.require(name))
     if found is None:
         note(f"deployment {name} has not started yet")
         return
     launcher, job = found
-    text = launcher.logs(job, lines)
-    _write(text)
+    # One read gives both what to show and where following starts, so no line written in
+    # between is lost (and a remote launcher is asked once, not twice).
+    whole = launcher.logs(job, None)
+    _write(whole if lines is None else last_lines(whole, lines))
     if follow:
-        _follow(launcher, job, len(launcher.logs(job, None)))
+        _follow(launcher, job, len(whole))
 
 
 def _follow(launcher, job, offset: int) -> None:
