@@ -550,6 +550,12 @@ class Rerank(Node):
 
                     client = resolve_target(self.target)
                     self._scorer = lambda q, t: client.rerank(q, t, model=self.model)
+                elif self.backend == "cross-encoder":
+                    # The same resolution as `lz rag --rerank`: a catalogue name becomes its local
+                    # directory, and the loaded model is shared by every node in this process.
+                    from lazycli.rag import backends
+
+                    self._scorer = backends.reranker(self.model).rerank
                 else:
                     from lazycli.plugins import registry
 
