@@ -11,29 +11,25 @@ import sys
 import time
 
 import typer
-from typer.core import TyperGroup
 
+from lazycli.cli._groups import DefaultCommandGroup
 from lazycli.console import console, err_console, is_tty, note, options, print_json, want_json
 
 RAW_EXTRA = "lz_raw_extra"
 
 
-class DeployGroup(TyperGroup):
-    """A group whose default command is `start`, and which keeps `-- …` for the engine."""
+class DeployGroup(DefaultCommandGroup):
+    """`lz deploy MODEL` means `lz deploy start MODEL`; `-- …` is kept for the engine."""
 
     default_command = "start"
+    order = ("start", "ls", "status", "logs", "stop", "restart")
 
     def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
         if "--" in args:
             cut = args.index("--")
             ctx.meta[RAW_EXTRA] = args[cut + 1 :]
             args = args[:cut]
-        if args and args[0] not in self.commands and args[0] not in ("-h", "--help"):
-            args = [self.default_command, *args]
         return super().parse_args(ctx, args)
-
-    def list_commands(self, ctx: typer.Context) -> list[str]:
-        return ["start", "ls", "status", "logs", "stop", "restart"]
 
 
 app = typer.Typer(

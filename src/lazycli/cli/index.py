@@ -9,23 +9,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from typer.core import TyperGroup
 
+from lazycli.cli._groups import DefaultCommandGroup
 from lazycli.console import console, note, print_json, want_json
 
 
-class IndexGroup(TyperGroup):
-    """A group whose default command is `build`."""
+class IndexGroup(DefaultCommandGroup):
+    """`lz index PATH…` means `lz index build PATH…`."""
 
     default_command = "build"
-
-    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
-        if args and args[0] not in self.commands and args[0] not in ("-h", "--help"):
-            args = [self.default_command, *args]
-        return super().parse_args(ctx, args)
-
-    def list_commands(self, ctx: typer.Context) -> list[str]:
-        return ["build", "ls", "info", "rm"]
+    order = ("build", "ls", "info", "rm")
 
 
 app = typer.Typer(

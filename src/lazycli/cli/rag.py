@@ -9,21 +9,16 @@ import sys
 from pathlib import Path
 
 import typer
-from typer.core import TyperGroup
 
+from lazycli.cli._groups import DefaultCommandGroup
 from lazycli.console import console, err_console, is_tty, note, print_json, want_json
 
 
-class RagGroup(TyperGroup):
+class RagGroup(DefaultCommandGroup):
+    """`lz rag --index kb "q"` means `lz rag ask --index kb "q"`."""
+
     default_command = "ask"
-
-    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
-        if args and args[0] not in self.commands and args[0] not in ("-h", "--help"):
-            args = [self.default_command, *args]
-        return super().parse_args(ctx, args)
-
-    def list_commands(self, ctx: typer.Context) -> list[str]:
-        return ["ask", "eval"]
+    order = ("ask", "eval")
 
 
 app = typer.Typer(
