@@ -138,16 +138,20 @@ def deploy_command(spec: schema.ModelSpec) -> list[str]:
 
 def _deploy_description(spec: schema.ModelSpec) -> dict[str, Any]:
     """The deploy verb's own dry run: the engine it picks, the exact argv and the launcher."""
-    planned = _deployments().plan(
-        spec.model,
-        engine=spec.engine,
-        launcher=spec.launcher,
-        name=spec.name,
-        port=spec.port,
-        gpus=spec.gpus,
-        options=dict(spec.options) or None,
-    )
-    return planned.describe()
+    return _deployments().plan(spec.model, **_deploy_args(spec)).describe()
+
+
+def _deploy_args(spec: schema.ModelSpec) -> dict[str, Any]:
+    """What a model table says about its deployment; the dry run and the real deploy share it, so
+    the plan printed is the deployment started."""
+    return {
+        "engine": spec.engine,
+        "launcher": spec.launcher,
+        "name": spec.name,
+        "port": spec.port,
+        "gpus": spec.gpus,
+        "options": dict(spec.options) or None,
+    }
 
 
 def _running(spec: schema.ModelSpec) -> dict | None:
@@ -276,16 +280,7 @@ def _run_model(run: Run, key: str, spec: schema.ModelSpec) -> dict[str, Any]:
         note(f"models.{key}: reusing deployment {running['name']!r} at {running.get('url')}")
         return _deployment_result(running, reused=True)
     note(f"models.{key}: deploying {spec.model}…")
-    row = _deployments().deploy(
-        spec.model,
-        engine=spec.engine,
-        launcher=spec.launcher,
-        name=spec.name,
-        port=spec.port,
-        gpus=spec.gpus,
-        options=dict(spec.options) or None,
-        timeout=spec.timeout,
-    )
+    row = _deployments().deploy(spec.model, timeout=spec.timeout, **_deploy_args(spec))
     run.started.append(row["name"])
     note(f"models.{key}: {row['name']!r} is up at {row.get('url')}")
     return _deployment_result(row, reused=False)
