@@ -114,7 +114,8 @@ def llamacpp_end_to_end(home: Path, runs: int) -> tuple[list[float], list[float]
         _lz(env, "deploy", "stop", f"l{i}")
 
         port = _free_port()
-        argv = [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--host", "127.0.0.1"]
+        argv = [sys.executable, "-m", "lazycli_plugins.llamacpp_server", "--model", str(gguf)]
+        argv += ["--host", "127.0.0.1"]
         argv += ["--port", str(port), "--n_threads", threads, "--n_ctx", "4096"]
         started = time.time()
         bare = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

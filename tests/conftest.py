@@ -90,7 +90,7 @@ def llamacpp_url(tmp_path_factory):
         port = sock.getsockname()[1]
     log_path = tmp_path_factory.mktemp("llamacpp") / "server.log"
     argv = [
-        sys.executable, "-m", "llama_cpp.server", "--model", str(bundled_gguf()),
+        sys.executable, "-m", "lazycli_plugins.llamacpp_server", "--model", str(bundled_gguf()),
         "--model_alias", "smollm2-135m-instruct", "--host", "127.0.0.1", "--port", str(port),
         "--n_threads", "1", "--n_ctx", "4096",
     ]  # fmt: skip

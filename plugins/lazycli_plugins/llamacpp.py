@@ -60,7 +60,7 @@ def _defaults(req: EngineRequest) -> dict:
 def argv(req: EngineRequest) -> list[str]:
     options = {**_defaults(req), **req.options}
     head = [
-        sys.executable, "-m", "llama_cpp.server",
+        sys.executable, "-m", "lazycli_plugins.llamacpp_server",  # llama_cpp.server on the best CPU variant
         "--model", str(req.model_path),
         "--model_alias", req.served_name,
         "--host", req.host,

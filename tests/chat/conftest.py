@@ -68,7 +68,8 @@ def llama_url(tmp_path_factory):
 
     port = free_port()
     log = tmp_path_factory.mktemp("llama") / "server.log"
-    argv = [sys.executable, "-m", "llama_cpp.server", "--model", str(bundled_gguf()), "--host", "127.0.0.1"]
+    argv = [sys.executable, "-m", "lazycli_plugins.llamacpp_server", "--model", str(bundled_gguf())]
+    argv += ["--host", "127.0.0.1"]
     argv += ["--port", str(port), "--n_threads", "1", "--n_ctx", "2048", "--model_alias", "smollm2"]
     with open(log, "wb") as out:
         proc = subprocess.Popen(

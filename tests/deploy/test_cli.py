@@ -19,7 +19,8 @@ def test_dry_run_says_why_and_prints_exact_argv_and_wrapping():
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
     assert "auto: model format is gguf → llamacpp" in out
-    assert "-m llama_cpp.server --model" in out and "--n_ctx 1024" in out and "--chat_format chatml" in out
+    assert "-m lazycli_plugins.llamacpp_server --model" in out and "--n_ctx 1024" in out
+    assert "--chat_format chatml" in out
     assert "--port '{port}'" in out and "_wrap.py" in out and "process group" in out
     plan = json.loads(lz("deploy", "all-minilm-l6-v2", "--dry-run", "--json", check=0).stdout)
     assert plan["engine"] == "embed" and plan["reason"].startswith("auto: model type is embed")

@@ -94,7 +94,7 @@ def test_llamacpp_argv_uses_thread_and_ctx_settings(monkeypatch):
     settings.reset_cache()
     opts = checked("llamacpp", embedding="yes", n_batch=64)
     argv = engines.get_engine("llamacpp").argv(request(model_path=Path("/m/x.gguf"), options=opts))
-    assert argv[:3] == [sys.executable, "-m", "llama_cpp.server"]
+    assert argv[:3] == [sys.executable, "-m", "lazycli_plugins.llamacpp_server"]
     pairs = dict(zip(argv[3::2], argv[4::2], strict=False))
     assert pairs["--model"] == "/m/x.gguf"
     assert pairs["--model_alias"] == "qwen2-1.5b"

@@ -197,5 +197,5 @@ def test_deploy_the_bundled_model_through_slurm_chat_list_and_stop(slurm_cluster
     assert left.stdout.strip() == ""
     # No process of the job is left on the node (its argv carried the deployment's log path).
     ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
-    assert str(row["port"]) not in " ".join(line for line in ps.splitlines() if "llama_cpp.server" in line)
+    assert str(row["port"]) not in " ".join(line for line in ps.splitlines() if "llamacpp_server" in line)
     assert os.path.exists(row["log_path"])

@@ -59,7 +59,7 @@ def test_dry_run_prints_every_process_and_starts_nothing(home):
     assert [item["id"] for item in plan] == ["models.llm", "models.embed", "indexes.docs"]
     llm = by_id["models.llm"]
     assert llm["action"] == "deploy" and llm["launcher"] == "local"
-    assert "llama_cpp.server" in llm["argv"] and "--n_threads" in llm["argv"]
+    assert "lazycli_plugins.llamacpp_server" in llm["argv"] and "--n_threads" in llm["argv"]
     assert by_id["models.embed"]["action"] == "deploy" and "all-minilm-l6-v2" in by_id["models.embed"]["argv"]
     assert by_id["indexes.docs"]["command"][:2] == ["lz", "index"]
     assert deployments(home) == {}
