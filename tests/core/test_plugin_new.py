@@ -37,7 +37,13 @@ def test_scaffold_installs_lists_and_passes_its_contract_test(tmp_path, kind):
     target = tmp_path / "plugin"
     lz("plugin", "new", "demo-thing", "--kind", kind, "--dir", str(target), check=0)
     env_dir = tmp_path / "venv"
-    venv.EnvBuilder(system_site_packages=True, with_pip=False).create(env_dir)
+    venv.EnvBuilder(with_pip=False).create(env_dir)
+    # The plugin goes into a venv of its own; the packages of the environment running this test (lz,
+    # pytest, setuptools from the dev extra) stay visible there through a .pth file. A venv's
+    # system_site_packages would show the base interpreter's instead, which lacks them in a fresh venv.
+    [inner_site] = (env_dir / "lib").glob("python*/site-packages")
+    outer_sites = [p for p in sys.path if p.endswith(("site-packages", "dist-packages"))]
+    (inner_site / "outer-env.pth").write_text("\n".join(outer_sites) + "\n")
     python = str(env_dir / "bin" / "python")
     # pip from the outer interpreter installs into the venv (no network: setuptools is already here).
     subprocess.run(
