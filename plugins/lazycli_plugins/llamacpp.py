@@ -85,6 +85,6 @@ def lazycli_engines():
         protocol="openai",
         options=OPTIONS,
         is_installed=is_installed,
-        install_hint="pip install 'lazycli[local]' (compiles llama.cpp: ~5-30 min the first time)",
+        install_hint="bash scripts/install.sh (compiles llama.cpp once for every x86-64 CPU; see README)",
         description="llama.cpp OpenAI-compatible server for GGUF models on CPU (the embedded default)",
     )
