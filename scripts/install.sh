@@ -12,6 +12,7 @@
 #   LAZYCLI_LLAMA_BUILD=native     -march=native: this CPU only, never copy the wheel to another machine
 #   CMAKE_ARGS=...                 your own flags (they replace the above and key the cache too)
 #   LAZYCLI_WHEEL_CACHE=DIR        where built wheels are kept (default: lz's cache dir/wheels)
+#   install.sh --wheel-dir         prints the cache folder of this configuration and exits
 # torch: the CPU build first (an unpinned torch pulls several GB of CUDA packages). Users who already
 # have a torch keep it: set LAZYCLI_KEEP_TORCH=1.
 # On a terminal pip shows its progress bars and the compile a counter; in a log, one line per stage.
@@ -49,6 +50,7 @@ build_identity() {
 }
 KEY=$(build_identity | sha256sum | cut -c1-16)
 WHEEL_DIR="$CACHE/llama-cpp-python-$LLAMA_VERSION-$KEY"
+if [ "${1:-}" = "--wheel-dir" ]; then echo "$WHEEL_DIR"; exit 0; fi  # the folder this config uses
 
 # Shows ninja's [n/N] counter: one updating line on a terminal, every 10% in a log.
 compile_progress() {
