@@ -5,10 +5,11 @@
 # configuration into lz's wheel cache, in a folder named by a hash of the version, the CMake flags,
 # the compiler and the machine, then installed from there. A wheel built with other flags is never
 # reused (pip's own cache keys by source archive, not by CMAKE_ARGS, so it is bypassed).
-#   LAZYCLI_LLAMA_BUILD=portable   (default) every x86-64 CPU variant as a loadable backend; the
-#                                  engine loads the best one for the CPU it runs on
+#   LAZYCLI_LLAMA_BUILD=x86-64-v3  (default) one AVX2/FMA build: runs on Intel Haswell (2013), AMD Zen
+#                                  and later, AVX-512/AMX Xeons included (it uses neither)
+#   LAZYCLI_LLAMA_BUILD=portable   every x86-64 CPU variant as a loadable backend (~3x the compile);
+#                                  the engine loads the best one for the CPU it runs on
 #                                  (lazycli_plugins/llamacpp_server.py, override: LAZYCLI_LLAMACPP_CPU)
-#   LAZYCLI_LLAMA_BUILD=x86-64-v3  one AVX2/FMA build: Haswell (2013) or Zen and later; compiles faster
 #   LAZYCLI_LLAMA_BUILD=native     -march=native: this CPU only, never copy the wheel to another machine
 #   CMAKE_ARGS=...                 your own flags (they replace the above and key the cache too)
 #   LAZYCLI_WHEEL_CACHE=DIR        where built wheels are kept (default: lz's cache dir/wheels)
@@ -20,7 +21,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python}
 LLAMA_VERSION=${LAZYCLI_LLAMA_CPP_PYTHON:-0.3.36}
-BUILD=${LAZYCLI_LLAMA_BUILD:-portable}
+BUILD=${LAZYCLI_LLAMA_BUILD:-x86-64-v3}
 if [ -n "${LAZYCLI_HOME:-}" ]; then default_cache="$LAZYCLI_HOME/cache"; else default_cache="${XDG_CACHE_HOME:-$HOME/.cache}/lazycli"; fi
 CACHE=${LAZYCLI_WHEEL_CACHE:-$default_cache/wheels}
 START=$SECONDS
@@ -31,7 +32,7 @@ stage() { printf '==> [%dm%02ds] %s\n' $(((SECONDS - START) / 60)) $(((SECONDS -
 # Only what lz uses: no llava/mtmd, tools, examples, tests or llama.cpp's own server (~35 min → ~5).
 COMMON="-DLLAVA_BUILD=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF"
 case "$BUILD" in
-  portable) FLAGS="-DGGML_NATIVE=OFF -DGGML_BACKEND_DL=ON -DGGML_CPU_ALL_VARIANTS=ON -DGGML_BACKEND_DIR=llama_cpp/lib" ;;
+  portable) FLAGS="-DGGML_NATIVE=OFF -DGGML_BACKEND_DL=ON -DGGML_CPU_ALL_VARIANTS=ON -DGGML_BACKEND_DIR:STRING=llama_cpp/lib" ;;
   x86-64-v3) FLAGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON" ;;
   native) FLAGS="-DGGML_NATIVE=ON" ;;
   *) echo "install.sh: LAZYCLI_LLAMA_BUILD=$BUILD is not a build (hint: portable, x86-64-v3 or native)" >&2; exit 2 ;;
@@ -75,6 +76,14 @@ build_llama_wheel() {
     echo "install.sh: compiling llama.cpp failed (the whole log: $log)" >&2
     exit 1
   fi
+  # The variants must be inside the wheel, beside libllama.so (GGML_BACKEND_DIR is typed STRING:
+  # as a PATH, CMake would make it absolute and install them into the throwaway source tree).
+  case "$CMAKE_ARGS" in *GGML_BACKEND_DL=ON*)
+    if ! "$PY" -m zipfile -l "$tmp"/llama_cpp_python-*.whl | grep -q 'llama_cpp/lib/libggml-cpu-'; then
+      echo "install.sh: the llama.cpp wheel has no CPU variant libraries (log: $log)" >&2
+      exit 1
+    fi ;;
+  esac
   build_identity > "$tmp/build-identity.txt"
   rm -f "$log"
   # Atomic: an interrupted build never leaves a folder that looks complete.

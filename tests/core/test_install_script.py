@@ -26,7 +26,7 @@ def test_each_build_configuration_has_its_own_cache_folder(tmp_path):
     assert all(
         Path(d).parent == tmp_path and Path(d).name.startswith("llama-cpp-python-") for d in dirs.values()
     )
-    assert wheel_dir(tmp_path).stdout.strip() == dirs["portable"]  # the default
+    assert wheel_dir(tmp_path).stdout.strip() == dirs["x86-64-v3"]  # the default
 
 
 def test_own_cmake_args_key_the_cache_and_their_order_does_not(tmp_path):
