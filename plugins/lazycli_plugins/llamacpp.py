@@ -85,6 +85,6 @@ def lazycli_engines():
         protocol="openai",
         options=OPTIONS,
         is_installed=is_installed,
-        install_hint="bash scripts/install.sh (compiles llama.cpp once for every x86-64 CPU; see README)",
+        install_hint="bash scripts/install.sh (compiles llama.cpp once: ~9 min on 2 cores; see README)",
         description="llama.cpp OpenAI-compatible server for GGUF models on CPU (the embedded default)",
     )

@@ -1,7 +1,8 @@
 """Start llama-cpp-python's OpenAI-compatible server on the best llama.cpp CPU build for this machine.
 
-`scripts/install.sh` builds llama.cpp once with every x86-64 CPU variant as a loadable backend
-(`GGML_BACKEND_DL` + `GGML_CPU_ALL_VARIANTS`): `libggml-cpu-<variant>.so` files beside `libllama.so`.
+`LAZYCLI_LLAMA_BUILD=portable bash scripts/install.sh` builds llama.cpp once with every x86-64 CPU
+variant as a loadable backend (`GGML_BACKEND_DL` + `GGML_CPU_ALL_VARIANTS`): `libggml-cpu-<variant>.so`
+files beside `libllama.so`.
 llama-cpp-python never loads them itself (ggml looks only beside the python executable and in the
 working directory), so this module scores each variant on this CPU, registers one, then runs
 `llama_cpp.server` with the same arguments:
@@ -12,7 +13,8 @@ The AMX variant (`sapphirerapids`) is never picked on its own: ggml's AMX matrix
 some AVX-512/AMX machines and VMs (llama.cpp#20824), so the default is the best variant without
 AMX (AVX-512 where the CPU has it). `LAZYCLI_LLAMACPP_CPU` overrides the choice: `best` allows AMX,
 a variant name (`haswell`, `x64`, ...) forces that one. A llama.cpp built any other way (one CPU
-backend linked in, e.g. `LAZYCLI_LLAMA_BUILD=native`) has no variant files and runs unchanged.
+backend linked in: install.sh's default x86-64-v3 build, `native`) has no variant files and runs
+unchanged.
 """
 
 from __future__ import annotations
