@@ -44,7 +44,7 @@ def test_scaffold_installs_lists_and_passes_its_contract_test(tmp_path, kind):
     # addsitedir (not a bare path) so their own .pth files run too: an editable lz is found by one.
     [inner_site] = (env_dir / "lib").glob("python*/site-packages")
     outer_sites = [p for p in sys.path if p.endswith(("site-packages", "dist-packages"))]
-    (inner_site / "outer-env.pth").write_text(f"import site; [site.addsitedir(p) for p in {outer_sites!r}]\n")
+    (inner_site / "outer-env.pth").write_text(f"import site; list(map(site.addsitedir, {outer_sites!r}))\n")
     python = str(env_dir / "bin" / "python")
     # pip from the outer interpreter installs into the venv (no network: setuptools is already here).
     subprocess.run(
