@@ -113,6 +113,7 @@ class Report:
 class Options:
     model: str = DEFAULT_MODEL
     timeout: float = PROBE_TIMEOUT_S
+    only: tuple[str, ...] = ()  # run just these checks (and those they need); empty: all
 
 
 # --- the check list -------------------------------------------------------------------------------
@@ -126,6 +127,7 @@ class Step:
     doing: str
     run: Callable[[Options, dict[str, Any]], Check]
     required: bool = True
+    needs: tuple[str, ...] = ()  # checks whose findings this one uses (run first, also with --only)
 
 
 def steps() -> list[Step]:
@@ -134,17 +136,40 @@ def steps() -> list[Step]:
         Step("state", "writing the state database", check_state),
         Step("disk", "measuring free disk space", check_disk),
         Step("plugins", "loading plugins", check_plugins),
-        Step("model", "finding the bundled model", check_model),
+        Step("model", "finding the bundled model", check_model, needs=("config",)),
         Step("cpu", "reading CPU flags", check_cpu),
         # One child process serves both: import llama.cpp, load the model, generate one token.
-        Step("engine", "loading llama.cpp and the model, generating one token", check_engine),
-        Step("generate", "reading the generated token", check_generate),
+        Step(
+            "engine",
+            "loading llama.cpp and the model, generating one token",
+            check_engine,
+            needs=("config", "model", "cpu"),
+        ),
+        Step("generate", "reading the generated token", check_generate, needs=("engine",)),
         Step("embedder", "loading the embedder and embedding one sentence", check_embedder),
         Step("slurm", "asking Slurm (sinfo)", check_slurm, required=False),
-        Step("ray", "asking the Ray dashboard", check_ray, required=False),
+        Step("ray", "asking the Ray dashboard", check_ray, required=False, needs=("config",)),
         Step("engines", "looking for the other engines", check_other_engines, required=False),
         Step("chromium", "looking for Chromium", check_chromium, required=False),
     ]
+
+
+def selected(only: tuple[str, ...]) -> list[Step]:
+    """The steps to run, in order: `only` and what they need; an unknown name is a user error."""
+    from lazycli.errors import unknown
+
+    every = steps()
+    by_name = {step.name: step for step in every}
+    wanted: set[str] = set()
+    pending = list(only)
+    while pending:
+        name = pending.pop()
+        if name not in by_name:
+            raise unknown("check", name, by_name, hint=f"checks: {', '.join(by_name)}")
+        if name not in wanted:
+            wanted.add(name)
+            pending.extend(by_name[name].needs)
+    return [step for step in every if not only or step.name in wanted]
 
 
 def run(
@@ -155,7 +180,7 @@ def run(
     """Every check in order; `found` carries what earlier checks learned (the model path, …)."""
     found: dict[str, Any] = {}
     checks = []
-    for step in steps():
+    for step in selected(options.only):
         if on_start:
             on_start(step)
         started = time.monotonic()
@@ -191,7 +216,9 @@ def check_config(options: Options, found: dict[str, Any]) -> Check:
             "config",
             FAIL,
             f"model_path names a folder that does not exist: {', '.join(bad_dirs)}",
-            hint="create it, or fix it with `lz config set model_path DIR1:DIR2` (or LAZYCLI_MODEL_PATH)",
+            hint="create it, or fix LAZYCLI_MODEL_PATH"
+            if "LAZYCLI_MODEL_PATH" in os.environ
+            else "create it, or fix it: lz config set model_path DIR1:DIR2",
         )
     return Check("config", OK, where, data={"path": str(path), "exists": path.exists()})
 

@@ -25,10 +25,7 @@ VERBS: dict[str, tuple[str, str]] = {
     "config": ("lazycli.cli.config", "Show and change settings (config file, env vars, defaults)."),
     "keys": ("lazycli.cli.keys", "Store API keys for online providers (0600 file; env vars win)."),
     "version": ("lazycli.cli.version", "Print the lz version."),
-    "doctor": (
-        "lazycli.cli.doctor",
-        "Check that lz works here (engine, model, embedder, state), with fixes.",
-    ),
+    "doctor": ("lazycli.cli.doctor", "Check that lz works here (engine, model, state) and how to fix it."),
     "download": ("lazycli.cli.download", "Download models from Hugging Face or ModelScope (resumable)."),
     "models": ("lazycli.cli.models", "The model catalogue and local models (ls, info, add, rm)."),
     "deploy": ("lazycli.cli.deploy", "Start model servers that outlive lz; ls, status, logs, stop, restart."),

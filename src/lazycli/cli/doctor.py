@@ -21,6 +21,9 @@ def doctor(
     timeout: float = typer.Option(
         180.0, "--timeout", min=1, help="Seconds each engine/embedder check may take."
     ),
+    only: list[str] = typer.Option(
+        [], "--only", help="Run only these checks (and those they need), e.g. --only state,config."
+    ),
     json_: bool = typer.Option(False, "--json", help="Print JSON only (no progress)."),
 ) -> None:
     """Check that lz works here: config, state database, disk, plugins, the bundled model, llama.cpp
@@ -32,12 +35,13 @@ def doctor(
       lz doctor
       lz doctor --json | jq '.checks[] | select(.status == "fail")'
       lz doctor --model ./my-model.Q4_K_M.gguf
+      lz doctor --only state,disk          # quick: no model is loaded
     """
     from lazycli import doctor as checks
 
     as_json = want_json(json_)
     report = checks.run(
-        checks.Options(model=model, timeout=timeout),
+        checks.Options(model=model, timeout=timeout, only=_names(only)),
         on_start=None if as_json else _Progress.start,
         on_done=None if as_json else _print_check,
     )
@@ -48,6 +52,10 @@ def doctor(
         _print_summary(report)
     if not report.ok:
         raise typer.Exit(2)
+
+
+def _names(values: list[str]) -> tuple[str, ...]:
+    return tuple(name.strip() for value in values for name in value.split(",") if name.strip())
 
 
 class _Progress:
