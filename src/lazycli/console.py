@@ -6,17 +6,21 @@ and progress only appear on a terminal (rich decides that from the stream).
 
 from __future__ import annotations
 
-import json
 import sys
-from dataclasses import dataclass
 from typing import Any
 
 
-@dataclass
 class OutputOptions:
-    json: bool = False
-    quiet: bool = False
-    debug: bool = False
+    """The global output flags. A plain class, not a dataclass: `dataclasses` imports `inspect`,
+    which `lz --help` would otherwise pay for."""
+
+    def __init__(self, json: bool = False, quiet: bool = False, debug: bool = False) -> None:
+        self.json = json
+        self.quiet = quiet
+        self.debug = debug
+
+    def __repr__(self) -> str:
+        return f"OutputOptions(json={self.json}, quiet={self.quiet}, debug={self.debug})"
 
 
 options = OutputOptions()
@@ -62,6 +66,8 @@ def want_json(flag: bool = False) -> bool:
 
 def print_json(obj: Any) -> None:
     """Plain JSON on stdout, nothing else (no rich markup, no colour)."""
+    import json
+
     sys.stdout.write(json.dumps(obj, indent=2, ensure_ascii=False, default=str) + "\n")
     sys.stdout.flush()
 

@@ -9,11 +9,14 @@ for that name (`registry().get("engines", name)`) is a user error naming both pl
 
 from __future__ import annotations
 
+import json
 import os
+import sys
+import time
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from functools import lru_cache
-from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 import pluggy
@@ -81,16 +84,121 @@ def _allowed() -> set[str] | None:
     return {part.strip() for part in raw.split(",") if part.strip()}
 
 
-def _entry_points() -> list[metadata.EntryPoint]:
-    return sorted(metadata.entry_points(group=GROUP), key=lambda ep: ep.name)
+@dataclass(frozen=True)
+class Found:
+    """One `lazycli` entry point and the distribution that declares it."""
+
+    name: str
+    value: str  # "module" or "module:attr"
+    dist_name: str | None
+    dist_version: str | None
+
+    def load(self) -> Any:
+        """What `importlib.metadata.EntryPoint.load` does, without importing importlib.metadata."""
+        import importlib
+
+        module_name, _, attrs = self.value.partition(":")
+        obj = importlib.import_module(module_name.strip())
+        for attr in filter(None, attrs.split("[")[0].strip().split(".")):
+            obj = getattr(obj, attr)
+        return obj
 
 
-def _describe(ep: metadata.EntryPoint) -> PluginInfo:
-    dist = getattr(ep, "dist", None)
-    dist_name = dist.metadata["Name"] if dist is not None else None
-    source = "built-in" if dist_name == BUILTIN_DIST else (dist_name or "unknown")
-    version = dist.version if dist is not None else None
-    return PluginInfo(name=ep.name, module=ep.value, version=version, source=source)
+def _scan() -> tuple[list[Found], list[str]]:
+    """Every entry point of the group (importlib.metadata reads every installed dist: slow), and the
+    entry_points.txt files they come from."""
+    from importlib import metadata
+
+    found, files = [], []
+    for ep in metadata.entry_points(group=GROUP):
+        dist = getattr(ep, "dist", None)
+        found.append(
+            Found(
+                name=ep.name,
+                value=ep.value,
+                dist_name=dist.metadata["Name"] if dist is not None else None,
+                dist_version=dist.version if dist is not None else None,
+            )
+        )
+        where = getattr(dist, "_path", None)  # PathDistribution: the .dist-info/.egg-info folder
+        if where is not None:
+            files.append(str(Path(where) / "entry_points.txt"))
+    return sorted(found, key=lambda f: f.name), sorted(set(files))
+
+
+# --- entry-point cache ------------------------------------------------------------------------------
+# Scanning every installed distribution costs more than the rest of `lz plugins`. What pip (or any
+# installer) does to a sys.path folder changes that folder's mtime: a .dist-info is created or
+# removed. So the scan is cached under a key made of sys.path, each folder's mtime, and the mtimes
+# of the entry_points.txt files found; any change rescans. A folder changed in the last few seconds
+# is not trusted (its mtime may not move again within the same clock tick), so nothing is cached then.
+
+CACHE_VERSION = 1
+RACY_SECONDS = 2.0
+
+
+def _cache_path() -> Path:
+    from lazycli import paths
+
+    return paths.cache_dir() / "entry-points.json"
+
+
+def _mtime(path: str) -> int | None:
+    try:
+        return os.stat(path or ".").st_mtime_ns
+    except OSError:
+        return None
+
+
+def _cache_key(files: list[str]) -> dict[str, Any]:
+    return {
+        "version": CACHE_VERSION,
+        "executable": sys.executable,
+        "path": [[entry, _mtime(entry)] for entry in sys.path],
+        "files": [[file, _mtime(file)] for file in files],
+    }
+
+
+def _read_cache() -> list[Found] | None:
+    try:
+        with open(_cache_path(), encoding="utf-8") as fh:
+            cached = json.load(fh)
+        if cached["key"] != _cache_key([file for file, _ in cached["key"]["files"]]):
+            return None
+        return [Found(**row) for row in cached["entry_points"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _write_cache(found: list[Found], files: list[str]) -> None:
+    key = _cache_key(files)
+    newest = max((m for _, m in key["path"] + key["files"] if m is not None), default=0)
+    if newest / 1e9 > time.time() - RACY_SECONDS:
+        return
+    target = _cache_path()
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f"{target.name}.{os.getpid()}.tmp")
+        payload = {"key": key, "entry_points": [asdict(f) for f in found]}
+        tmp.write_text(json.dumps(payload), encoding="utf-8")
+        os.replace(tmp, target)
+    except OSError:
+        pass  # a read-only cache dir costs speed, never correctness
+
+
+def entry_points() -> list[Found]:
+    """The group's entry points sorted by name, from the cache when nothing on sys.path changed."""
+    cached = _read_cache()
+    if cached is not None:
+        return cached
+    found, files = _scan()
+    _write_cache(found, files)
+    return found
+
+
+def _describe(found: Found) -> PluginInfo:
+    source = "built-in" if found.dist_name == BUILTIN_DIST else (found.dist_name or "unknown")
+    return PluginInfo(name=found.name, module=found.value, version=found.dist_version, source=source)
 
 
 def _error_text(exc: BaseException) -> str:
@@ -101,7 +209,7 @@ def _error_text(exc: BaseException) -> str:
 
 def _load_plugins(pm: pluggy.PluginManager, infos: list[PluginInfo]) -> None:
     allowed = _allowed()
-    for ep in _entry_points():
+    for ep in entry_points():
         if allowed is not None and ep.name not in allowed:
             continue
         info = _describe(ep)

@@ -1,21 +1,18 @@
 """The `lz` command: a typer group whose verbs are imported only when they are run.
 
-`lz --help` must stay fast (≤ 0.15 s CPU), so this module imports typer and nothing heavy: the
-verb table below carries each verb's module and one-line help, and the module (pydantic, rich,
-the verb's own imports) is imported only when that verb is invoked (vLLM's CLI does the same).
-Verbs are typer apps (`app` in their module); plugin commands (`lazycli_commands`) are looked up
-when a name is not a built-in verb.
+`lz --help` must stay fast, so this module imports neither typer nor anything heavy: the verb
+table below carries each verb's module and one-line help, the typer group lives in `_root` and
+is imported only to run a command, and a verb's module (pydantic, rich, its own imports) only when
+that verb is invoked (vLLM's CLI does the same). `lz --help` itself is printed from a cache of the
+text typer rendered last time (see `_help_cache`). Verbs are typer apps (`app` in their module);
+plugin commands (`lazycli_commands`) are looked up when a name is not a built-in verb.
 """
 
 from __future__ import annotations
 
 import sys
 
-import typer
-import typer.main
-from typer.core import TyperGroup
-
-from lazycli import __version__
+from lazycli.cli import _help_cache
 from lazycli.console import options
 
 # name → (module, one-line help). Only verbs that work are listed here.
@@ -25,6 +22,7 @@ VERBS: dict[str, tuple[str, str]] = {
     "config": ("lazycli.cli.config", "Show and change settings (config file, env vars, defaults)."),
     "keys": ("lazycli.cli.keys", "Store API keys for online providers (0600 file; env vars win)."),
     "version": ("lazycli.cli.version", "Print the lz version."),
+    "doctor": ("lazycli.cli.doctor", "Check that lz works here (engine, model, state) and how to fix it."),
     "download": ("lazycli.cli.download", "Download models from Hugging Face or ModelScope (resumable)."),
     "models": ("lazycli.cli.models", "The model catalogue and local models (ls, info, add, rm)."),
     "deploy": ("lazycli.cli.deploy", "Start model servers that outlive lz; ls, status, logs, stop, restart."),
@@ -47,74 +45,13 @@ Run `lz VERB --help` for a verb's options; `lz plugins` lists plugin commands.
 """
 
 
-def _to_command(obj):
-    """A verb module's `app` (a typer app) as a command of the same click flavour as the root."""
-    return typer.main.get_command(obj) if isinstance(obj, typer.Typer) else obj
+def __getattr__(name: str):
+    # `lazycli.cli.app` (the typer group) stays importable without making every start pay for it.
+    if name == "app":
+        from lazycli.cli._root import app
 
-
-class LazyGroup(TyperGroup):
-    """A typer group that imports a verb's module only when that verb runs."""
-
-    def list_commands(self, ctx) -> list[str]:
-        return sorted(VERBS)
-
-    def get_command(self, ctx, cmd_name: str):
-        if cmd_name in VERBS:
-            import importlib
-
-            module = importlib.import_module(VERBS[cmd_name][0])
-            command = _to_command(module.app)
-            command.name = cmd_name
-            return command
-        return _plugin_command(cmd_name)
-
-    def format_commands(self, ctx, formatter) -> None:
-        # From the table, not from the modules: listing verbs must not import them.
-        rows = [(name, VERBS[name][1]) for name in sorted(VERBS)]
-        with formatter.section("Commands"):
-            formatter.write_dl(rows)
-
-
-def _plugin_command(name: str):
-    from lazycli.plugins import registry
-
-    spec = registry().all("commands").get(name)
-    if spec is None:
-        return None
-    command = _to_command(spec.factory())
-    command.name = name
-    return command
-
-
-def _show_version(value: bool) -> None:
-    if value:
-        print(f"lz {__version__}")
-        raise typer.Exit()
-
-
-app = typer.Typer(
-    cls=LazyGroup,
-    rich_markup_mode=None,  # plain help: rich's renderer would import every verb to list them
-    add_completion=False,
-    no_args_is_help=True,
-    context_settings={"help_option_names": ["-h", "--help"]},
-    epilog=EPILOG,
-)
-
-
-@app.callback()
-def root(
-    json_: bool = typer.Option(False, "--json", help="Machine output: plain JSON on stdout, nothing else."),
-    quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress or notes, only results and errors."),
-    debug: bool = typer.Option(False, "--debug", help="Show tracebacks for errors."),
-    version: bool = typer.Option(
-        False, "--version", callback=_show_version, is_eager=True, help="Print the version and exit."
-    ),
-) -> None:
-    """lz: build, tune and run LLM applications from the shell."""
-    options.json = options.json or json_
-    options.quiet = options.quiet or quiet
-    options.debug = options.debug or debug
+        return app
+    raise AttributeError(name)
 
 
 def _report_user_error(message: str, hint: str | None) -> None:
@@ -126,12 +63,15 @@ def _report_user_error(message: str, hint: str | None) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: user errors → one line, exit 2; bugs → traceback, exit 1."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args in (["--help"], ["-h"]) and _help_cache.show():
+        return
+    from lazycli.cli._root import command
     from lazycli.errors import LzError
 
-    args = list(sys.argv[1:] if argv is None else argv)
     options.debug = options.debug or "--debug" in args
     try:
-        typer.main.get_command(app).main(args=args, prog_name="lz", standalone_mode=True)
+        command().main(args=args, prog_name="lz", standalone_mode=True)
     except LzError as exc:
         if options.debug:
             import traceback
