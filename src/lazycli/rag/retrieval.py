@@ -19,7 +19,7 @@ from lazycli.console import note
 from lazycli.errors import LzError, unknown
 from lazycli.rag import backends, manifest, snapshot
 from lazycli.rag import fusion as fusion_mod
-from lazycli.rag.bm25 import tokenize
+from lazycli.rag.bm25 import tokenize_query
 
 RETRIEVERS = ("cosine", "bm25", "bm25_chinese")
 DEFAULT_RETRIEVERS = ("cosine", "bm25")
@@ -45,7 +45,7 @@ class Index:
 
     def _snapshot(self) -> snapshot.Snapshot:
         snap = snapshot.load(self.dir)
-        if snap is not None and snap.version == self.store.version():
+        if snap is not None and snap.matches(self.store):
             return snap
         if snap is not None and self.store.checkout(snap.version):
             note(
@@ -60,7 +60,15 @@ class Index:
         return sorted(self.snap.groups)
 
     def embed_query(self, query: str) -> np.ndarray:
-        return backends.embedder(self.embed_spec).embed([query])[0]
+        vector = backends.embedder(self.embed_spec).embed([query])[0]
+        dim = self.snap.dim
+        if dim is not None and len(vector) != dim:
+            raise LzError(
+                f"index {self.name!r} holds {dim}-dimensional vectors but its embedder "
+                f"{self.config['embed']!r} now gives {len(vector)}",
+                hint=f"rebuild it: `lz index PATH --name {self.name}` after `lz index rm {self.name}`",
+            )
+        return vector
 
     def search(
         self,
@@ -94,7 +102,7 @@ class Index:
 
     def ranked_lists(self, query, retrievers, groups, depth, query_vector) -> dict[str, list]:
         """{"retriever@group": [(store offset, score), …]} computed in parallel."""
-        tokens = tokenize(query) if any(r.startswith("bm25") for r in retrievers) else []
+        tokens = tokenize_query(query) if any(r.startswith("bm25") for r in retrievers) else []
         kinds = list(dict.fromkeys("bm25" if r.startswith("bm25") else r for r in retrievers))
         jobs = [(kind, group) for kind in kinds for group in groups]
 
@@ -121,7 +129,7 @@ class Index:
         while len(out) < want and cursor < len(fused):
             window = fused[cursor : cursor + max(want * 2, 10)]
             cursor += len(window)
-            rows = self.store.take([item for item, _ in window], FETCH_COLUMNS)
+            rows = self._rows([item for item, _ in window])
             for (item, score), row in zip(window, rows, strict=True):
                 if any(_same_passage(row, kept) for kept in out):
                     continue
@@ -129,6 +137,12 @@ class Index:
                 if len(out) >= want:
                     break
         return out
+
+    def _rows(self, offsets: list[int]) -> list[dict]:
+        """Result rows from the snapshot (no store opened), or from the store for an old one."""
+        if self.snap.rows is not None:
+            return self.snap.rows.take(offsets)
+        return self.store.take(offsets, FETCH_COLUMNS)
 
     def _check_groups(self, groups) -> list[str]:
         if not groups:
