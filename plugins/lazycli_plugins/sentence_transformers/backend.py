@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +38,21 @@ def _quiet_transformers() -> None:
 SMALL_BATCH = 8
 
 
+# English-only sentence models, by name (the model directory or the checkpoint it was trained
+# from): retrieval gives their vectors no vote on Chinese queries. Anything else is assumed to be
+# multilingual, which only keeps the old behaviour.
+_ENGLISH_ONLY = re.compile(
+    r"all[-_]minilm|all[-_]mpnet|minilm-l\d+-h\d+-uncased|bge-(small|base|large)-en|-en-v", re.I
+)
+
+
+def _languages(model_path: str) -> tuple[str, ...] | None:
+    names = [model_path]
+    with contextlib.suppress(OSError, ValueError):
+        names.append(json.loads((Path(model_path) / "config.json").read_text()).get("_name_or_path") or "")
+    return ("en",) if any(_ENGLISH_ONLY.search(n) for n in names) else None
+
+
 class LocalEmbedder:
     """`embed(texts)` → unit-length float32 vectors (so cosine similarity is a dot product).
 
@@ -51,6 +69,7 @@ class LocalEmbedder:
         self.batch_size = int(options.get("batch_size", 32))
         self._torch_model = None
         self._numpy_model = None
+        self.languages = _languages(self.model_path)
         self.numpy_ok = bool(options.get("numpy", True)) and numpy_bert.supports(self.model_path)
         if self.numpy_ok:
             self.dim, self.max_tokens = numpy_bert.shape(self.model_path)
