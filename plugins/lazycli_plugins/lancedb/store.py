@@ -44,16 +44,18 @@ class LanceStore:
     # --- reading ---------------------------------------------------------------------------
 
     def fingerprint(self) -> str:
-        """Names of the table's version manifests: every commit (add, delete, optimize, cleanup)
-        writes or removes one, so equal fingerprints mean the same table. No lancedb import."""
+        """The table's version manifests: every commit (add, delete, optimize, cleanup) writes or
+        removes one, so equal fingerprints mean the same table. No lancedb import."""
         import hashlib
 
         versions = self.path / f"{TABLE}.lance" / "_versions"
         try:
-            names = sorted(os.listdir(versions))
+            entries = sorted(os.scandir(versions), key=lambda e: e.name)
         except FileNotFoundError:
-            names = []
-        return hashlib.blake2b("\n".join(names).encode(), digest_size=12).hexdigest()
+            entries = []
+        # Size and mtime too: a table dropped and made again restarts at the same version names.
+        listing = [f"{e.name}:{e.stat().st_size}:{e.stat().st_mtime_ns}" for e in entries]
+        return hashlib.blake2b("\n".join(listing).encode(), digest_size=12).hexdigest()
 
     def table(self):
         if self._table is None:

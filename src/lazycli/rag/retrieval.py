@@ -101,7 +101,7 @@ class Index:
             return []
         if weights is None and fusion == "rrf":
             weights = self.default_weights(query, retrievers)
-        if "cosine" in retrievers and len(retrievers) > 1 and weights.get("cosine", 1.0) <= 0:
+        if "cosine" in retrievers and len(retrievers) > 1 and (weights or {}).get("cosine", 1.0) <= 0:
             retrievers = [r for r in retrievers if r != "cosine"]  # no vote: skip embedding the query
         if "cosine" in retrievers and query_vector is None:
             query_vector = self.embed_query(query)
