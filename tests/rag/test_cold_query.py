@@ -96,6 +96,7 @@ def test_snapshot_serves_rows_and_a_store_change_is_noticed(lz_home, tmp_path):
     assert top["file"] == "bees.md"
     # A store commit the snapshot never saw (a run killed after its commit): not trusted blindly.
     opened.store.delete_sources([str(docs / "bees.md")])
+    assert opened.store.fingerprint() != opened.snap.fingerprint
     assert not opened.snap.matches(opened.store)
     # The next query reads the store as of the snapshot's version (the design for a run cut short).
     again = Index("small").search("waggle dance direction of food", retrievers=("bm25",), topk=1)[0]

@@ -116,8 +116,8 @@ class Snapshot:
     def matches(self, store) -> bool:
         """Whether the store still holds what this snapshot was built from (cheaply when it can)."""
         fingerprint = getattr(store, "fingerprint", None)
-        if self.fingerprint and fingerprint is not None:
-            return fingerprint() == self.fingerprint
+        if self.fingerprint and fingerprint is not None and fingerprint() == self.fingerprint:
+            return True  # the fast path: the store is not even opened
         return self.version == store.version()
 
     @property
