@@ -8,6 +8,7 @@ files behind; `clean_temp()` removes them and is only called while the index loc
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -26,14 +27,35 @@ def _in_sources(sources: list[str]) -> str:
 
 class LanceStore:
     def __init__(self, path: Path, options: dict[str, Any]):
-        import lancedb
-
         self.path = Path(path)
         self.path.mkdir(parents=True, exist_ok=True)
-        self._db = lancedb.connect(str(self.path))
+        self._connection = None
         self._table = None
 
+    @property
+    def _db(self):
+        # lancedb (and pyarrow under it) cost ~1 s to import here: only when the table is touched.
+        if self._connection is None:
+            import lancedb
+
+            self._connection = lancedb.connect(str(self.path))
+        return self._connection
+
     # --- reading ---------------------------------------------------------------------------
+
+    def fingerprint(self) -> str:
+        """The table's version manifests: every commit (add, delete, optimize, cleanup) writes or
+        removes one, so equal fingerprints mean the same table. No lancedb import."""
+        import hashlib
+
+        versions = self.path / f"{TABLE}.lance" / "_versions"
+        try:
+            entries = sorted(os.scandir(versions), key=lambda e: e.name)
+        except FileNotFoundError:
+            entries = []
+        # Size and mtime too: a table dropped and made again restarts at the same version names.
+        listing = [f"{e.name}:{e.stat().st_size}:{e.stat().st_mtime_ns}" for e in entries]
+        return hashlib.blake2b("\n".join(listing).encode(), digest_size=12).hexdigest()
 
     def table(self):
         if self._table is None:
@@ -133,4 +155,5 @@ class LanceStore:
 
     def drop(self) -> None:
         self._table = None
+        self._connection = None
         shutil.rmtree(self.path, ignore_errors=True)

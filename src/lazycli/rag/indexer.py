@@ -24,7 +24,7 @@ from pathlib import Path
 
 from lazycli.console import err_console, is_tty, note, options
 from lazycli.errors import LzError
-from lazycli.rag import backends, documents, manifest, snapshot
+from lazycli.rag import backends, bm25, documents, manifest, snapshot
 from lazycli.rag.bm25 import tokenize
 from lazycli.rag.splitter import DEFAULT_GROUPS, Group, split
 
@@ -103,17 +103,31 @@ def build_index(
         manifest.upsert(name, path=index_dir, store=store, embed=choice.identity, config=config, roots=roots)
         run = _Run(name, st, groups, choice, loaders, summary, progress)
         run.apply(found.files)
-        snap_stale = (snapshot.load(index_dir) or snapshot.Snapshot(-1, {})).version != st.version()
-        if run.changed or snap_stale:
+        if run.changed or _snapshot_stale(index_dir, st):
             if run.changed:
                 st.compact()
-            snapshot.save(snapshot.build(st), index_dir)
+            snapshot.save(snapshot.build(st), index_dir, _fingerprint(st))
         entries = manifest.files(name)
+        bm25.prepare_query_cutter()
         summary.files = len(entries)
         summary.chunks = st.count()
         manifest.set_totals(name, summary.files, summary.chunks)
     summary.seconds = round(time.monotonic() - started, 3)
     return summary.as_dict()
+
+
+def _fingerprint(st) -> str | None:
+    fingerprint = getattr(st, "fingerprint", None)
+    return fingerprint() if fingerprint is not None else None
+
+
+def _snapshot_stale(index_dir: Path, st) -> bool:
+    """Behind the store, or saved by an lz that kept no result rows / store fingerprint (then
+    every query would open the store): rebuilt even when no file changed."""
+    snap = snapshot.load(index_dir)
+    if snap is None or snap.version != st.version() or snap.rows is None:
+        return True
+    return snap.fingerprint != _fingerprint(st)
 
 
 def _reset_if_config_changed(name, config, st, index_dir, summary, store_name):

@@ -8,10 +8,17 @@ centroids, scans the best PROBE_FRACTION of the lists exactly, and so reads ~25%
 mat-vec over 100k × 384 floats reads 150 MB and is memory-bound (60–80 ms on this shared CPU);
 the benchmark reports the IVF's recall@10 against the exact scan.
 
+The snapshot also keeps what a result shows (source, group, positions, meta, text) as one JSON
+record per store row in `rows.bin`, located by `rows.npy` offsets and read through a memory map:
+a query then never opens the store, so a fresh `lz rag` process does not import lancedb/pyarrow
+(about a second on this CPU). That doubles the text on disk, not the vectors.
+
 A snapshot is tied to the store version it was built from: a directory `snapshot-<version>` plus
-a pointer file written last, atomically. A query that finds the pointer behind the store (an
-update is running, or a run was killed after its store commit) reads the store as of the
-snapshot's version; if that version is gone, it builds a fresh snapshot in memory.
+a pointer file written last, atomically. The pointer also records the store's `fingerprint()`
+(a cheap look at its files, where the store offers one), so a query can tell that the snapshot
+is current without opening the store. A query that finds the pointer behind the store (an update
+is running, or a run was killed after its store commit) reads the store as of the snapshot's
+version; if that version is gone, it builds a fresh snapshot in memory.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ from lazycli.fsutil import atomic_write_text
 from lazycli.rag.bm25 import BM25
 
 POINTER = "snapshot.json"
+ROW_COLUMNS = ["source", "group", "segment", "start", "end", "meta", "text"]
 
 
 IVF_MIN_ROWS = 20_000
@@ -56,20 +64,74 @@ class GroupData:
     ivf: IVF | None = None
 
 
+class Rows:
+    """Result rows by store offset: JSON records in one byte buffer (a file map when loaded)."""
+
+    def __init__(self, blob, bounds: np.ndarray):
+        self.blob = blob
+        self.bounds = bounds  # (rows + 1,) byte offsets
+
+    @classmethod
+    def from_table(cls, table) -> Rows:
+        columns = {c: table.column(c).to_pylist() for c in ROW_COLUMNS}
+        parts = [
+            json.dumps({c: columns[c][i] for c in ROW_COLUMNS}, ensure_ascii=False).encode("utf-8")
+            for i in range(table.num_rows)
+        ]
+        bounds = np.zeros(len(parts) + 1, dtype=np.int64)
+        np.cumsum([len(p) for p in parts], out=bounds[1:])
+        return cls(b"".join(parts), bounds)
+
+    def take(self, offsets: list[int]) -> list[dict]:
+        return [json.loads(bytes(self.blob[self.bounds[o] : self.bounds[o + 1]])) for o in offsets]
+
+    def save(self, directory: Path) -> None:
+        (directory / "rows.bin").write_bytes(bytes(self.blob))
+        np.save(directory / "rows.npy", self.bounds)
+
+    @classmethod
+    def load(cls, directory: Path) -> Rows | None:
+        import mmap
+
+        try:
+            bounds = np.load(directory / "rows.npy")
+            with open(directory / "rows.bin", "rb") as fh:
+                blob = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) if bounds[-1] else b""
+        except FileNotFoundError:  # a snapshot written before rows were kept: the store serves them
+            return None
+        return cls(blob, bounds)
+
+
 @dataclass
 class Snapshot:
     version: int
     groups: dict[str, GroupData]
+    rows: Rows | None = None
+    fingerprint: str | None = None  # the store's fingerprint() when this snapshot was saved
 
     @property
     def chunks(self) -> int:
         return sum(len(g.offsets) for g in self.groups.values())
 
+    def matches(self, store) -> bool:
+        """Whether the store still holds what this snapshot was built from (cheaply when it can)."""
+        fingerprint = getattr(store, "fingerprint", None)
+        if self.fingerprint and fingerprint is not None and fingerprint() == self.fingerprint:
+            return True  # the fast path: the store is not even opened
+        return self.version == store.version()
+
+    @property
+    def dim(self) -> int | None:
+        for group in self.groups.values():
+            if group.vectors is not None and group.vectors.ndim == 2:
+                return int(group.vectors.shape[1])
+        return None
+
 
 def build(store) -> Snapshot:
     """Read groups, tokens and vectors from the store and build every group's search data."""
     version = store.version()
-    table = store.scan(["group", "tokens", "vector"])
+    table = store.scan(["tokens", "vector", *ROW_COLUMNS])
     if table is None or table.num_rows == 0:
         return Snapshot(version, {})
     groups = np.asarray(table.column("group").to_numpy(zero_copy_only=False))
@@ -87,7 +149,7 @@ def build(store) -> Snapshot:
             offsets, group_vectors = offsets[order], group_vectors[order]
         bm25 = BM25.build([tokens[i].split() for i in offsets.tolist()])
         out[name] = GroupData(offsets, np.ascontiguousarray(group_vectors, dtype=np.float32), bm25, ivf)
-    return Snapshot(version, out)
+    return Snapshot(version, out, Rows.from_table(table))
 
 
 def _partition(vectors: np.ndarray) -> tuple[np.ndarray, IVF]:
@@ -112,8 +174,10 @@ def _partition(vectors: np.ndarray) -> tuple[np.ndarray, IVF]:
     return order, IVF(centroids.astype(np.float32), bounds)
 
 
-def save(snap: Snapshot, index_dir: Path) -> None:
-    """Write `snapshot-<version>/`, then the pointer, then remove older snapshot dirs."""
+def save(snap: Snapshot, index_dir: Path, fingerprint: str | None = None) -> None:
+    """Write `snapshot-<version>/`, then the pointer, then remove older snapshot dirs.
+
+    `fingerprint`: the store's, taken with no writer running (the indexer holds its lock)."""
     target = index_dir / f"snapshot-{snap.version}"
     shutil.rmtree(target, ignore_errors=True)
     for name, group in snap.groups.items():
@@ -126,7 +190,11 @@ def save(snap: Snapshot, index_dir: Path) -> None:
             np.save(gdir / "bounds.npy", group.ivf.bounds)
         group.bm25.save(gdir / "bm25")
     target.mkdir(parents=True, exist_ok=True)
+    if snap.rows is not None:
+        snap.rows.save(target)
     pointer = {"version": snap.version, "dir": target.name, "groups": sorted(snap.groups)}
+    if fingerprint:
+        pointer["fingerprint"] = fingerprint
     atomic_write_text(index_dir / POINTER, json.dumps(pointer))
     clean_old(index_dir, keep=target.name)
 
@@ -160,12 +228,12 @@ def load(index_dir: Path) -> Snapshot | None:
             )
     except FileNotFoundError:
         return None
-    return Snapshot(pointer["version"], groups)
+    return Snapshot(pointer["version"], groups, Rows.load(root), pointer.get("fingerprint"))
 
 
 def current(store, index_dir: Path) -> tuple[Snapshot, bool]:
     """(snapshot matching the store, whether it had to be rebuilt in memory)."""
     snap = load(index_dir)
-    if snap is not None and snap.version == store.version():
+    if snap is not None and snap.matches(store):
         return snap, False
     return build(store), True
