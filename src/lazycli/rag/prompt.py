@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from lazycli.rag.splitter import count_tokens
 
@@ -10,7 +11,46 @@ SYSTEM = (
     "You answer questions using only the numbered sources given. After each statement, cite the "
     "source it comes from as [n]. If the sources do not contain the answer, say that you do not know."
 )
+# For models of a few hundred million parameters: one short instruction they can follow, and the
+# exact words to copy (a long rule list made SmolLM2 invent flags; see docs/eval.md).
+BRIEF_SYSTEM = (
+    "Answer in one or two sentences from the sources. Copy commands and setting names exactly as "
+    "the sources write them. Cite the source number like [1]."
+)
 DEFAULT_CONTEXT_TOKENS = 1500
+DEFAULT_QUOTE_TOKENS = 120
+
+
+@dataclass(frozen=True)
+class Style:
+    """How the answer is made: the system prompt, and whether the best passage is quoted first."""
+
+    name: str
+    system: str | None  # None: no model call (the quote is the answer)
+    quote: bool = False
+    help: str = ""
+
+
+STYLES = {
+    s.name: s
+    for s in (
+        Style("numbered", SYSTEM, help="numbered sources, the model answers and cites [n]"),
+        Style("brief", BRIEF_SYSTEM, help="a one-line instruction for small models"),
+        Style("quote", BRIEF_SYSTEM, quote=True, help="quote the best passage, then a summary"),
+        Style("extract", None, quote=True, help="quote the best passage with its citation; no model call"),
+    )
+}
+DEFAULT_STYLE = "quote"
+
+
+def check_style(name: str) -> str:
+    if name not in STYLES:
+        from lazycli.errors import unknown
+
+        raise unknown("prompt style", name, list(STYLES), hint="styles: " + ", ".join(STYLES))
+    return name
+
+
 _CITATION = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 
 
@@ -40,10 +80,67 @@ def context_block(results: list[dict], budget: int = DEFAULT_CONTEXT_TOKENS) -> 
     return "\n\n".join(parts)
 
 
-def messages(question: str, results: list[dict], budget: int = DEFAULT_CONTEXT_TOKENS) -> list[dict]:
+def messages(
+    question: str, results: list[dict], budget: int = DEFAULT_CONTEXT_TOKENS, style: str = "numbered"
+) -> list[dict]:
     context = context_block(results, budget)
     user = f"Sources:\n{context}\n\nQuestion: {question}\nAnswer with citations [n]:" if context else question
-    return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
+    system = STYLES[style].system or SYSTEM
+    return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+
+
+# --- the quoted passage ---------------------------------------------------------------------------
+
+_WORD = re.compile(r"[\u4e00-\u9fff]|[A-Za-z0-9_.\-]+")
+_STOP = frozenset(
+    ["a", "an", "the", "of", "to", "in", "on", "for", "and", "or", "is", "are", "do", "does", "how", "what",
+     "which", "where", "when", "i", "my", "me", "it", "with", "by", "be", "can", "that", "this", "from",
+     "as", "at", "without"]
+)  # fmt: skip
+
+
+def _words(text: str) -> set[str]:
+    return {w.lower().strip(".-") for w in _WORD.findall(text)} - _STOP - {""}
+
+
+def _blocks(text: str) -> list[str]:
+    """Paragraphs; an indented or fenced code block stays attached to the paragraph before it."""
+    out: list[str] = []
+    for part in re.split(r"\n\s*\n", text.strip()):
+        code = part.startswith(("    ", "\t", "```", "$ ")) or part.lstrip().startswith("```")
+        if code and out:
+            out[-1] += "\n\n" + part
+        else:
+            out.append(part)
+    return [b for b in out if b.strip()]
+
+
+def quote(question: str, result: dict, budget: int = DEFAULT_QUOTE_TOKENS) -> str:
+    """The part of a passage that best matches the question: from its best-matching paragraph on
+    (a heading pulls in the paragraph under it), within `budget` tokens."""
+    blocks = _blocks(result.get("text", ""))
+    if not blocks:
+        return ""
+    asked = _words(question)
+    scores = [len(asked & _words(b)) / (1 + len(_words(b))) ** 0.5 for b in blocks]
+    best = max(range(len(blocks)), key=lambda i: (scores[i], -i))
+    picked, used = [], 0
+    for block in blocks[best:]:
+        cost = count_tokens(block)
+        if picked and used + cost > budget:
+            break
+        picked.append(block)
+        used += cost
+    return _trim("\n\n".join(picked), budget)
+
+
+def quoted(question: str, results: list[dict], budget: int = DEFAULT_QUOTE_TOKENS) -> str:
+    """`> passage` lines and the source line: the honest first part of an answer."""
+    if not results:
+        return ""
+    text = quote(question, results[0], budget)
+    body = "\n".join(f"> {line}" if line.strip() else ">" for line in text.splitlines())
+    return f"{body}\n[1] ({label(results[0])})\n\n"
 
 
 def cited(answer: str, results: list[dict]) -> list[int]:
