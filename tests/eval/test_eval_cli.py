@@ -229,5 +229,6 @@ def test_a_killed_run_resumes_from_its_cache(tmp_path, standin, lz_home):
     report = json.loads(
         lz("eval", standin.url, "--data", data, "--metric", "contains", "--json", check=0).stdout
     )
-    assert report["cache_hits"] >= answered - 1  # the answer in flight at the kill may be lost
-    assert standin.count("model") - answered == report["model_calls"] <= 12 - answered + 1
+    # What the killed run had answered comes from the cache (the answer in flight may be lost).
+    assert report["cache_hits"] >= answered - 1 and report["model_calls"] + report["cache_hits"] == 12
+    assert report["model_calls"] < 12

@@ -46,6 +46,8 @@ class CallCache:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             db = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
             db.execute("PRAGMA journal_mode=WAL")
+            # WAL + NORMAL: a committed call survives `kill -9` of lz (not a power cut); no fsync each.
+            db.execute("PRAGMA synchronous=NORMAL")
             db.execute("CREATE TABLE IF NOT EXISTS calls (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
             self._db = db
         return self._db

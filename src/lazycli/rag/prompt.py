@@ -127,7 +127,7 @@ def quote(question: str, result: dict, budget: int = DEFAULT_QUOTE_TOKENS) -> st
     picked, used = [], 0
     for block in blocks[best:]:
         cost = count_tokens(block)
-        if picked and used + cost > budget:
+        if picked and (used + cost > budget or block.startswith("#")):  # the next section is another topic
             break
         picked.append(block)
         used += cost
