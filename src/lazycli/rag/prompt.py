@@ -100,7 +100,8 @@ _STOP = frozenset(
 
 
 def _words(text: str) -> set[str]:
-    return {w.lower().strip(".-") for w in _WORD.findall(text)} - _STOP - {""}
+    """Lower-cased words, cut to five letters (a cheap stem: deploy/deployment, key/keys)."""
+    return {w.lower().strip(".-")[:5] for w in _WORD.findall(text)} - _STOP - {""}
 
 
 def _blocks(text: str) -> list[str]:
@@ -115,32 +116,52 @@ def _blocks(text: str) -> list[str]:
     return [b for b in out if b.strip()]
 
 
-def quote(question: str, result: dict, budget: int = DEFAULT_QUOTE_TOKENS) -> str:
-    """The part of a passage that best matches the question: from its best-matching paragraph on
-    (a heading pulls in the paragraph under it), within `budget` tokens."""
-    blocks = _blocks(result.get("text", ""))
-    if not blocks:
-        return ""
+def _is_heading(block: str) -> bool:
+    return block.lstrip().startswith("#") and "\n" not in block.strip()
+
+
+@dataclass(frozen=True)
+class Quote:
+    n: int  # 1-based number of the source it comes from
+    text: str
+
+
+def best_quote(
+    question: str, results: list[dict], budget: int = DEFAULT_QUOTE_TOKENS, depth: int = 3
+) -> Quote:
+    """The paragraph of the top `depth` passages that best matches the question (words shared, per
+    √length, a little less for each lower rank), with what follows it up to the next heading,
+    within `budget` tokens. A heading alone pulls in the paragraph under it."""
     asked = _words(question)
-    scores = [len(asked & _words(b)) / (1 + len(_words(b))) ** 0.5 for b in blocks]
-    best = max(range(len(blocks)), key=lambda i: (scores[i], -i))
+    best: tuple[float, int, int] | None = None  # (score, passage index, block index)
+    split = [_blocks(r.get("text", "")) for r in results[:depth]]
+    for i, blocks in enumerate(split):
+        for j, block in enumerate(blocks):
+            words = _words(block)
+            score = len(asked & words) / (1 + len(words)) ** 0.5 * (1 - 0.15 * i)
+            if best is None or score > best[0]:
+                best = (score, i, j)
+    if best is None:
+        return Quote(1, "")
+    _, i, j = best
     picked, used = [], 0
-    for block in blocks[best:]:
+    for block in split[i][j:]:
         cost = count_tokens(block)
-        if picked and (used + cost > budget or block.startswith("#")):  # the next section is another topic
-            break
+        heading_only = len(picked) == 1 and _is_heading(picked[0])
+        if picked and not heading_only and (used + cost > budget or block.lstrip().startswith("#")):
+            break  # the next section is another topic
         picked.append(block)
         used += cost
-    return _trim("\n\n".join(picked), budget)
+    return Quote(i + 1, _trim("\n\n".join(picked), budget))
 
 
 def quoted(question: str, results: list[dict], budget: int = DEFAULT_QUOTE_TOKENS) -> str:
     """`> passage` lines and the source line: the honest first part of an answer."""
     if not results:
         return ""
-    text = quote(question, results[0], budget)
-    body = "\n".join(f"> {line}" if line.strip() else ">" for line in text.splitlines())
-    return f"{body}\n[1] ({label(results[0])})\n\n"
+    found = best_quote(question, results, budget)
+    body = "\n".join(f"> {line}" if line.strip() else ">" for line in found.text.splitlines())
+    return f"{body}\n[{found.n}] ({label(results[found.n - 1])})\n\n"
 
 
 def cited(answer: str, results: list[dict]) -> list[int]:
