@@ -232,3 +232,28 @@ def test_a_killed_run_resumes_from_its_cache(tmp_path, standin, lz_home):
     # What the killed run had answered comes from the cache (the answer in flight may be lost).
     assert report["cache_hits"] >= answered - 1 and report["model_calls"] + report["cache_hits"] == 12
     assert report["model_calls"] < 12
+
+
+def test_a_recipe_app_is_scored_and_cached_by_its_text(tmp_path):
+    from pathlib import Path
+
+    recipe = Path(__file__).resolve().parents[1] / "recipes" / "data" / "eval.toml"
+    qa = str(recipe.parent / "qa.jsonl")
+    first = json.loads(
+        lz("eval", str(recipe), "--data", qa, "--metric", "contains,exact", "--json", check=0).stdout
+    )
+    assert [r["output"] for r in first["rows"]] == ["ABC", "HELLO WORLD", "X"]
+    assert [r["scores"]["contains"] for r in first["rows"]] == [1.0, 1.0, 0.0]
+    assert first["aggregates"]["exact"]["mean"] == pytest.approx(1 / 3, abs=1e-4)
+    assert first["model_calls"] == 3
+    second = json.loads(
+        lz("eval", str(recipe), "--data", qa, "--metric", "contains", "--json", check=0).stdout
+    )
+    assert second["model_calls"] == 0 and second["cache_hits"] == 3
+    changed = tmp_path / "eval.toml"  # another recipe text: answered afresh
+    changed.write_text(recipe.read_text() + "\n# edited\n")
+    (tmp_path / "tools.py").write_text((recipe.parent / "tools.py").read_text())
+    third = json.loads(
+        lz("eval", str(changed), "--data", qa, "--metric", "contains", "--json", check=0).stdout
+    )
+    assert third["model_calls"] == 3
