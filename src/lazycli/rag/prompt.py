@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
@@ -120,6 +121,23 @@ def _is_heading(block: str) -> bool:
     return block.lstrip().startswith("#") and "\n" not in block.strip()
 
 
+def _units(block: str) -> list[str]:
+    """What can be quoted on its own: a table row (under the table's header), a list item, else
+    the whole paragraph."""
+    lines = block.splitlines()
+    if len(lines) > 2 and all(line.lstrip().startswith("|") for line in lines):
+        return ["\n".join([*lines[:2], row]) for row in lines[2:]]
+    if lines and lines[0].startswith("- "):
+        items: list[str] = []
+        for line in lines:
+            if line.startswith("- ") or not items:
+                items.append(line)
+            else:
+                items[-1] += "\n" + line
+        return items
+    return [block]
+
+
 @dataclass(frozen=True)
 class Quote:
     n: int  # 1-based number of the source it comes from
@@ -129,28 +147,35 @@ class Quote:
 def best_quote(
     question: str, results: list[dict], budget: int = DEFAULT_QUOTE_TOKENS, depth: int = 3
 ) -> Quote:
-    """The paragraph of the top `depth` passages that best matches the question (words shared, per
-    √length, a little less for each lower rank), with what follows it up to the next heading,
-    within `budget` tokens. A heading alone pulls in the paragraph under it."""
+    """The part of the top `depth` passages that best matches the question, with what follows it up
+    to the next heading, within `budget` tokens. A part is a paragraph, a list item or a table row;
+    it scores the question words it holds, rarer words counting more (idf over these parts), per
+    √length, a little less for each lower rank. A heading alone pulls in the paragraph under it."""
     asked = _words(question)
-    best: tuple[float, int, int] | None = None  # (score, passage index, block index)
-    split = [_blocks(r.get("text", "")) for r in results[:depth]]
-    for i, blocks in enumerate(split):
-        for j, block in enumerate(blocks):
-            words = _words(block)
-            score = len(asked & words) / (1 + len(words)) ** 0.5 * (1 - 0.15 * i)
+    split = [[u for b in _blocks(r.get("text", "")) for u in _units(b)] for r in results[:depth]]
+    words = [[_words(u) for u in units] for units in split]
+    df: dict[str, int] = {}
+    for ws in (w for group in words for w in group):
+        for w in ws & asked:
+            df[w] = df.get(w, 0) + 1
+    total = sum(len(group) for group in words)
+    best: tuple[float, int, int] | None = None  # (score, passage index, part index)
+    for i, group in enumerate(words):
+        for j, ws in enumerate(group):
+            weight = sum(math.log(1 + total / df[w]) for w in ws & asked)
+            score = weight / (1 + len(ws)) ** 0.5 * (1 - 0.15 * i)
             if best is None or score > best[0]:
                 best = (score, i, j)
     if best is None:
         return Quote(1, "")
     _, i, j = best
     picked, used = [], 0
-    for block in split[i][j:]:
-        cost = count_tokens(block)
+    for unit in split[i][j:]:
+        cost = count_tokens(unit)
         heading_only = len(picked) == 1 and _is_heading(picked[0])
-        if picked and not heading_only and (used + cost > budget or block.lstrip().startswith("#")):
-            break  # the next section is another topic
-        picked.append(block)
+        if picked and not heading_only and (used + cost > budget or unit.lstrip().startswith(("#", "|"))):
+            break  # the next section (or table row) is another topic
+        picked.append(unit)
         used += cost
     return Quote(i + 1, _trim("\n\n".join(picked), budget))
 
