@@ -65,7 +65,7 @@ def ask(
     group: list[str] = typer.Option([], "--group", "-g", help="Node groups to search (default: all)."),
     show_context: bool = typer.Option(False, "--show-context", help="Print the passages before the answer."),
     retrieve_only: bool = typer.Option(False, "--retrieve-only", help="Print the passages; no LLM."),
-    context_tokens: int = typer.Option(1500, "--context-tokens", min=64, help="Token budget for passages."),
+    context_tokens: int = typer.Option(400, "--context-tokens", min=64, help="Token budget for passages."),
     max_tokens: int | None = typer.Option(None, "--max-tokens", help="Limit the answer length."),
     json_: bool = typer.Option(False, "--json", help="Print JSON (answer, sources, results)."),
 ) -> None:

@@ -12,8 +12,8 @@ from lazycli.rag import prompt
 from lazycli.rag.retrieval import DEFAULT_RETRIEVERS, Index
 
 # Chosen with `lz eval` over benchmarks/data/lzdocs_answers.jsonl (docs/eval.md has the table).
-DEFAULT_MAX_TOKENS = 512
-DEFAULT_TEMPERATURE = 0.2
+DEFAULT_MAX_TOKENS = 64
+DEFAULT_TEMPERATURE = 0.0
 
 
 class AnswerStream:

@@ -18,7 +18,7 @@ BRIEF_SYSTEM = (
     "Answer in one or two sentences from the sources. Copy commands and setting names exactly as "
     "the sources write them. Cite the source number like [1]."
 )
-DEFAULT_CONTEXT_TOKENS = 1500
+DEFAULT_CONTEXT_TOKENS = 400  # chosen with lz eval: see docs/eval.md
 DEFAULT_QUOTE_TOKENS = 120
 
 
