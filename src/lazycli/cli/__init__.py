@@ -30,6 +30,7 @@ VERBS: dict[str, tuple[str, str]] = {
     "logs": ("lazycli.cli.logs", "Read the chat log: list, show, search (--json)."),
     "index": ("lazycli.cli.index", "Index documents for RAG (incremental, crash-safe); ls, info, rm."),
     "rag": ("lazycli.cli.rag", "Answer from an index with cited sources (REPL or one-shot); rag eval."),
+    "eval": ("lazycli.cli.eval", "Score a recipe, model or endpoint on a JSONL set (metrics, judge, cache)."),
     "run": ("lazycli.cli.run", "Run a recipe: plan, deploy/reuse, index, steps, then its app (--dry-run)."),
     "recipe": ("lazycli.cli.recipe", "Check recipe files (validate) and print the recipe JSON schema."),
     "serve": ("lazycli.cli.serve", "Serve a recipe's app or a model: OpenAI-compatible API + web chat page."),

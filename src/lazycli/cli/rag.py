@@ -65,7 +65,7 @@ def ask(
     group: list[str] = typer.Option([], "--group", "-g", help="Node groups to search (default: all)."),
     show_context: bool = typer.Option(False, "--show-context", help="Print the passages before the answer."),
     retrieve_only: bool = typer.Option(False, "--retrieve-only", help="Print the passages; no LLM."),
-    context_tokens: int = typer.Option(1500, "--context-tokens", min=64, help="Token budget for passages."),
+    context_tokens: int = typer.Option(400, "--context-tokens", min=64, help="Token budget for passages."),
     max_tokens: int | None = typer.Option(None, "--max-tokens", help="Limit the answer length."),
     json_: bool = typer.Option(False, "--json", help="Print JSON (answer, sources, results)."),
 ) -> None:
@@ -178,39 +178,45 @@ def _repl(opened, search, llm, show_context, retrieve_only, context_tokens, max_
 def eval_(
     index: str = typer.Option(..., "--index", "-i", help="Index name."),
     qa: Path = typer.Option(..., "--qa", help='JSONL of {"q": question, "sources": [file names]}.'),
-    k: str = typer.Option("1,5,10", "--k", help="Cut-offs for recall@k, comma-separated."),
+    k: str = typer.Option("1,5,10", "--k", help="Cut-offs for hit@k and recall@k, comma-separated."),
     retriever: list[str] = typer.Option([], "--retriever", "-r", help=_RETRIEVER_HELP),
     fusion: str = typer.Option("rrf", "--fusion", help="rrf or weighted."),
     rerank: str | None = typer.Option(None, "--rerank", help="Reranker (as for `lz rag`)."),
     group: list[str] = typer.Option([], "--group", "-g", help="Node groups to search (default: all)."),
     json_: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
-    """Retrieval metrics over a QA set: recall@k (hit rate), MRR, nDCG@10.
+    """Retrieval metrics over a QA set: hit@k, source recall@k, MRR, nDCG@10 (`lz eval --retrieve-only`).
 
-    A hit is a retrieved chunk whose file is listed in the record's "sources".
+    hit@k: 1 when any listed source is among the top k; recall@k: the share of the listed sources
+    found in the top k (the two differ when a question lists several sources).
 
     \b
     Examples:
       lz rag eval --index kb --qa qa.jsonl
       lz rag eval --index kb --qa qa.jsonl --retriever bm25 --k 1,3,10 --json
     """
+    from lazycli import eval as lzeval
     from lazycli.errors import LzError
-    from lazycli.rag.metrics import evaluate, load_qa
+    from lazycli.eval import data, metrics, targets
 
     try:
-        ks = [int(part) for part in k.split(",") if part.strip()]
+        ks = sorted({int(part) for part in k.split(",") if part.strip()})
     except ValueError:
         raise LzError(f"bad --k {k!r}", hint="comma-separated integers, e.g. 1,5,10") from None
     if not ks or min(ks) < 1:
         raise LzError(f"bad --k {k!r}", hint="positive integers, e.g. 1,5,10")
-    records = load_qa(qa)
-    metrics = evaluate(
-        index, records, ks=ks, retrievers=_retrievers(retriever), fusion=fusion, rerank=rerank,
-        groups=group or None,
-    )  # fmt: skip
+    rows = data.load(qa)
+    names = [f"{kind}@{n}" for n in ks for kind in ("hit", "recall")] + ["mrr", "ndcg@10"]
+    chosen = metrics.parse(names)
+    metrics.check_rows(chosen, rows, qa)
+    search = dict(retrievers=_retrievers(retriever), fusion=fusion, rerank=rerank, groups=group or None)
+    target = targets.RetrievalTarget(index, topk=max([*ks, 10]), search=search)
+    report = lzeval.evaluate(target, rows, chosen, data=str(qa), cache=lzeval.CallCache(enabled=False))
+    out: dict = {"n": len(rows)}
+    out.update({a.metric: round(a.mean, 4) for a in report.aggregates if a.mean is not None})
     if want_json(json_):
-        print_json(metrics)
+        print_json(out)
         return
-    out = console()
-    for key, value in metrics.items():
-        out.print(f"{key:10} {value}")
+    shown = console()
+    for key, value in out.items():
+        shown.print(f"{key:10} {value}")

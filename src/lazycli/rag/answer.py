@@ -11,18 +11,32 @@ from collections.abc import Iterator
 from lazycli.rag import prompt
 from lazycli.rag.retrieval import DEFAULT_RETRIEVERS, Index
 
-DEFAULT_MAX_TOKENS = 512
+# Chosen with `lz eval` over benchmarks/data/lzdocs_answers.jsonl (docs/eval.md has the table).
+DEFAULT_MAX_TOKENS = 64
+DEFAULT_TEMPERATURE = 0.0
 
 
 class AnswerStream:
     """Iterate for text deltas; afterwards `.result` holds the answer, sources and usage."""
 
-    def __init__(self, client, question: str, results: list[dict], messages: list[dict], options: dict):
+    def __init__(
+        self,
+        client,
+        question: str,
+        results: list[dict],
+        messages: list[dict],
+        options: dict,
+        *,
+        style: str = prompt.DEFAULT_STYLE,
+        quote_tokens: int = prompt.DEFAULT_QUOTE_TOKENS,
+    ):
         self.client = client
         self.question = question
         self.results = results
         self.messages = messages
         self.options = options
+        self.style = prompt.STYLES[style]
+        self.quote_tokens = quote_tokens
         self.result: dict | None = None
 
     def __iter__(self) -> Iterator[str]:
@@ -32,6 +46,14 @@ class AnswerStream:
             yield text
             return
         parts = []
+        if self.style.quote:
+            # The best passage, quoted with its citation, comes first: right and sourced even when a
+            # small model's summary below it is not.
+            parts.append(prompt.quoted(self.question, self.results, self.quote_tokens))
+            yield parts[0]
+        if self.style.system is None:
+            self.result = self._finish("".join(parts).rstrip(), None)
+            return
         for delta in self.client.complete(self.messages, stream=True, **self.options):
             parts.append(delta)
             yield delta
@@ -59,6 +81,8 @@ def prepare(
     rerank: str | None = None,
     groups=None,
     context_tokens: int = prompt.DEFAULT_CONTEXT_TOKENS,
+    style: str = prompt.DEFAULT_STYLE,
+    quote_tokens: int = prompt.DEFAULT_QUOTE_TOKENS,
     client=None,
     announce=None,
     **options,
@@ -69,16 +93,16 @@ def prepare(
     results = opened.search(
         question, retrievers=retrievers, topk=topk, fusion=fusion, rerank=rerank, groups=groups
     )
-    if client is None and results:
+    style = prompt.check_style(style)
+    if client is None and results and prompt.STYLES[style].system is not None:
         client = resolve_target(llm, announce=announce)
     # Small local models can ramble until the context is full: cap the answer unless asked.
     if options.get("max_tokens") is None:
         options["max_tokens"] = DEFAULT_MAX_TOKENS
     if options.get("temperature") is None:
-        options["temperature"] = 0.2
-    return AnswerStream(
-        client, question, results, prompt.messages(question, results, context_tokens), options
-    )
+        options["temperature"] = DEFAULT_TEMPERATURE
+    messages = prompt.messages(question, results, context_tokens, style)
+    return AnswerStream(client, question, results, messages, options, style=style, quote_tokens=quote_tokens)
 
 
 def answer(index: str, question: str, *, llm: str | None = None, stream: bool = True, **kw):

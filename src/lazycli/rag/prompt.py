@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import re
+from dataclasses import dataclass
 
 from lazycli.rag.splitter import count_tokens
 
@@ -10,7 +12,46 @@ SYSTEM = (
     "You answer questions using only the numbered sources given. After each statement, cite the "
     "source it comes from as [n]. If the sources do not contain the answer, say that you do not know."
 )
-DEFAULT_CONTEXT_TOKENS = 1500
+# For models of a few hundred million parameters: one short instruction they can follow, and the
+# exact words to copy (a long rule list made SmolLM2 invent flags; see docs/eval.md).
+BRIEF_SYSTEM = (
+    "Answer in one or two sentences from the sources. Copy commands and setting names exactly as "
+    "the sources write them. Cite the source number like [1]."
+)
+DEFAULT_CONTEXT_TOKENS = 400  # chosen with lz eval: see docs/eval.md
+DEFAULT_QUOTE_TOKENS = 120
+
+
+@dataclass(frozen=True)
+class Style:
+    """How the answer is made: the system prompt, and whether the best passage is quoted first."""
+
+    name: str
+    system: str | None  # None: no model call (the quote is the answer)
+    quote: bool = False
+    help: str = ""
+
+
+STYLES = {
+    s.name: s
+    for s in (
+        Style("numbered", SYSTEM, help="numbered sources, the model answers and cites [n]"),
+        Style("brief", BRIEF_SYSTEM, help="a one-line instruction for small models"),
+        Style("quote", BRIEF_SYSTEM, quote=True, help="quote the best passage, then a summary"),
+        Style("extract", None, quote=True, help="quote the best passage with its citation; no model call"),
+    )
+}
+DEFAULT_STYLE = "quote"
+
+
+def check_style(name: str) -> str:
+    if name not in STYLES:
+        from lazycli.errors import unknown
+
+        raise unknown("prompt style", name, list(STYLES), hint="styles: " + ", ".join(STYLES))
+    return name
+
+
 _CITATION = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 
 
@@ -40,10 +81,112 @@ def context_block(results: list[dict], budget: int = DEFAULT_CONTEXT_TOKENS) -> 
     return "\n\n".join(parts)
 
 
-def messages(question: str, results: list[dict], budget: int = DEFAULT_CONTEXT_TOKENS) -> list[dict]:
+def messages(
+    question: str, results: list[dict], budget: int = DEFAULT_CONTEXT_TOKENS, style: str = "numbered"
+) -> list[dict]:
     context = context_block(results, budget)
     user = f"Sources:\n{context}\n\nQuestion: {question}\nAnswer with citations [n]:" if context else question
-    return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
+    system = STYLES[style].system or SYSTEM
+    return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+
+
+# --- the quoted passage ---------------------------------------------------------------------------
+
+_WORD = re.compile(r"[\u4e00-\u9fff]|[A-Za-z0-9_.\-]+")
+_STOP = frozenset(
+    ["a", "an", "the", "of", "to", "in", "on", "for", "and", "or", "is", "are", "do", "does", "how", "what",
+     "which", "where", "when", "i", "my", "me", "it", "with", "by", "be", "can", "that", "this", "from",
+     "as", "at", "without"]
+)  # fmt: skip
+
+
+def _words(text: str) -> set[str]:
+    """Lower-cased words, cut to five letters (a cheap stem: deploy/deployment, key/keys)."""
+    return {w.lower().strip(".-")[:5] for w in _WORD.findall(text)} - _STOP - {""}
+
+
+def _blocks(text: str) -> list[str]:
+    """Paragraphs; an indented or fenced code block stays attached to the paragraph before it."""
+    out: list[str] = []
+    for part in re.split(r"\n\s*\n", text.strip()):
+        code = part.startswith(("    ", "\t", "```", "$ ")) or part.lstrip().startswith("```")
+        if code and out:
+            out[-1] += "\n\n" + part
+        else:
+            out.append(part)
+    return [b for b in out if b.strip()]
+
+
+def _is_heading(block: str) -> bool:
+    return block.lstrip().startswith("#") and "\n" not in block.strip()
+
+
+def _units(block: str) -> list[str]:
+    """What can be quoted on its own: a table row (under the table's header), a list item, else
+    the whole paragraph."""
+    lines = block.splitlines()
+    if len(lines) > 2 and all(line.lstrip().startswith("|") for line in lines):
+        return ["\n".join([*lines[:2], row]) for row in lines[2:]]
+    if lines and lines[0].startswith("- "):
+        items: list[str] = []
+        for line in lines:
+            if line.startswith("- ") or not items:
+                items.append(line)
+            else:
+                items[-1] += "\n" + line
+        return items
+    return [block]
+
+
+@dataclass(frozen=True)
+class Quote:
+    n: int  # 1-based number of the source it comes from
+    text: str
+
+
+def best_quote(
+    question: str, results: list[dict], budget: int = DEFAULT_QUOTE_TOKENS, depth: int = 3
+) -> Quote:
+    """The part of the top `depth` passages that best matches the question, with what follows it up
+    to the next heading, within `budget` tokens. A part is a paragraph, a list item or a table row;
+    it scores the question words it holds, rarer words counting more (idf over these parts), per
+    √length, a little less for each lower rank. A heading alone pulls in the paragraph under it."""
+    asked = _words(question)
+    split = [[u for b in _blocks(r.get("text", "")) for u in _units(b)] for r in results[:depth]]
+    words = [[_words(u) for u in units] for units in split]
+    df: dict[str, int] = {}
+    for ws in (w for group in words for w in group):
+        for w in ws & asked:
+            df[w] = df.get(w, 0) + 1
+    total = sum(len(group) for group in words)
+    best: tuple[float, int, int] | None = None  # (score, passage index, part index)
+    for i, group in enumerate(words):
+        for j, ws in enumerate(group):
+            weight = sum(math.log(1 + total / df[w]) for w in ws & asked)
+            score = weight / (1 + len(ws)) ** 0.5 * (1 - 0.15 * i)
+            if best is None or score > best[0]:
+                best = (score, i, j)
+    if best is None:
+        return Quote(1, "")
+    _, i, j = best
+    picked, used = [], 0
+    for unit in split[i][j:]:
+        cost = count_tokens(unit)
+        heading_only = len(picked) == 1 and _is_heading(picked[0])
+        if picked and not heading_only and (used + cost > budget or unit.lstrip().startswith(("#", "|"))):
+            break  # the next section (or table row) is another topic
+        picked.append(unit)
+        used += cost
+    return Quote(i + 1, _trim("\n\n".join(picked), budget))
+
+
+def quoted(question: str, results: list[dict], budget: int = DEFAULT_QUOTE_TOKENS) -> str:
+    """`> passage` lines and the source line: the honest first part of an answer."""
+    if not results:
+        return ""
+    found = best_quote(question, results, budget)
+    body = "\n".join(f"> {line}" if line.strip() else ">" for line in found.text.splitlines())
+    return f"{body}\n[{found.n}] ({label(results[found.n - 1])})\n\n"
 
 
 def cited(answer: str, results: list[dict]) -> list[int]:
