@@ -159,11 +159,20 @@ def active(trace: Trace | None) -> Iterator[Trace | None]:
         _current.reset(token)
 
 
-class _Discard(Span):
-    """What `span()` yields when nothing is traced: attribute writes go nowhere that matters."""
+class _Discard:
+    """What `span()` yields when nothing is traced: one shared object that keeps nothing."""
 
-    def __init__(self) -> None:
-        super().__init__(-1, None, "", "", 0.0)
+    __slots__ = ()
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        pass
+
+    @property
+    def attrs(self) -> dict[str, Any]:
+        return {}
+
+
+_DISCARD: Any = _Discard()
 
 
 @contextlib.contextmanager
@@ -171,7 +180,7 @@ def span(name: str, kind: str, input: Any = None, **attrs: Any) -> Iterator[Span
     """A span on the current trace, or a throwaway one when nothing is traced (cheap)."""
     now = _current.get()
     if now is None:
-        yield _Discard()
+        yield _DISCARD
         return
     with now[0].span(name, kind, input, **attrs) as sp:
         yield sp
@@ -260,10 +269,15 @@ def redact(value: Any, secrets: list[str] | None = None) -> Any:
 class Recorder:
     """Stores finished traces from a background thread, in batches: a request never waits for
     SQLite. A busy or locked database (another `lz` process writing) only delays the writes: a
-    failed batch is retried with back-off, and at most `max_pending` traces wait in memory."""
+    failed batch is retried with back-off, and at most `max_pending` traces wait in memory.
+
+    The thread keeps one connection with `synchronous = NORMAL`: in WAL mode a commit then costs no
+    fsync (measured here: 29 ms per one-trace commit with fsync, well under 1 ms without); a crash of
+    the process loses nothing committed, a power cut may lose the last traces, never the database."""
 
     def __init__(self, save=None, *, max_pending: int = 10_000, warn=None) -> None:
-        self._save = save
+        self._save = save or self._save_default
+        self._db = None
         self._max = max_pending
         self._warn = warn
         self._queue: list[Trace] = []
@@ -310,10 +324,12 @@ class Recorder:
                 while not self._queue and not self._closed:
                     self._cond.wait()
                 if not self._queue and self._closed:
+                    if self._db is not None:
+                        self._db.close()
                     return
                 batch = list(self._queue)
             try:
-                (self._save or _default_save)(batch)
+                self._store(batch)
             except Exception as exc:  # locked past the busy timeout, disk full…: keep them, retry
                 if self._warn is not None:
                     self._warn(f"traces not stored yet ({len(batch)} waiting): {exc}")
@@ -328,8 +344,23 @@ class Recorder:
                 self.saved += len(batch)
                 self._cond.notify_all()
 
+    def _store(self, batch: list[Trace]) -> None:
+        import sqlite3
 
-def _default_save(batch: list[Trace]) -> None:
-    from lazycli.client import chatlog
+        try:
+            self._save(batch)
+        except sqlite3.IntegrityError:  # one bad trace (a reused id) must not block the others
+            for t in batch:
+                try:
+                    self._save([t])
+                except sqlite3.IntegrityError:
+                    self.dropped += 1
 
-    chatlog.save(batch)
+    def _save_default(self, batch: list[Trace]) -> None:
+        from lazycli import state
+        from lazycli.client import chatlog
+
+        if self._db is None:
+            self._db = state.connect()
+            self._db.execute("PRAGMA synchronous = NORMAL")
+        chatlog.save(batch, db=self._db)

@@ -104,8 +104,9 @@ def _log_row(t, secrets: list[str]) -> tuple:
     )
 
 
-def save(traces: Iterable) -> list[int]:
-    """Store finished traces (rows + spans) in one transaction; returns their row ids."""
+def save(traces: Iterable, db=None) -> list[int]:
+    """Store finished traces (rows + spans) in one transaction; returns their row ids. `db`: an
+    open connection to reuse (the serve recorder keeps one), else a new one for this call."""
     from lazycli.trace import known_secrets, redact
 
     secrets = known_secrets()
@@ -129,23 +130,36 @@ def save(traces: Iterable) -> list[int]:
             for s in list(t.spans)
         ]
         prepared.append((_log_row(t, secrets), spans))
+    if db is None:
+        with state.transaction() as fresh:
+            return _insert(fresh, prepared)
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        ids = _insert(db, prepared)
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+    return ids
+
+
+def _insert(db, prepared: list) -> list[int]:
     ids = []
-    with state.transaction() as db:
-        for row, spans in prepared:
-            cur = db.execute(
-                """INSERT INTO chat_logs (conversation_id, created_at, target, model, system, prompt,
-                       response, messages_json, options_json, usage_json, prompt_tokens, completion_tokens,
-                       total_tokens, latency_s, finish_reason, error, trace_id, kind, app, sources_json)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-                row,
-            )
-            ids.append(int(cur.lastrowid))
-            db.executemany(
-                """INSERT INTO trace_spans (trace_id, seq, parent, name, kind, started_at, duration_s,
-                       input_json, output_json, attrs_json, error)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-                spans,
-            )
+    for row, spans in prepared:
+        cur = db.execute(
+            """INSERT INTO chat_logs (conversation_id, created_at, target, model, system, prompt,
+                   response, messages_json, options_json, usage_json, prompt_tokens, completion_tokens,
+                   total_tokens, latency_s, finish_reason, error, trace_id, kind, app, sources_json)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            row,
+        )
+        ids.append(int(cur.lastrowid))
+        db.executemany(
+            """INSERT INTO trace_spans (trace_id, seq, parent, name, kind, started_at, duration_s,
+                   input_json, output_json, attrs_json, error)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            spans,
+        )
     return ids
 
 
