@@ -146,8 +146,9 @@ def _start_serve(engine_port: int, env: dict) -> tuple[subprocess.Popen, str]:
 
 
 _LOCK = """
-import sqlite3, sys, time
-db = sqlite3.connect(sys.argv[1], isolation_level=None)
+import sys
+from lazycli import state
+db = state.connect()  # created and migrated if the server has not written yet
 db.execute("BEGIN IMMEDIATE")
 print("locked", flush=True)
 sys.stdin.read()
@@ -158,7 +159,8 @@ db.execute("COMMIT")
 def _hold_lock(home: str) -> subprocess.Popen:
     """Another process holding the state database's write lock until its stdin closes."""
     proc = subprocess.Popen(
-        [sys.executable, "-c", _LOCK, str(Path(home) / "data" / "state.db")],
+        [sys.executable, "-c", _LOCK],
+        env=dict(os.environ, LAZYCLI_HOME=home),
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,

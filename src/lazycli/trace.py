@@ -331,8 +331,8 @@ class Recorder:
             try:
                 self._store(batch)
             except Exception as exc:  # locked past the busy timeout, disk full…: keep them, retry
-                if self._warn is not None:
-                    self._warn(f"traces not stored yet ({len(batch)} waiting): {exc}")
+                if self._warn is not None and backoff == 0.05:  # once per failing streak
+                    self._warn(f"traces not stored yet ({len(batch)} waiting, retrying): {exc}")
                 time.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
                 continue

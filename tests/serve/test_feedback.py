@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import httpx
 import openai
@@ -155,3 +156,24 @@ def test_thumbs_down_in_the_web_page_reaches_lz_logs_bad_and_the_export(engine, 
     assert record["meta"]["rating"] == "bad" and record["meta"]["logged_answer"] == answer
     history = _logs(tmp_path, "show", bad[0]["trace_id"])[0]["feedback"]
     assert [(f["rating"], f["comment"]) for f in history] == [(-1, None), (-1, "it did not name the port")]
+
+
+def test_lz_chat_and_a_served_recipe_app_record_their_traces(engine, tmp_path):
+    env = {**_env(tmp_path), "LZ_TEST_ENGINE_URL": engine}
+    lz("chat", engine, "hello there", "--system", "Be kind.", env=env, check=0)
+    chat = _logs(tmp_path, "show", "last")[0]
+    (llm,) = chat["spans"]
+    assert chat["kind"] == "chat" and chat["prompt"] == "hello there"
+    assert llm["attrs"]["messages"][0] == {"role": "system", "content": "Be kind."}
+    assert llm["attrs"]["usage"]["completion_tokens"] > 0
+
+    recipe = str(Path(__file__).resolve().parents[1] / "recipes" / "data" / "llm_url.toml")
+    with lz_serve(recipe, home=tmp_path, env=env) as (base, _):
+        reply = httpx.post(
+            base + "/v1/chat/completions", json={"messages": [{"role": "user", "content": "dogs"}]}
+        ).json()
+    served = _logs(tmp_path, "show", reply["id"])[0]
+    assert served["kind"] == "serve" and served["prompt"] == "dogs"
+    assert served["response"] == reply["choices"][0]["message"]["content"]
+    steps = {s["kind"]: s for s in served["spans"]}
+    assert steps["llm"]["attrs"]["messages"] == [{"role": "user", "content": "Topic: dogs"}]
