@@ -240,8 +240,15 @@ def add_secret(value: str | None) -> None:
 
 
 def known_secrets() -> list[str]:
-    """Secret values this process knows: env vars named like keys/tokens, and added ones."""
+    """Secret values this process knows: env vars named like keys/tokens, keys stored with
+    `lz keys set`, and added ones (longest first, so a key containing another goes whole)."""
     found = {v for k, v in os.environ.items() if _SECRET_ENV.search(k) and v and len(v) >= 6}
+    try:
+        from lazycli import keys
+
+        found |= {v for v in keys._read().values() if len(v) >= 6}
+    except Exception:  # an unreadable keys file is `lz keys`' error to report, not the trace's
+        pass
     return sorted(found | _extra_secrets, key=len, reverse=True)
 
 

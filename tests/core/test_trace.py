@@ -88,7 +88,8 @@ def test_no_trace_active_means_nothing_is_recorded_and_the_flow_still_runs(lz_ho
 def test_secrets_never_reach_the_database(lz_home, monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-live-0123456789abcdef")
     trace.add_secret("serve-key-9876543210")
-    with trace.recording("run", "demo", "my key is sk-live-0123456789abcdef") as t:
+    lz("keys", "set", "qwen", input="stored-qwen-key-24680\n", env=_env(lz_home), check=0)
+    with trace.recording("run", "demo", "my key is sk-live-0123456789abcdef; stored-qwen-key-24680") as t:
         with trace.span("call", "python", input={"api_key": "plain-secret-value", "q": "x"}) as sp:
             sp.output = "used serve-key-9876543210 to call"
         t.output = "done"
@@ -96,12 +97,17 @@ def test_secrets_never_reach_the_database(lz_home, monkeypatch):
 
     wal = state.db_path().with_name("state.db-wal")
     raw = state.db_path().read_bytes() + (wal.read_bytes() if wal.exists() else b"")
-    for secret in (b"sk-live-0123456789abcdef", b"plain-secret-value", b"serve-key-9876543210"):
+    for secret in (
+        b"sk-live-0123456789abcdef",
+        b"plain-secret-value",
+        b"serve-key-9876543210",
+        b"stored-qwen",
+    ):
         assert secret not in raw
     span = chatlog.spans(t.id)[0]
     assert span["input"] == {"api_key": "[redacted]", "q": "x"}
     assert span["output"] == "used [redacted] to call"
-    assert chatlog.get_log(t.id)[0]["prompt"] == "my key is [redacted]"
+    assert chatlog.get_log(t.id)[0]["prompt"] == "my key is [redacted]; [redacted]"
 
 
 def test_logs_filter_by_rating_app_text_and_date(lz_home):

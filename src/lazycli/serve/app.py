@@ -373,6 +373,13 @@ def create_app(backend: Any, limits: Limits | None = None, recorder: trace.Recor
         rated = await guarded(None, _rate, recorder, body)
         if isinstance(rated, JSONResponse):
             return rated
+        if rated is _BEHIND:
+            return error(
+                503,
+                "this exchange is not stored yet (the state database is busy); send the feedback again",
+                "service_unavailable",
+                headers={"Retry-After": "5"},
+            )
         if rated is None:
             return error(
                 404,
@@ -391,11 +398,15 @@ def create_app(backend: Any, limits: Limits | None = None, recorder: trace.Recor
     return app
 
 
+_BEHIND = object()
+
+
 def _rate(recorder: trace.Recorder, body: FeedbackRequest):
     from lazycli.client import chatlog
 
     trace_id = body.id.removeprefix("chatcmpl-")
-    recorder.wait_for(trace_id)  # a rating can come before its exchange is written
+    if not recorder.wait_for(trace_id):  # a rating can come before its exchange is written
+        return _BEHIND
     return chatlog.rate(
         trace_id, body.value(), comment=body.comment, correction=body.correction, origin="api"
     )
