@@ -22,6 +22,7 @@ component runs.
 
 from __future__ import annotations
 
+import copy
 import functools
 import importlib
 import importlib.util
@@ -487,7 +488,7 @@ class LLM(Node):
         pieces = []
         messages = self.messages(value, ctx, self._bound(ctx))
         with trace.span(self.name or "llm", "llm", input=value, target=self.target, messages=messages) as sp:
-            client = self.client()
+            client = copy.copy(self.client())  # its own `.last` (usage) when requests run at once
             for piece in client.complete(messages, stream=True, **options):
                 pieces.append(piece)
                 yield piece

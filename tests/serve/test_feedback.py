@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from pathlib import Path
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import openai
@@ -158,6 +158,18 @@ def test_thumbs_down_in_the_web_page_reaches_lz_logs_bad_and_the_export(engine, 
     assert [(f["rating"], f["comment"]) for f in history] == [(-1, None), (-1, "it did not name the port")]
 
 
+def _stream(base: str, topic: str) -> tuple[str, str]:
+    body = {"messages": [{"role": "user", "content": topic}], "stream": True}
+    rid, text = None, ""
+    with httpx.stream("POST", base + "/v1/chat/completions", json=body, timeout=60) as resp:
+        for line in resp.iter_lines():
+            if line.startswith("data: ") and line != "data: [DONE]":
+                chunk = json.loads(line[6:])
+                rid = chunk["id"]
+                text += "".join(c["delta"].get("content") or "" for c in chunk["choices"])
+    return rid, text
+
+
 def test_lz_chat_and_a_served_recipe_app_record_their_traces(engine, tmp_path):
     env = {**_env(tmp_path), "LZ_TEST_ENGINE_URL": engine}
     lz("chat", engine, "hello there", "--system", "Be kind.", env=env, check=0)
@@ -167,11 +179,23 @@ def test_lz_chat_and_a_served_recipe_app_record_their_traces(engine, tmp_path):
     assert llm["attrs"]["messages"][0] == {"role": "system", "content": "Be kind."}
     assert llm["attrs"]["usage"]["completion_tokens"] > 0
 
-    recipe = str(Path(__file__).resolve().parents[1] / "recipes" / "data" / "llm_url.toml")
-    with lz_serve(recipe, home=tmp_path, env=env) as (base, _):
+    recipe = tmp_path / "app.toml"  # an llm step that streams (formatter text) from the stand-in
+    recipe.write_text(
+        '[app]\n[[app.steps]]\ntype = "llm"\nmodel = "${LZ_TEST_ENGINE_URL}"\nprompt = "Topic: {input}"\n'
+    )
+    with lz_serve(str(recipe), home=tmp_path, env=env) as (base, _):
         reply = httpx.post(
             base + "/v1/chat/completions", json={"messages": [{"role": "user", "content": "dogs"}]}
         ).json()
+        topics = [f"topic{i}" for i in range(8)]
+        with ThreadPoolExecutor(8) as pool:  # requests at once: each trace keeps its own steps
+            streamed = list(pool.map(lambda topic: _stream(base, topic), topics))
+    for topic, (rid, text) in zip(topics, streamed, strict=True):
+        row = _logs(tmp_path, "show", rid)[0]
+        assert row["prompt"] == topic and row["response"] == text and text.startswith(f"echo: Topic: {topic}")
+        (llm,) = [s for s in row["spans"] if s["kind"] == "llm"]
+        assert llm["attrs"]["messages"] == [{"role": "user", "content": f"Topic: {topic}"}]
+        assert llm["output"] == text and llm["attrs"]["usage"]["completion_tokens"] > 0
     served = _logs(tmp_path, "show", reply["id"])[0]
     assert served["kind"] == "serve" and served["prompt"] == "dogs"
     assert served["response"] == reply["choices"][0]["message"]["content"]
