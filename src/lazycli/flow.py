@@ -22,6 +22,7 @@ component runs.
 
 from __future__ import annotations
 
+import copy
 import functools
 import importlib
 import importlib.util
@@ -32,10 +33,12 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextvars import copy_context
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lazycli import trace
 from lazycli.errors import LzError
 
 
@@ -114,7 +117,9 @@ class Node:
         return self.run(value, ctx or Context(input=value))
 
     def run(self, value: Any, ctx: Context) -> Any:
-        out = self.apply(value, ctx, **self._bound(ctx))
+        kind = type(self).__name__.lower()
+        with trace.span(self.name or kind, kind, input=value) as sp:  # a step of the current trace
+            out = sp.output = self.apply(value, ctx, **self._bound(ctx))
         if self.name:
             ctx.record(self.name, out)
         return out
@@ -221,7 +226,7 @@ def _run_all(calls: list[Callable[[], Any]], max_workers: int | None = None) -> 
     if len(calls) <= 1:
         return [c() for c in calls]
     with ThreadPoolExecutor(max_workers=max_workers or len(calls), thread_name_prefix="lz-flow") as pool:
-        futures = [pool.submit(c) for c in calls]
+        futures = [pool.submit(copy_context().run, c) for c in calls]  # each branch sees the trace
         return [f.result() for f in futures]
 
 
@@ -469,7 +474,10 @@ class LLM(Node):
 
     def apply(self, value: Any, ctx: Context, **bound: Any) -> Any:
         options = {**self.options, **ctx.options}
-        completion = self.client().complete(self.messages(value, ctx, bound), **options)
+        messages = self.messages(value, ctx, bound)
+        trace.annotate(target=self.target, messages=messages, options=options)
+        completion = self.client().complete(messages, **options)
+        trace.llm_result(completion)
         return format_output(completion.text, self.formatter)
 
     def stream(self, value: Any, ctx: Context) -> Iterator[str]:
@@ -478,11 +486,14 @@ class LLM(Node):
             return
         options = {**self.options, **ctx.options}
         pieces = []
-        for piece in self.client().complete(
-            self.messages(value, ctx, self._bound(ctx)), stream=True, **options
-        ):
-            pieces.append(piece)
-            yield piece
+        messages = self.messages(value, ctx, self._bound(ctx))
+        with trace.span(self.name or "llm", "llm", input=value, target=self.target, messages=messages) as sp:
+            client = copy.copy(self.client())  # its own `.last` (usage) when requests run at once
+            for piece in client.complete(messages, stream=True, **options):
+                pieces.append(piece)
+                yield piece
+            sp.output = "".join(pieces)
+            trace.llm_result(getattr(client, "last", None))
         if self.name:
             ctx.record(self.name, "".join(pieces))
 
@@ -506,6 +517,7 @@ class Retriever(Node):
 
     def apply(self, value: Any, ctx: Context, **bound: Any) -> Any:
         query = bound.get("query", value)
+        trace.annotate(index=self.index, retriever=self.retriever, topk=self.topk)
         docs = [dict(d, retriever=self.retriever) for d in self._search(str(query))]
         ctx.set_sources(docs, replace=False)
         return docs

@@ -241,3 +241,50 @@ def m004_deploy_deployments(db: sqlite3.Connection) -> None:
         )"""
     )
     db.execute("CREATE INDEX deployments_model ON deployments (model, status)")
+
+
+@migration
+def m007_traces_feedback(db: sqlite3.Connection) -> None:
+    """Every exchange (chat, rag, run, serve) is a chat_logs row with a trace id, its steps in
+    trace_spans, and its ratings in feedback (the latest one is copied onto the row for filtering)."""
+    for column in (
+        "trace_id TEXT",
+        "kind TEXT NOT NULL DEFAULT 'chat'",
+        "app TEXT",
+        "sources_json TEXT",
+        "rating INTEGER",
+        "comment TEXT",
+        "correction TEXT",
+        "rated_at REAL",
+    ):
+        db.execute(f"ALTER TABLE chat_logs ADD COLUMN {column}")
+    db.execute("CREATE UNIQUE INDEX chat_logs_trace ON chat_logs (trace_id)")
+    db.execute("CREATE INDEX chat_logs_rating ON chat_logs (rating, id)")
+    db.execute(
+        """CREATE TABLE trace_spans (
+            trace_id TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            parent INTEGER,
+            name TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            started_at REAL NOT NULL,
+            duration_s REAL,
+            input_json TEXT,
+            output_json TEXT,
+            attrs_json TEXT,
+            error TEXT,
+            PRIMARY KEY (trace_id, seq)
+        )"""
+    )
+    db.execute(
+        """CREATE TABLE feedback (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            trace_id TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            rating INTEGER NOT NULL,
+            comment TEXT,
+            correction TEXT,
+            origin TEXT NOT NULL
+        )"""
+    )
+    db.execute("CREATE INDEX feedback_trace ON feedback (trace_id, id)")

@@ -27,7 +27,7 @@ VERBS: dict[str, tuple[str, str]] = {
     "models": ("lazycli.cli.models", "The model catalogue and local models (ls, info, add, rm)."),
     "deploy": ("lazycli.cli.deploy", "Start model servers that outlive lz; ls, status, logs, stop, restart."),
     "chat": ("lazycli.cli.chat", "Chat with a deployment, model, provider[:model] or URL."),
-    "logs": ("lazycli.cli.logs", "Read the chat log: list, show, search (--json)."),
+    "logs": ("lazycli.cli.logs", "Exchanges and their traces: list (--bad, --since…), show, rate, export."),
     "index": ("lazycli.cli.index", "Index documents for RAG (incremental, crash-safe); ls, info, rm."),
     "rag": ("lazycli.cli.rag", "Answer from an index with cited sources (REPL or one-shot); rag eval."),
     "eval": ("lazycli.cli.eval", "Score a recipe, model or endpoint on a JSONL set (metrics, judge, cache)."),

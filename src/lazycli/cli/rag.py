@@ -106,30 +106,36 @@ def _one(
         else:
             _print_results(results)
         return client
+    from lazycli import settings, trace
     from lazycli.rag.answer import prepare
 
-    pending = prepare(
-        opened,
-        question,
-        llm=llm,
-        client=client,
-        context_tokens=context_tokens,
-        max_tokens=max_tokens,
-        **search,
-    )
-    if want_json(json_):
-        for _ in pending:
-            pass
-        print_json(pending.result)
-        return pending.client
-    if show_context:
-        _print_results(pending.results)
-    out = sys.stdout
-    for delta in pending:
-        out.write(delta)
-        out.flush()
-    out.write("\n")
-    _print_sources(pending.result["sources"])
+    # The exchange and its steps (retrieval with scores, the prompt, tokens) go to `lz logs`.
+    enabled = settings.get().chat_log
+    with trace.recording("rag", opened.name, question, target=llm, enabled=enabled, warn=note) as t:
+        pending = prepare(
+            opened,
+            question,
+            llm=llm,
+            client=client,
+            context_tokens=context_tokens,
+            max_tokens=max_tokens,
+            **search,
+        )
+        if want_json(json_):
+            for _ in pending:
+                pass
+            print_json(pending.result)
+        else:
+            if show_context:
+                _print_results(pending.results)
+            out = sys.stdout
+            for delta in pending:
+                out.write(delta)
+                out.flush()
+            out.write("\n")
+            _print_sources(pending.result["sources"])
+        t.output, t.sources = pending.result["answer"], pending.results
+        t.target = getattr(pending.client, "target", None) or llm
     return pending.client
 
 

@@ -92,7 +92,9 @@ def _use(loaded, execution, actions, value, *, as_json: bool, evaluate: bool) ->
         return
     app_flow = recipes.build_app(loaded, execution.results)
     if as_json:
-        output, sources = recipes.ask(app_flow, value)
+        with _recording(loaded.app_name, value) as t:
+            output, sources = recipes.ask(app_flow, value)
+            t.output, t.sources = output, sources
         print_json(
             {
                 "recipe": str(loaded.path),
@@ -104,7 +106,7 @@ def _use(loaded, execution, actions, value, *, as_json: bool, evaluate: bool) ->
             }
         )
         return
-    _answer(app_flow, value, history=[])
+    _answer(app_flow, value, history=[], app=loaded.app_name)
 
 
 def _evaluate(loaded, execution, as_json: bool) -> None:
@@ -142,16 +144,26 @@ def print_plan(actions, out=None) -> None:
         write("  (nothing to start or build)\n")
 
 
-def _answer(app_flow, value, history: list[dict]) -> str:
+def _recording(app: str | None, value):
+    """The exchange as a trace (each flow step, sources, prompt, tokens) for `lz logs`."""
+    from lazycli import settings, trace
+    from lazycli.console import note
+
+    return trace.recording("run", app, value, enabled=settings.get().chat_log, warn=note)
+
+
+def _answer(app_flow, value, history: list[dict], app: str | None = None) -> str:
     """Stream the app's answer to stdout, then its sources; returns the answer text."""
     from lazycli.flow import Context
 
     ctx = Context(input=value, history=history)
     pieces = []
-    for piece in app_flow.stream(value, ctx):
-        pieces.append(piece)
-        sys.stdout.write(piece)
-        sys.stdout.flush()
+    with _recording(app, value) as t:
+        for piece in app_flow.stream(value, ctx):
+            pieces.append(piece)
+            sys.stdout.write(piece)
+            sys.stdout.flush()
+        t.output, t.sources = "".join(pieces), ctx.sources
     sys.stdout.write("\n")
     if ctx.sources:
         sys.stdout.write("sources:\n")
@@ -182,7 +194,7 @@ def _repl(app_flow, name: str) -> None:
             history.clear()
             continue
         try:
-            answer = _answer(app_flow, line, history)
+            answer = _answer(app_flow, line, history, app=name)
         except KeyboardInterrupt:
             sys.stdout.write("\n(interrupted)\n")
             continue

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from lazycli import trace
 from lazycli.rag import prompt
 from lazycli.rag.retrieval import DEFAULT_RETRIEVERS, Index
 
@@ -54,9 +55,13 @@ class AnswerStream:
         if self.style.system is None:
             self.result = self._finish("".join(parts).rstrip(), None)
             return
-        for delta in self.client.complete(self.messages, stream=True, **self.options):
-            parts.append(delta)
-            yield delta
+        sent = dict(messages=self.messages, options=self.options)
+        with trace.span("llm", "llm", input=self.question, **sent) as sp:
+            for delta in self.client.complete(self.messages, stream=True, **self.options):
+                parts.append(delta)
+                yield delta
+            sp.output = "".join(parts)
+            trace.llm_result(self.client.last)
         self.result = self._finish("".join(parts), self.client.last)
 
     def _finish(self, text: str, completion) -> dict:
@@ -90,9 +95,11 @@ def prepare(
     from lazycli.client import resolve_target
 
     opened = index if isinstance(index, Index) else Index(index)
-    results = opened.search(
-        question, retrievers=retrievers, topk=topk, fusion=fusion, rerank=rerank, groups=groups
-    )
+    with trace.span("retrieve", "retriever", input=question, index=opened.name, retrievers=list(retrievers),
+                    topk=topk, fusion=fusion, rerank=rerank) as sp:  # fmt: skip
+        results = sp.output = opened.search(
+            question, retrievers=retrievers, topk=topk, fusion=fusion, rerank=rerank, groups=groups
+        )
     style = prompt.check_style(style)
     if client is None and results and prompt.STYLES[style].system is not None:
         client = resolve_target(llm, announce=announce)

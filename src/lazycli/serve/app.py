@@ -6,6 +6,10 @@
     POST /v1/chat/completions       plain JSON, or SSE with "stream": true
     POST /v1/embeddings             when the target embeds
     POST /v1/apps/{name}/invoke     {"input": ...} → {"output": ..., "sources": [...]}
+    POST /v1/feedback               {"id": response id, "rating": "up"|"down", "comment", "correction"}
+
+Every exchange is traced (`lazycli.trace`): the response id (`chatcmpl-<trace id>`) names it, and a
+background `Recorder` stores it, so a request never waits for the state database.
 
 JSON only on the wire. Limits: API key (401), body size (413), requests at once (429),
 seconds per request (504). Backends are synchronous (the client, flows); they run in a thread
@@ -31,6 +35,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from lazycli import trace
 from lazycli.errors import LzError
 
 
@@ -82,6 +87,17 @@ class EmbeddingRequest(BaseModel):
     model_config = ConfigDict(extra="allow")
     model: str | None = None
     input: str | list[str] = Field(min_length=1)
+
+
+class FeedbackRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str = Field(min_length=1, max_length=200, description="the response id (chatcmpl-…) or trace id")
+    rating: Literal["up", "down", 1, -1]
+    comment: str | None = Field(None, max_length=10_000)
+    correction: str | None = Field(None, max_length=100_000, description="the answer it should have given")
+
+    def value(self) -> int:
+        return 1 if self.rating in ("up", 1) else -1
 
 
 class InvokeRequest(BaseModel):
@@ -192,7 +208,8 @@ def _too_large(limit: int) -> JSONResponse:
 # --- the app ------------------------------------------------------------------------------------
 
 
-def create_app(backend: Any, limits: Limits | None = None) -> FastAPI:
+def create_app(backend: Any, limits: Limits | None = None, recorder: trace.Recorder | None = None) -> FastAPI:
+    """recorder: where finished traces go (None: nothing is recorded, feedback is refused)."""
     limits = limits or Limits()
     counter = {"active": 0}
     pool = ThreadPoolExecutor(max_workers=limits.max_concurrency + 4, thread_name_prefix="lz-serve")
@@ -201,6 +218,8 @@ def create_app(backend: Any, limits: Limits | None = None) -> FastAPI:
     async def lifespan(app: FastAPI):
         yield
         pool.shutdown(wait=False, cancel_futures=True)  # uvicorn has drained in-flight requests by now
+        if recorder is not None:
+            recorder.close()
 
     app = FastAPI(
         title=f"lz serve: {backend.name}", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan
@@ -208,6 +227,7 @@ def create_app(backend: Any, limits: Limits | None = None) -> FastAPI:
     app.state.backend = backend
     app.state.limits = limits
     app.state.counter = counter
+    app.state.recorder = recorder
     app.add_middleware(_Guard, limits=limits, counter=counter)
 
     @app.exception_handler(RequestValidationError)
@@ -249,6 +269,29 @@ def create_app(backend: Any, limits: Limits | None = None) -> FastAPI:
         except Exception as exc:  # a bug in an app step: still JSON on the wire, and the server stays up
             return error(500, f"{type(exc).__name__}: {exc}", "internal_error")
 
+    def new_trace(value: Any, options: dict) -> trace.Trace | None:
+        if recorder is None:
+            return None
+        t = trace.Trace("serve", app=backend.name, input=value, target=backend.name)
+        t.options = dict(options)
+        return t
+
+    def traced(t: trace.Trace | None, fn, *args):
+        """Run a backend call in this worker thread with `t` current, then hand `t` to the recorder."""
+        if t is None:
+            return fn(*args)
+        with trace.active(t):
+            try:
+                result = fn(*args)
+            except BaseException as exc:
+                recorder.submit(t.finish(error=exc))
+                raise
+        output = result.get("output") if isinstance(result, dict) else result.text
+        sources = result.get("sources") if isinstance(result, dict) else result.sources
+        t.sources = list(sources or [])
+        recorder.submit(t.finish(output=output))
+        return result
+
     @app.get("/", response_class=HTMLResponse)
     async def page():
         return HTMLResponse(_page_html())
@@ -264,20 +307,26 @@ def create_app(backend: Any, limits: Limits | None = None) -> FastAPI:
     @app.post("/v1/chat/completions")
     async def chat(body: ChatRequest):
         messages = [m.model_dump(exclude_none=True) for m in body.messages]
+        from lazycli.serve.backends import message_text
+
+        users = [m for m in messages if m["role"] == "user"]
+        question = message_text(users[-1].get("content")) if users else ""
         if body.stream:
             failure = check_model(body.model)
             if failure:
                 return failure
             include_usage = bool(body.stream_options and body.stream_options.include_usage)
+            t = new_trace(question, body.options())
             return StreamingResponse(
-                _sse(backend, messages, body.options(), include_usage, pool, limits.timeout),
+                _sse(backend, messages, body.options(), include_usage, pool, limits.timeout, t, recorder),
                 media_type="text/event-stream",
                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
             )
-        result = await guarded(body.model, backend.chat, messages, body.options())
+        t = new_trace(question, body.options())
+        result = await guarded(body.model, traced, t, backend.chat, messages, body.options())
         if isinstance(result, JSONResponse):
             return result
-        return _completion(backend.name, result)
+        return _completion(backend.name, result, t.id if t else None)
 
     @app.post("/v1/embeddings")
     async def embeddings(body: EmbeddingRequest):
@@ -306,21 +355,70 @@ def create_app(backend: Any, limits: Limits | None = None) -> FastAPI:
                 "invalid_request_error",
                 "app_not_found",
             )
-        result = await guarded(None, backend.invoke, body.input, body.options)
+        t = new_trace(body.input, body.options)
+        result = await guarded(None, traced, t, backend.invoke, body.input, body.options)
         if isinstance(result, JSONResponse):
             return result
-        return {"app": backend.name, **result}
+        return {"id": t.id if t else None, "app": backend.name, **result}
+
+    @app.post("/v1/feedback")
+    async def feedback(body: FeedbackRequest):
+        if recorder is None:
+            return error(
+                400,
+                "this server records no exchanges (it runs with chat_log off), so there is nothing to rate",
+                "invalid_request_error",
+                "feedback_unavailable",
+            )
+        rated = await guarded(None, _rate, recorder, body)
+        if isinstance(rated, JSONResponse):
+            return rated
+        if rated is _BEHIND:
+            return error(
+                503,
+                "this exchange is not stored yet (the state database is busy); send the feedback again",
+                "service_unavailable",
+                headers={"Retry-After": "5"},
+            )
+        if rated is None:
+            return error(
+                404,
+                f"no recorded exchange {body.id!r} (send the id of a response from this server)",
+                "invalid_request_error",
+                "exchange_not_found",
+            )
+        return {
+            "object": "feedback",
+            "id": body.id,
+            "trace_id": rated.trace_id,
+            "exchange": rated.id,
+            "rating": "up" if rated.rating > 0 else "down",
+        }
 
     return app
+
+
+_BEHIND = object()
+
+
+def _rate(recorder: trace.Recorder, body: FeedbackRequest):
+    from lazycli.client import chatlog
+
+    trace_id = body.id.removeprefix("chatcmpl-")
+    if not recorder.wait_for(trace_id):  # a rating can come before its exchange is written
+        return _BEHIND
+    return chatlog.rate(
+        trace_id, body.value(), comment=body.comment, correction=body.correction, origin="api"
+    )
 
 
 def _model_card(backend: Any) -> dict[str, Any]:
     return {"id": backend.name, "object": "model", "created": 0, "owned_by": "lazycli", "kind": backend.kind}
 
 
-def _completion(name: str, reply) -> dict[str, Any]:
+def _completion(name: str, reply, trace_id: str | None = None) -> dict[str, Any]:
     body: dict[str, Any] = {
-        "id": "chatcmpl-" + uuid.uuid4().hex[:24],
+        "id": "chatcmpl-" + (trace_id or uuid.uuid4().hex),
         "object": "chat.completion",
         "created": int(time.time()),
         "model": name,
@@ -352,27 +450,38 @@ def _usage(usage: dict | None) -> dict[str, int]:
 _DONE = object()
 
 
-async def _sse(backend, messages, options, include_usage: bool, pool, timeout: float):
-    """Server-sent events in OpenAI's chunk format; the backend's pieces come from a thread."""
+async def _sse(backend, messages, options, include_usage: bool, pool, timeout: float, t=None, recorder=None):
+    """Server-sent events in OpenAI's chunk format; the backend's pieces come from a thread.
+    `t`: this exchange's trace, current in that thread and handed to `recorder` when it ends."""
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue = asyncio.Queue()
     stop = {"flag": False}
-    cid = "chatcmpl-" + uuid.uuid4().hex[:24]
+    cid = "chatcmpl-" + (t.id if t is not None else uuid.uuid4().hex)
     created = int(time.time())
     holder: dict[str, Any] = {}
 
     def produce() -> None:
-        try:
-            reply = backend.stream(messages, options)
-            holder["reply"] = reply
-            for piece in reply:
-                if stop["flag"]:
-                    reply.close()
-                    break
-                loop.call_soon_threadsafe(queue.put_nowait, piece)
-            loop.call_soon_threadsafe(queue.put_nowait, _DONE)
-        except BaseException as exc:  # handed to the event loop, reported as an error event
-            loop.call_soon_threadsafe(queue.put_nowait, exc)
+        parts: list[str] = []
+        failure: BaseException | str | None = None
+        with trace.active(t):
+            try:
+                reply = backend.stream(messages, options)
+                holder["reply"] = reply
+                for piece in reply:
+                    if stop["flag"]:
+                        reply.close()
+                        failure = "the client went away before the answer ended"
+                        break
+                    parts.append(piece)
+                    loop.call_soon_threadsafe(queue.put_nowait, piece)
+                loop.call_soon_threadsafe(queue.put_nowait, _DONE)
+            except BaseException as exc:  # handed to the event loop, reported as an error event
+                failure = exc
+                loop.call_soon_threadsafe(queue.put_nowait, exc)
+        if t is not None and recorder is not None:
+            reply = holder.get("reply")
+            t.sources = list(getattr(reply, "sources", None) or [])
+            recorder.submit(t.finish(output="".join(parts), error=failure))
 
     def frame(choices: list[dict], **extra) -> str:
         body = {

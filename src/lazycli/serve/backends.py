@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from lazycli import trace
 from lazycli.errors import LzError
 from lazycli.flow import Context, to_text
 
@@ -61,6 +62,10 @@ def plain_messages(messages: list[dict]) -> list[dict]:
     return [{"role": m["role"], "content": message_text(m.get("content"))} for m in messages]
 
 
+def _last_user(messages: list[dict]) -> str:
+    return next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")
+
+
 class ModelBackend:
     """A deployment, model, provider:model or URL, served as it is."""
 
@@ -81,11 +86,16 @@ class ModelBackend:
         return copy.copy(self.client)
 
     def chat(self, messages: list[dict], options: dict) -> Reply:
-        completion = self._client().complete(plain_messages(messages), **options)
+        sent = plain_messages(messages)
+        with trace.span("llm", "llm", input=_last_user(sent), messages=sent, options=options) as sp:
+            completion = self._client().complete(sent, **options)
+            sp.output = completion.text
+            trace.llm_result(completion)
         return Reply(completion.text, dict(completion.usage or {}), completion.finish_reason or "stop")
 
     def stream(self, messages: list[dict], options: dict) -> StreamReply:
         client = self._client()
+        sent = plain_messages(messages)
 
         def finish(reply: StreamReply) -> None:
             last = client.last
@@ -93,7 +103,16 @@ class ModelBackend:
                 reply.usage = dict(last.usage or {})
                 reply.finish_reason = last.finish_reason or "stop"
 
-        return StreamReply(client.complete(plain_messages(messages), stream=True, **options), finish)
+        def pieces() -> Iterator[str]:
+            with trace.span("llm", "llm", input=_last_user(sent), messages=sent, options=options) as sp:
+                parts = []
+                for piece in client.complete(sent, stream=True, **options):
+                    parts.append(piece)
+                    yield piece
+                sp.output = "".join(parts)
+                trace.llm_result(client.last)
+
+        return StreamReply(pieces(), finish)
 
     def invoke(self, value: Any, options: dict) -> dict:
         reply = self.chat([{"role": "user", "content": to_text(value)}], options)

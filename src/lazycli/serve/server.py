@@ -59,7 +59,7 @@ def serve(served: Served, *, host: str, port: int, limits, announce=note) -> Non
 
     from lazycli.serve.app import create_app
 
-    app = create_app(served.backend, limits)
+    app = create_app(served.backend, limits, _recorder(limits, announce))
     config = uvicorn.Config(
         app,
         host=host,
@@ -75,6 +75,17 @@ def serve(served: Served, *, host: str, port: int, limits, announce=note) -> Non
     if limits.api_key:
         announce("clients must send Authorization: Bearer <key>")
     server.run()
+
+
+def _recorder(limits, announce):
+    """Traces of every exchange, written off the request path; none with `chat_log = false`."""
+    from lazycli import settings, trace
+
+    if not settings.get().chat_log:
+        announce("exchanges are not recorded (chat_log is off): feedback is refused")
+        return None
+    trace.add_secret(limits.api_key)  # the server's own key never reaches a stored trace
+    return trace.Recorder(warn=announce)
 
 
 def _server_class():
