@@ -211,7 +211,8 @@ def stop(
     all_: bool = typer.Option(False, "--all", help="Stop every running deployment."),
     json_: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
-    """Stop a deployment (SIGTERM to its process group, SIGKILL after a grace period).
+    """Stop a deployment (SIGTERM to its process group, SIGKILL after a grace period); also ends what
+    is left of one that is recorded as ended (an engine whose wrapper was killed).
 
     \b
     Examples:
@@ -220,12 +221,12 @@ def stop(
     """
     from lazycli import deployments
     from lazycli.errors import LzError
-    from lazycli.launchers import FINISHED, Status
 
     if bool(name) == all_:
         raise LzError("give a deployment NAME or --all (not both)", hint="`lz deploy ls` lists them")
     if all_:
-        names = [r["name"] for r in deployments.list_deployments() if Status(r["status"]) not in FINISHED]
+        # Ended rows too, when something of theirs still runs (an engine whose wrapper was killed).
+        names = [r["name"] for r in deployments.list_deployments() if deployments.needs_stop(r)]
     else:
         names = [name]
     stopped = [deployments.stop(n) for n in names]
