@@ -58,7 +58,9 @@ def start(
     engine: str | None = typer.Option(None, "--engine", "-e", help="Engine (default: settings, 'auto')."),
     launcher: str | None = typer.Option(None, "--launcher", "-l", help="Launcher (default: local)."),
     name: str | None = typer.Option(None, "--name", "-n", help="Deployment name (default: from the model)."),
-    port: int | None = typer.Option(None, "--port", "-p", help="Pin the port (default: a free one)."),
+    port: int | None = typer.Option(
+        None, "--port", "-p", callback=lambda v: _check_port(v), help="Pin the port (default: a free one)."
+    ),
     gpus: int = typer.Option(0, "--gpus", min=0, help="GPUs; > 1 means tensor parallel."),
     set_: list[str] = typer.Option([], "--set", help="Engine option key=value (checked); repeatable."),
     force_set: bool = typer.Option(False, "--force-set", help="Pass unknown --set keys through unchecked."),
@@ -255,6 +257,12 @@ def restart(
     with _Progress(f"restarting {name}", quiet=json_) as progress:
         row = deployments.restart(name, timeout=timeout, wait=not no_wait, progress=progress)
     _report_started(row, json_, waited=not no_wait)
+
+
+def _check_port(value: int | None) -> int | None:
+    from lazycli.settings import check_port
+
+    return check_port(value)
 
 
 # --- output helpers -----------------------------------------------------------------------------------
