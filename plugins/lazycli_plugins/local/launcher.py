@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import re
 import shlex
 import signal
 import subprocess
@@ -64,7 +65,7 @@ class LocalLauncher:
         if needs_port(argv):
             port = reserve_port()
             argv = fill_port(argv, port)
-        full_env = {**os.environ, **(env or {})}
+        full_env = {**_inherited_env(), **(env or {})}
         command = self.wrap(argv, exit_file)
         with open(log_path, "ab") as log:
             log.write(f"$ {shlex.join(argv)}\n".encode())
@@ -175,6 +176,17 @@ class LocalLauncher:
             return
         _signal_group(pgid, signal.SIGKILL)
         _wait_group_gone(pgid, 5.0)
+
+
+# --- environment ---------------------------------------------------------------------------------
+
+# Secrets in lz's own environment (provider keys, `lz serve`'s API key) are not an engine's business:
+# a job gets them only when its env names them explicitly.
+_SECRET_NAME = re.compile(r"(API_?KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIALS?)$|^LAZYCLI_.*KEY", re.I)
+
+
+def _inherited_env() -> dict[str, str]:
+    return {name: value for name, value in os.environ.items() if not _SECRET_NAME.search(name)}
 
 
 # --- ports ---------------------------------------------------------------------------------------

@@ -66,7 +66,8 @@ def serve(
 
     api_key = None
     if api_key_env:
-        api_key = os.environ.get(api_key_env)
+        # Taken out of the environment: engines that serve starts (and outlive it) never see it.
+        api_key = os.environ.pop(api_key_env, None)
         if not api_key:
             raise LzError(
                 f"--api-key-env {api_key_env}: that environment variable is empty or not set",
@@ -80,7 +81,7 @@ def serve(
     host = check_host(host or defaults.get("host") or "127.0.0.1", "[serve] host")
     port = check_port(port if port is not None else defaults.get("port"), "[serve] port")
     if not api_key and defaults.get("api_key_env"):
-        api_key = os.environ.get(defaults["api_key_env"])
+        api_key = os.environ.pop(defaults["api_key_env"], None)
         if not api_key:
             raise LzError(
                 f"[serve] api_key_env = {defaults['api_key_env']!r} is not set in the environment",
