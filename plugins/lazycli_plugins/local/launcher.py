@@ -182,7 +182,7 @@ class LocalLauncher:
 
 # Secrets in lz's own environment (provider keys, `lz serve`'s API key) are not an engine's business:
 # a job gets them only when its env names them explicitly.
-_SECRET_NAME = re.compile(r"(API_?KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIALS?)$|^LAZYCLI_.*KEY", re.I)
+_SECRET_NAME = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIALS?)$", re.I)
 
 
 def _inherited_env() -> dict[str, str]:
