@@ -206,8 +206,13 @@ def read_config_file(path: Path | None = None) -> dict[str, Any]:
             return tomllib.load(fh)
     except FileNotFoundError:
         return {}
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise LzError(f"config file {path} is not valid UTF-8 TOML: {exc}", hint="fix or remove it") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise LzError(f"config file {path} is not valid TOML: {exc}", hint="fix or remove it") from None
+    except UnicodeDecodeError as exc:
+        raise LzError(
+            f"config file {path} is not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start})",
+            hint="save it as UTF-8, or remove it",
+        ) from None
     except IsADirectoryError:
         raise LzError(
             f"config file {path} is a directory", hint="move it away; lz writes a file there"
