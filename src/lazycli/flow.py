@@ -43,6 +43,10 @@ class FlowError(LzError):
     """A flow that cannot go on with the value it got (bad reference, bad JSON from an LLM, …)."""
 
 
+class StepError(FlowError):
+    """A recipe's own python code raised: one line for `lz run`, a 500 from `lz serve`."""
+
+
 @dataclass
 class Context:
     """What one run of a flow shares between its steps."""

@@ -33,6 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from lazycli.errors import LzError
+from lazycli.flow import StepError
 
 
 @dataclass
@@ -250,6 +251,8 @@ def create_app(backend: Any, limits: Limits | None = None) -> FastAPI:
             return await in_thread(fn, *args)
         except TimeoutError:
             return error(504, f"request took longer than {limits.timeout:g} s", "timeout")
+        except StepError as exc:  # the app's own code failed: a 500, as any bug in it
+            return error(500, exc.message, "internal_error")
         except LzError as exc:
             return error(502, _public(exc), "upstream_error")
         except Exception as exc:  # a bug in an app step: still JSON on the wire, and the server stays up
