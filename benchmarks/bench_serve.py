@@ -7,6 +7,15 @@ it, then for each path (direct, through lz serve) measures:
 Prints the added latency per request (ms) and the ratios serve/direct.
 
     python benchmarks/bench_serve.py [--requests 200] [--concurrency 64] [--pieces 16] [--json]
+
+With --real, the engine is the real default one instead: the bundled SmolLM2 on llama.cpp, started
+with `lz deploy` (so with lz's own engine flags) and `lz serve DEPLOYMENT` in front of it. For 1, 4
+and 16 concurrent streams (--streams) it measures throughput (completion tokens/s over the wall
+time) and p50/p95 time to first token, direct and through lz serve, and counts errors (a stream
+that fails or ends without a finish reason). The engine runs one request at a time: lz serve queues
+the others, so time to first token grows with the queue on both paths.
+
+    python benchmarks/bench_serve.py --real [--max-tokens 16] [--streams 1,4,16] [--json]
 """
 
 from __future__ import annotations
@@ -105,6 +114,123 @@ def measure(base: str, requests: int, concurrency: int) -> dict:
     }
 
 
+# --- the real default engine ---------------------------------------------------------------------
+
+
+async def _timed_stream(client, base: str, model: str, max_tokens: int) -> tuple[float, int]:
+    """(time to first token, completion tokens) of one streaming request; raises on a cut-off stream."""
+    body = {
+        "model": model,
+        "messages": [{"role": "user", "content": "Name three colours."}],
+        "max_tokens": max_tokens,
+        "temperature": 0,
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
+    started = time.perf_counter()
+    first, finish, tokens, pieces = None, None, 0, 0
+    async with client.stream("POST", base + "/chat/completions", json=body) as resp:
+        if resp.status_code != 200:
+            raise RuntimeError(f"HTTP {resp.status_code}")
+        async for line in resp.aiter_lines():
+            if not line.startswith("data: ") or line == "data: [DONE]":
+                continue
+            event = json.loads(line[6:])
+            if "error" in event:
+                raise RuntimeError(event["error"].get("message"))
+            for choice in event.get("choices") or []:
+                if choice.get("delta", {}).get("content"):
+                    pieces += 1
+                    first = first if first is not None else time.perf_counter() - started
+                finish = choice.get("finish_reason") or finish
+            tokens = (event.get("usage") or {}).get("completion_tokens", tokens)
+    if first is None or finish is None:
+        raise RuntimeError("the stream ended before the answer was finished")
+    # llama-cpp-python sends no usage in streams: there, each content chunk is one token.
+    return first, tokens or pieces
+
+
+async def _real_round(base: str, model: str, streams: int, max_tokens: int) -> dict:
+    import httpx
+
+    limits = httpx.Limits(max_connections=streams, max_keepalive_connections=streams)
+    async with httpx.AsyncClient(timeout=600, limits=limits) as client:
+        await _timed_stream(client, base, model, max_tokens)  # warm-up: the prompt cache, connections
+        started = time.perf_counter()
+        jobs = (_timed_stream(client, base, model, max_tokens) for _ in range(streams))
+        results = await asyncio.gather(*jobs, return_exceptions=True)
+        wall = time.perf_counter() - started
+    done = [r for r in results if isinstance(r, tuple)]
+    ttft = [r[0] for r in done]
+    return {
+        "streams": streams,
+        "wall_s": wall,
+        "tokens_per_s": sum(r[1] for r in done) / wall,
+        "ttft_p50_ms": _pct(ttft, 0.5) * 1000 if ttft else None,
+        "ttft_p95_ms": _pct(ttft, 0.95) * 1000 if ttft else None,
+        "errors": len(results) - len(done),
+    }
+
+
+def _lz(env: dict, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "lazycli", *args], env=env, capture_output=True, text=True, check=False
+    )
+
+
+def real(args) -> dict:
+    model = "smollm2-135m-instruct"
+    env = dict(os.environ, LAZYCLI_HOME=tempfile.mkdtemp(prefix="lz-bench-serve-real-"))
+    env.setdefault("LAZYCLI_LLAMACPP_THREADS", "1")
+    serve_port = _free_port()
+    serve = None
+    try:
+        started = _lz(env, "deploy", model, "--name", "bench", "--timeout", "300")
+        if started.returncode != 0:
+            raise SystemExit(f"lz deploy failed: {started.stderr.strip()}")
+        engine = started.stdout.strip()  # the deployment's OpenAI base URL (…/v1)
+        serve = subprocess.Popen(
+            [sys.executable, "-m", "lazycli", "serve", "bench", "--port", str(serve_port)],
+            env=env,
+            stderr=subprocess.DEVNULL,
+        )
+        _wait(f"http://127.0.0.1:{serve_port}/health", serve)
+        served = f"http://127.0.0.1:{serve_port}/v1"
+        rounds = []
+        for streams in args.streams:
+            direct = asyncio.run(_real_round(engine, model, streams, args.max_tokens))
+            through = asyncio.run(_real_round(served, "bench", streams, args.max_tokens))
+            rounds.append({"streams": streams, "direct": direct, "serve": through})
+    finally:
+        if serve is not None:
+            serve.terminate()
+            serve.wait(timeout=15)
+        _lz(env, "deploy", "stop", "--all")
+    return {
+        "engine": "llamacpp (bundled SmolLM2-135M, lz deploy)",
+        "threads": int(env["LAZYCLI_LLAMACPP_THREADS"]),
+        "max_tokens": args.max_tokens,
+        "rounds": rounds,
+        "errors": sum(r["direct"]["errors"] + r["serve"]["errors"] for r in rounds),
+    }
+
+
+def print_real(report: dict) -> None:
+    print(f"{report['engine']}, {report['threads']} thread(s), max_tokens {report['max_tokens']}")
+    print(f"{'streams':>8} {'path':>9} {'tok/s':>8} {'ttft p50':>10} {'ttft p95':>10} {'errors':>7}")
+    for r in report["rounds"]:
+        for path in ("direct", "serve"):
+            m = r[path]
+            p50 = f"{m['ttft_p50_ms']:.0f} ms" if m["ttft_p50_ms"] is not None else "-"
+            p95 = f"{m['ttft_p95_ms']:.0f} ms" if m["ttft_p95_ms"] is not None else "-"
+            print(
+                f"{r['streams']:>8} {path:>9} {m['tokens_per_s']:>8.1f} {p50:>10} {p95:>10} {m['errors']:>7}"
+            )
+        ratio = r["serve"]["tokens_per_s"] / r["direct"]["tokens_per_s"] if r["direct"]["tokens_per_s"] else 0
+        print(f"{'':>8} {'ratio':>9} {ratio:>7.2f}x (throughput serve/direct)")
+    print(f"errors: {report['errors']}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -113,7 +239,19 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=64, help="streaming requests at once")
     parser.add_argument("--pieces", type=int, default=16, help="stream pieces per answer")
     parser.add_argument("--json", action="store_true", help="print JSON only")
+    parser.add_argument("--real", action="store_true", help="the real default engine (llama.cpp + SmolLM2)")
+    parser.add_argument("--max-tokens", type=int, default=16, help="--real: tokens per answer")
+    parser.add_argument(
+        "--streams",
+        type=lambda text: [int(n) for n in text.split(",")],
+        default=[1, 4, 16],
+        help="--real: concurrent streams per round, comma-separated",
+    )
     args = parser.parse_args()
+    if args.real:
+        report = real(args)
+        print(json.dumps(report, indent=2)) if args.json else print_real(report)
+        return
 
     engine_port, serve_port = _free_port(), _free_port()
     env = dict(os.environ, LAZYCLI_HOME=tempfile.mkdtemp(prefix="lz-bench-serve-"))
