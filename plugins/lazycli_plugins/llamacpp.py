@@ -47,11 +47,23 @@ OPTIONS = dict(
 )
 
 
+# Said when the engine dies by a signal (SIGSEGV, SIGILL): a llama.cpp built for another CPU does
+# that on its first batch. One place, so the rebuild advice can follow how install.sh builds it.
+CRASH_HINT = "llama.cpp may be built for another CPU: rebuild it portable with `bash scripts/install.sh`"
+
+
 def _defaults(req: EngineRequest) -> dict:
     from lazycli import settings
 
     current = settings.get()
-    values = {"n_threads": current.llamacpp_threads, "n_ctx": current.llamacpp_ctx}
+    # llama-cpp-python's server stops a running stream when another request arrives unless told not
+    # to (interrupt_requests defaults to true): concurrent clients then cut each other off. Off, they
+    # queue on the server's lock and each gets its whole answer.
+    values = {
+        "n_threads": current.llamacpp_threads,
+        "n_ctx": current.llamacpp_ctx,
+        "interrupt_requests": False,
+    }
     if req.gpus > 0:
         values["n_gpu_layers"] = -1
     return values
@@ -86,5 +98,7 @@ def lazycli_engines():
         options=OPTIONS,
         is_installed=is_installed,
         install_hint="bash scripts/install.sh (compiles llama.cpp once: ~9 min on 2 cores; see README)",
+        crash_hint=CRASH_HINT,
+        concurrency=1,  # llama-cpp-python serves one request at a time (the rest wait on its lock)
         description="llama.cpp OpenAI-compatible server for GGUF models on CPU (the embedded default)",
     )

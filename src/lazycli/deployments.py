@@ -486,22 +486,50 @@ def list_deployments(reconcile: bool = True) -> list[dict]:
     return [reconcile_row(row, launchers=cache) for row in rows]
 
 
+def leftovers(row: dict) -> list[int]:
+    """Pids of a deployment's processes still alive (its engine may outlive a killed wrapper)."""
+    found = job_of(row)
+    if found is None:
+        return []
+    launcher, job = found
+    check = getattr(launcher, "leftovers", None)
+    return list(check(job)) if check else []
+
+
+def needs_stop(row: dict) -> bool:
+    """Active, or recorded as ended while some of its processes still run (`stop --all` ends those)."""
+    return Status(row["status"]) not in FINISHED or bool(leftovers(row))
+
+
 def stop(name: str) -> dict:
-    """Stop a deployment (TERM, then KILL after a grace period); the row stays, as cancelled."""
+    """Stop a deployment (TERM, then KILL after a grace period); the row stays, as cancelled. A row
+    that already ended is cleaned too: whatever of its process group still runs is ended."""
     row = require(name)
-    if Status(row["status"]) in FINISHED or row.get("job") is None:
-        if row.get("job") is None and Status(row["status"]) in ACTIVE:
+    if row.get("job") is None:
+        if Status(row["status"]) in ACTIVE:
             return _update(name, status=Status.CANCELLED.value, reason="stopped before it started")
         return row
     launcher, job = job_of(row)
+    if Status(row["status"]) in FINISHED:
+        if not leftovers(row):
+            return row
+        launcher.cancel(job)
+        reason = f"{row.get('reason') or row['status']}; its leftover processes were stopped"
+        return _update(name, reason=reason)
     return _cancel(name, launcher, job, Status.CANCELLED, "stopped")
 
 
 def restart(name: str, *, timeout: float | None = None, wait: bool = True, progress=None) -> dict:
-    """Stop (when running) and start again with the same model, engine, launcher and options."""
-    row = require(name)
-    if Status(row["status"]) in ACTIVE:
-        stop(name)
+    """Stop (whatever still runs of it) and start again with the same model, engine, launcher and
+    options; refuses when its old processes cannot be ended (two engines would serve one name)."""
+    row = stop(name)
+    left = leftovers(row)
+    if left:
+        pids = " ".join(str(p) for p in left)
+        raise LzError(
+            f"deployment {name!r}: its old engine is still running (pid {pids}); not starting a second one",
+            hint=f"end it with `kill {pids}`, then `lz deploy restart {name}`",
+        )
     return deploy(
         row["model"],
         engine=row["engine"],
@@ -516,6 +544,74 @@ def restart(name: str, *, timeout: float | None = None, wait: bool = True, progr
         wait=wait,
         progress=progress,
     )
+
+
+# --- an engine that crashed mid-request ---------------------------------------------------------------
+
+CRASH_WAIT_S = 2.0  # the wrapper records the exit code a moment after the connection drops
+
+
+def crash_error(name: str, *, wait: float = CRASH_WAIT_S) -> LzError | None:
+    """When deployment `name`'s engine died by a signal, a one-line error saying so (deployment,
+    engine, signal, last log lines, the engine's crash hint); None when it did not die that way."""
+    import signal
+
+    deadline = time.monotonic() + wait
+    while True:
+        row = get(name)
+        if row is None:
+            return None
+        code = row.get("exit_code")
+        if Status(row["status"]) in FINISHED or time.monotonic() >= deadline:
+            break
+        time.sleep(0.05)
+    if code is None or code <= 128:
+        return None
+    try:
+        signame = signal.Signals(code - 128).name
+    except ValueError:
+        signame = f"signal {code - 128}"
+    found = job_of(row)
+    tail = found[0].logs(found[1], 40) if found else ""
+    last = " | ".join([line.strip() for line in tail.splitlines() if line.strip()][-3:])
+    try:
+        hint = engines.get_engine(row["engine"]).crash_hint
+    except LzError:
+        hint = ""
+    return LzError(
+        f"deployment {name!r}: the {row['engine']} engine died of {signame} (exit {code}) during the request"
+        + (f"; last log lines: {last}" if last else ""),
+        hint=(hint or "see `lz deploy logs " + name + "`") + f"; then `lz deploy restart {name}`",
+    )
+
+
+class CrashAware:
+    """A deployment's client backend: a request that fails because the engine died by a signal
+    raises the crash error (never "ask again"); every other error passes through unchanged."""
+
+    def __init__(self, backend: Any, name: str) -> None:
+        self._backend = backend
+        self._name = name
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(self._backend, attr)
+
+    def _crashed(self, exc: LzError) -> LzError:
+        if getattr(exc, "kind", None) not in ("disconnected", "connection", "server", "timeout"):
+            return exc
+        return crash_error(self._name) or exc
+
+    def chat(self, *args: Any, **kwargs: Any):
+        try:
+            return self._backend.chat(*args, **kwargs)
+        except LzError as exc:
+            raise self._crashed(exc) from None
+
+    def chat_stream(self, *args: Any, **kwargs: Any):
+        try:
+            yield from self._backend.chat_stream(*args, **kwargs)
+        except LzError as exc:
+            raise self._crashed(exc) from None
 
 
 def _model_names(model: str) -> set[str]:

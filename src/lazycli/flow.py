@@ -46,6 +46,10 @@ class FlowError(LzError):
     """A flow that cannot go on with the value it got (bad reference, bad JSON from an LLM, …)."""
 
 
+class StepError(FlowError):
+    """A recipe's own python code raised: one line for `lz run`, a 500 from `lz serve`."""
+
+
 @dataclass
 class Context:
     """What one run of a flow shares between its steps."""
@@ -610,7 +614,19 @@ class Python(Node):
     def apply(self, value: Any, ctx: Context, **bound: Any) -> Any:
         if self._fn is None:
             self._fn = load_function(self.ref, self.folder)
-        return self._fn(value, **self.args, **bound)
+        try:
+            return self._fn(value, **self.args, **bound)
+        except Exception as exc:  # the recipe's own code failed: one line naming it, not a traceback
+            raise FlowError(
+                f"python step {self.ref!r} raised {type(exc).__name__}: {exc}", hint=_where_raised(exc)
+            ) from None
+
+
+def _where_raised(exc: BaseException) -> str:
+    import traceback
+
+    frame = traceback.extract_tb(exc.__traceback__)[-1]
+    return f"raised at {frame.filename}:{frame.lineno} ({frame.name}); fix the step's code"
 
 
 _import_lock = threading.Lock()

@@ -75,6 +75,8 @@ class EngineSpec:
     install_hint: str = ""
     description: str = ""
     needs_gpu: bool = False
+    concurrency: int = 0  # requests it runs at once (0: unknown); `lz serve` queues the rest itself
+    crash_hint: str = ""  # what to do when the engine dies by a signal (a crash, not a user error)
 
 
 @dataclass(frozen=True)

@@ -11,21 +11,105 @@ import os
 import tomllib
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from lazycli.errors import LzError, unknown
+from lazycli.errors import LzError, did_you_mean, unknown
 from lazycli.paths import config_path
 
 ENV_PREFIX = "LAZYCLI_"
+MAX_RETRIES = 10  # with backoff capped at 8 s, ten retries already wait over a minute
+
+
+# --- the one validation layer: settings (env vars, config file, `lz config set`) and flags ----------
+
+
+def _http_url(value: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("not an http(s) URL (e.g. http://127.0.0.1:8000/v1)")
+    try:
+        parts.port  # noqa: B018 - raises for a port outside 0-65535
+    except ValueError:
+        raise ValueError("its port is not in 1-65535") from None
+    return value
+
+
+HttpUrl = Annotated[str, AfterValidator(_http_url)]
+Port = Annotated[int, Field(ge=1, le=65535)]
+
+
+def check_value(kind: Any, value: Any, where: str) -> Any:
+    """`value` checked against a type of this module (Port, HttpUrl, …); a bad one is one line
+    naming `where` (a flag, an env var, a setting). Flags use it, so they and settings agree."""
+    try:
+        return TypeAdapter(kind).validate_python(value)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise LzError(
+            f"bad value {value!r} for {where}: {first['msg'].removeprefix('Value error, ')}"
+        ) from None
+
+
+def check_port(port: int | None, where: str = "--port") -> int | None:
+    return None if port is None else check_value(Port, port, where)
+
+
+def check_host(host: str | None, where: str = "--host") -> str | None:
+    """A host this machine can listen on (resolvable and one of its addresses)."""
+    import socket
+
+    if host is None:
+        return None
+    try:
+        infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError, ValueError):
+        raise LzError(
+            f"bad value {host!r} for {where}: not an address or a name that resolves",
+            hint="use 127.0.0.1 (this machine only) or 0.0.0.0 (every interface)",
+        ) from None
+    family, _, _, _, address = infos[0]
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((address[0], 0))
+        except OSError as exc:
+            raise LzError(
+                f"cannot listen on {where} {host}: {exc.strerror or exc}",
+                hint="use an address of this machine: 127.0.0.1 or 0.0.0.0",
+            ) from None
+    return host
+
+
+def _registered(kind: str, value: str, extra: tuple[str, ...] = ()) -> str:
+    """`value` must name a registered plugin of `kind` (engines, launchers)."""
+    from lazycli.plugins import registry
+
+    names = [*extra, *registry().all(kind)]
+    if value not in names:
+        close = did_you_mean(value, names)
+        tip = f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
+        raise ValueError(f"{tip}known {kind}: {', '.join(names)}")
+    return value
 
 
 class EndpointConfig(BaseModel):
     """An OpenAI-compatible endpoint added by configuration alone (no plugin needed)."""
 
-    base_url: str
+    model_config = ConfigDict(extra="forbid")
+
+    base_url: HttpUrl
     key_env: str | None = None
     default_model: str | None = None
     models: list[str] = Field(default_factory=list)
@@ -58,7 +142,7 @@ class Settings(BaseSettings):
         description="`lz chat --style` per model/target/provider ('*' for all), e.g. color=cyan,prefix=🤖 ",
     )
     request_timeout: float = Field(120.0, gt=0, description="Seconds before an LLM request times out")
-    max_retries: int = Field(3, ge=0, description="Retries on 429/5xx/connection errors")
+    max_retries: int = Field(3, ge=0, le=MAX_RETRIES, description="Retries on 429/5xx/connection errors")
     # rag
     embed_model: str = Field("all-minilm-l6-v2", description="Default embedder for `lz index`")
     index_batch_files: int = Field(
@@ -74,9 +158,19 @@ class Settings(BaseSettings):
     sco_framework: str = Field("pt", description="SenseCore framework (srun -f)")
     k8s_namespace: str = Field("default", description="Kubernetes namespace")
     k8s_image: str | None = Field(None, description="Container image for Kubernetes jobs")
-    ray_address: str = Field("http://127.0.0.1:8265", description="Ray dashboard / Jobs API address")
+    ray_address: HttpUrl = Field("http://127.0.0.1:8265", description="Ray dashboard / Jobs API address")
     # providers added by config: [endpoints.NAME] base_url = ..., key_env = ..., models = [...]
     endpoints: dict[str, EndpointConfig] = Field(default_factory=dict)
+
+    @field_validator("default_engine")
+    @classmethod
+    def _known_engine(cls, value: str) -> str:
+        return value if value == "auto" else _registered("engines", value, ("auto",))
+
+    @field_validator("default_launcher")
+    @classmethod
+    def _known_launcher(cls, value: str) -> str:
+        return value if value == "local" else _registered("launchers", value)
 
     @classmethod
     def settings_customise_sources(
@@ -114,6 +208,19 @@ def read_config_file(path: Path | None = None) -> dict[str, Any]:
         return {}
     except tomllib.TOMLDecodeError as exc:
         raise LzError(f"config file {path} is not valid TOML: {exc}", hint="fix or remove it") from None
+    except UnicodeDecodeError as exc:
+        raise LzError(
+            f"config file {path} is not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start})",
+            hint="save it as UTF-8, or remove it",
+        ) from None
+    except IsADirectoryError:
+        raise LzError(
+            f"config file {path} is a directory", hint="move it away; lz writes a file there"
+        ) from None
+    except OSError as exc:
+        raise LzError(
+            f"cannot read config file {path}: {exc.strerror or exc}", hint="check its permissions"
+        ) from None
 
 
 def field_names() -> list[str]:
@@ -127,12 +234,24 @@ def check_keys(values: dict[str, Any], where: str) -> None:
 
 
 def validation_error(exc: ValidationError, where: str) -> LzError:
-    """Turn pydantic's report into one line naming the key and the allowed form."""
-    first = exc.errors()[0]
-    key = ".".join(str(p) for p in first["loc"]) or "?"
-    field = Settings.model_fields.get(str(first["loc"][0])) if first["loc"] else None
+    """Turn pydantic's report into one line naming the key and the allowed form (an unknown key
+    first, with a did-you-mean: a misspelt key also makes the right one look missing)."""
+    errors = exc.errors()
+    first = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
+    loc = [str(p) for p in first["loc"]]
+    key = ".".join(loc) or "?"
+    nested = bool(loc) and loc[0] == "endpoints"
+    if first["type"] == "extra_forbidden" and loc:
+        known = EndpointConfig.model_fields if nested else Settings.model_fields
+        close = did_you_mean(loc[-1], [*known])
+        tip = f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
+        return LzError(f"unknown setting {key!r} in {where}", hint=f"{tip}known: {', '.join(known)}")
+    if nested and len(loc) >= 3:
+        field = EndpointConfig.model_fields.get(loc[2])
+    else:
+        field = Settings.model_fields.get(loc[0]) if loc else None
     allowed = _allowed_form(field)
-    msg = f"bad value for {key!r} in {where}: {first['msg']}"
+    msg = f"bad value for {key!r} in {where}: {first['msg'].removeprefix('Value error, ')}"
     return LzError(msg, hint=f"expected {allowed}" if allowed else None)
 
 

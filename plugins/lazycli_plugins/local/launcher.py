@@ -6,7 +6,9 @@
   it running), stdin from /dev/null, stdout+stderr appended to the log.
 - status: the exit file when the job has ended, else whether the leader pid is alive (its start
   time, kept in the Job, guards against pid reuse; zombies count as ended).
-- cancel: SIGTERM to the group, SIGKILL after a grace period, until no process of the group is left.
+- cancel: SIGTERM to the group, SIGKILL after a grace period, until no process of the group is left,
+  and the command itself (its pid file, written by the wrapper) when it left the group. It works
+  whatever happened to the wrapper: a `kill -9`ed wrapper's group lives on under the same id.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import re
 import shlex
 import signal
 import subprocess
@@ -56,13 +59,13 @@ class LocalLauncher:
         log_path = Path(log_path)
         log_path.parent.mkdir(parents=True, exist_ok=True)
         exit_file = _exit_file(log_path)
-        for stale in (exit_file, _cancel_file(log_path)):
+        for stale in (exit_file, _cancel_file(log_path), _pid_file(log_path)):
             stale.unlink(missing_ok=True)
         port = None
         if needs_port(argv):
             port = reserve_port()
             argv = fill_port(argv, port)
-        full_env = {**os.environ, **(env or {})}
+        full_env = {**_inherited_env(), **(env or {})}
         command = self.wrap(argv, exit_file)
         with open(log_path, "ab") as log:
             log.write(f"$ {shlex.join(argv)}\n".encode())
@@ -131,6 +134,16 @@ class LocalLauncher:
         job.reason = job.reason or "the process ended without recording an exit code (killed with SIGKILL?)"
         return Status.FAILED
 
+    def leftovers(self, job: Job) -> list[int]:
+        """Processes of the job still alive (its group, and the command by its pid file)."""
+        if not job.pid:
+            return []
+        pids = set(_group_members(job.pid))
+        command = _command_pid(job)
+        if command is not None:
+            pids.add(command)
+        return sorted(pids)
+
     def endpoint(self, job: Job) -> tuple[str, int | None] | None:
         return (job.host or HOST, job.port)
 
@@ -144,10 +157,18 @@ class LocalLauncher:
             return
         if job.log_path:
             _cancel_file(Path(job.log_path)).touch()
+        self._end_group(job)
+        command = _command_pid(job)
+        if command is not None:  # it left the group (setsid): end it by its own pid
+            _end_pid(command, self.grace)
+
+    def _end_group(self, job: Job) -> None:
         pgid = job.pid
         fields, started = _stat(pgid), job.extra.get("start_time")
         if fields and started is not None and int(fields[19]) != int(started):
             return  # the pid was reused: our job ended long ago, and this group is someone else's
+        # A group id stays taken while any member lives, so members of group `pgid` are ours even
+        # when the leader (the wrapper) is gone.
         if not _alive(pgid, started) and not _group_members(pgid):
             return
         _signal_group(pgid, signal.SIGTERM)
@@ -155,6 +176,17 @@ class LocalLauncher:
             return
         _signal_group(pgid, signal.SIGKILL)
         _wait_group_gone(pgid, 5.0)
+
+
+# --- environment ---------------------------------------------------------------------------------
+
+# Secrets in lz's own environment (provider keys, `lz serve`'s API key) are not an engine's business:
+# a job gets them only when its env names them explicitly.
+_SECRET_NAME = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIALS?)$", re.I)
+
+
+def _inherited_env() -> dict[str, str]:
+    return {name: value for name, value in os.environ.items() if not _SECRET_NAME.search(name)}
 
 
 # --- ports ---------------------------------------------------------------------------------------
@@ -209,6 +241,34 @@ def _reservation_stale(marker: Path) -> bool:
 
 def _exit_file(log_path: Path) -> Path:
     return Path(str(log_path) + ".exit")
+
+
+def _pid_file(log_path: Path) -> Path:
+    return Path(str(log_path) + ".pid")
+
+
+def _command_pid(job: Job) -> int | None:
+    """The wrapped command's pid from the wrapper's pid file, when that process still lives."""
+    if not job.log_path:
+        return None
+    try:
+        pid_text, _, started = _pid_file(Path(job.log_path)).read_text().strip().partition(" ")
+        pid = int(pid_text)
+    except (OSError, ValueError):
+        return None
+    return pid if _alive(pid, int(started) if started.isdigit() else None) else None
+
+
+def _end_pid(pid: int, grace: float) -> None:
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, sig)
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            _reap(pid)
+            if not _alive(pid):
+                return
+            time.sleep(0.05)
 
 
 def _cancel_file(log_path: Path) -> Path:

@@ -80,3 +80,11 @@ def main(argv: list[str] | None = None) -> None:
             traceback.print_exc()
         _report_user_error(exc.message, exc.hint)
         sys.exit(exc.exit_code)
+    except OSError as exc:  # the one boundary for expected OS errors; others are bugs (exit 1)
+        from lazycli.errors import from_os_error
+
+        error = from_os_error(exc)
+        if error is None or options.debug:
+            raise
+        _report_user_error(error.message, error.hint)
+        sys.exit(error.exit_code)

@@ -71,7 +71,8 @@ def get(key: str = typer.Argument(..., help="Setting name, e.g. deploy_timeout."
     print(value if isinstance(value, str) else json.dumps(value, ensure_ascii=False))
 
 
-@app.command("set")
+# A negative number is a value here, not an option: `lz config set deploy_timeout -5` is validated.
+@app.command("set", context_settings={"ignore_unknown_options": True})
 def set_(
     key: str = typer.Argument(..., help="Setting name (dotted for endpoints: endpoints.NAME.base_url)."),
     value: str = typer.Argument(..., help="New value (TOML/JSON literal or plain text)."),
@@ -115,14 +116,16 @@ def unset(key: str = typer.Argument(..., help="Setting name.")) -> None:
 
 
 @app.command()
-def path() -> None:
+def path(
+    json_: bool = typer.Option(False, "--json", help="Print JSON with the data and cache dirs."),
+) -> None:
     """Print the config file path (and the data and cache dirs with --json).
 
     Example: lz config path
     """
     from lazycli import paths
 
-    if want_json(False):
+    if want_json(json_):
         print_json(
             {
                 "config": str(paths.config_path()),

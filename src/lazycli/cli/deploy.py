@@ -58,7 +58,9 @@ def start(
     engine: str | None = typer.Option(None, "--engine", "-e", help="Engine (default: settings, 'auto')."),
     launcher: str | None = typer.Option(None, "--launcher", "-l", help="Launcher (default: local)."),
     name: str | None = typer.Option(None, "--name", "-n", help="Deployment name (default: from the model)."),
-    port: int | None = typer.Option(None, "--port", "-p", help="Pin the port (default: a free one)."),
+    port: int | None = typer.Option(
+        None, "--port", "-p", callback=lambda v: _check_port(v), help="Pin the port (default: a free one)."
+    ),
     gpus: int = typer.Option(0, "--gpus", min=0, help="GPUs; > 1 means tensor parallel."),
     set_: list[str] = typer.Option([], "--set", help="Engine option key=value (checked); repeatable."),
     force_set: bool = typer.Option(False, "--force-set", help="Pass unknown --set keys through unchecked."),
@@ -211,7 +213,8 @@ def stop(
     all_: bool = typer.Option(False, "--all", help="Stop every running deployment."),
     json_: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
-    """Stop a deployment (SIGTERM to its process group, SIGKILL after a grace period).
+    """Stop a deployment (SIGTERM to its process group, SIGKILL after a grace period); also ends what
+    is left of one that is recorded as ended (an engine whose wrapper was killed).
 
     \b
     Examples:
@@ -220,12 +223,12 @@ def stop(
     """
     from lazycli import deployments
     from lazycli.errors import LzError
-    from lazycli.launchers import FINISHED, Status
 
     if bool(name) == all_:
         raise LzError("give a deployment NAME or --all (not both)", hint="`lz deploy ls` lists them")
     if all_:
-        names = [r["name"] for r in deployments.list_deployments() if Status(r["status"]) not in FINISHED]
+        # Ended rows too, when something of theirs still runs (an engine whose wrapper was killed).
+        names = [r["name"] for r in deployments.list_deployments() if deployments.needs_stop(r)]
     else:
         names = [name]
     stopped = [deployments.stop(n) for n in names]
@@ -254,6 +257,12 @@ def restart(
     with _Progress(f"restarting {name}", quiet=json_) as progress:
         row = deployments.restart(name, timeout=timeout, wait=not no_wait, progress=progress)
     _report_started(row, json_, waited=not no_wait)
+
+
+def _check_port(value: int | None) -> int | None:
+    from lazycli.settings import check_port
+
+    return check_port(value)
 
 
 # --- output helpers -----------------------------------------------------------------------------------

@@ -45,6 +45,18 @@ def serve(
       curl -s localhost:8000/v1/chat/completions -H 'content-type: application/json' \\
            -d '{"model": "rag", "messages": [{"role": "user", "content": "hi"}]}'
     """
+    from pydantic import PositiveFloat, PositiveInt
+
+    from lazycli.settings import check_host, check_port, check_value
+
+    # Flags are checked before anything starts (a recipe's deployments, a model's engine).
+    check_port(port)
+    check_host(host)
+    for flag, value in (("--max-concurrency", max_concurrency), ("--max-body", max_body)):
+        if value is not None:
+            check_value(PositiveInt, value, flag)
+    if timeout is not None:
+        check_value(PositiveFloat, timeout, "--timeout")
     from lazycli.console import note, print_json, want_json
     from lazycli.errors import LzError
     from lazycli.fsutil import free_port, port_is_free
@@ -54,7 +66,8 @@ def serve(
 
     api_key = None
     if api_key_env:
-        api_key = os.environ.get(api_key_env)
+        # Taken out of the environment: engines that serve starts (and outlive it) never see it.
+        api_key = os.environ.pop(api_key_env, None)
         if not api_key:
             raise LzError(
                 f"--api-key-env {api_key_env}: that environment variable is empty or not set",
@@ -65,10 +78,10 @@ def serve(
         return
     served = prepare(target, tuple(set_))
     defaults = served.defaults
-    host = host or defaults.get("host") or "127.0.0.1"
-    port = port if port is not None else defaults.get("port")
+    host = check_host(host or defaults.get("host") or "127.0.0.1", "[serve] host")
+    port = check_port(port if port is not None else defaults.get("port"), "[serve] port")
     if not api_key and defaults.get("api_key_env"):
-        api_key = os.environ.get(defaults["api_key_env"])
+        api_key = os.environ.pop(defaults["api_key_env"], None)
         if not api_key:
             raise LzError(
                 f"[serve] api_key_env = {defaults['api_key_env']!r} is not set in the environment",

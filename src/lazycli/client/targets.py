@@ -80,7 +80,7 @@ def for_deployment(row: dict, *, model: str | None = None) -> ChatClient:
     if status and status not in ("running", "starting", "unknown"):
         raise LzError(
             f"deployment {name!r} is {status}, not running",
-            hint=f"`lz deploy logs {name}` shows why; start it again: `lz deploy {row.get('model') or name}`",
+            hint=f"`lz deploy logs {name}` shows why; start it again: `lz deploy restart {name}`",
         )
     protocol = row.get("protocol") or "openai"
     url = row.get("url") or (
@@ -90,6 +90,9 @@ def for_deployment(row: dict, *, model: str | None = None) -> ChatClient:
     backend = _backend(
         protocol, url, name=f"deployment {name}", template=_template_of(row.get("model")), served=served
     )
+    deployments = _deployments_module()
+    if deployments is not None:  # an engine that died mid-request says so, instead of "ask again"
+        backend = deployments.CrashAware(backend, name)
     return ChatClient(backend, target=name, model=served, label=f"{name} ({served})")
 
 

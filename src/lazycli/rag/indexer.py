@@ -208,12 +208,16 @@ class _Run:
     ) -> tuple[list[tuple[str, Path, str, os.stat_result]], dict]:
         todo, fresh = [], {}
         for source, path in files.items():
-            stat = path.stat()
-            entry = known.get(source)
-            if entry and entry.hash and entry.size == stat.st_size and entry.mtime_ns == stat.st_mtime_ns:
-                self.summary.unchanged += 1
+            try:
+                stat = path.stat()
+                entry = known.get(source)
+                if entry and entry.hash and entry.size == stat.st_size and entry.mtime_ns == stat.st_mtime_ns:
+                    self.summary.unchanged += 1
+                    continue
+                digest = documents.file_hash(path)
+            except OSError as exc:  # unreadable or gone: skip it, index the others
+                self._skip(source, exc.strerror or str(exc))
                 continue
-            digest = documents.file_hash(path)
             if entry and entry.hash == digest:
                 fresh[source] = manifest.FileEntry(digest, stat.st_size, stat.st_mtime_ns, entry.chunks)
                 self.summary.unchanged += 1
@@ -246,13 +250,11 @@ class _Run:
         try:
             segments = list(loader.load(path))
         except LzError as exc:
-            self.summary.failed.append({"source": source, "error": exc.message})
-            note(f"[yellow]skipped {source}: {exc.message}[/yellow]")
-            return None
+            return self._skip(source, exc.message)
         except (OSError, UnicodeError, ValueError) as exc:
-            self.summary.failed.append({"source": source, "error": f"{type(exc).__name__}: {exc}"})
-            note(f"[yellow]skipped {source}: {type(exc).__name__}: {exc}[/yellow]")
-            return None
+            return self._skip(source, f"{type(exc).__name__}: {exc}")
+        if _looks_binary("".join(text for text, _ in segments)):
+            return self._skip(source, "binary data, not text")
         rows = []
         for group in self.groups:
             seq = 0
@@ -278,6 +280,11 @@ class _Run:
                     seq += 1
         return rows
 
+    def _skip(self, source: str, why: str) -> None:
+        """Record and show a file that could not be indexed; the run goes on with the others."""
+        self.summary.failed.append({"source": source, "error": why})
+        _warn(source, why)
+
     def _commit(self, batch, known) -> None:
         sources = [item[0] for item, _ in batch]
         rows = [row for _, file_rows in batch for row in file_rows]
@@ -296,10 +303,15 @@ class _Run:
             else:
                 self.summary.added += 1
         manifest.mark_done(self.name, done)
+        # `lz index info` shows what is committed (and searchable) even if this run is cut short.
+        entries = manifest.files(self.name)
+        manifest.set_totals(self.name, sum(1 for e in entries.values() if e.hash), self.store.count())
 
     def _vectors(self, rows: list[dict], old_sources: list[str]):
         import numpy as np
 
+        if not rows:  # only empty files in this batch: nothing to embed
+            return np.zeros((0, 0), dtype=np.float32)
         reuse = {}
         if old_sources:
             for old in self.store.rows_for_sources(old_sources, ["group", "text_hash", "vector"]):
@@ -329,6 +341,24 @@ class _Run:
         with Progress(*columns, TimeElapsedColumn(), console=err_console(), transient=True) as bar:
             task = bar.add_task("index", total=total)
             yield lambda n: bar.advance(task, n)
+
+
+BINARY_SHARE = 0.1  # more undecodable or control characters than this: not text
+
+
+def _looks_binary(text: str) -> bool:
+    """Random bytes decoded leniently: mostly U+FFFD and control characters (tabs/newlines aside)."""
+    sample = text[:20000]
+    if not sample:
+        return False
+    odd = sum(1 for ch in sample if ch == "\ufffd" or (ord(ch) < 32 and ch not in "\t\n\r\f"))
+    return odd / len(sample) > BINARY_SHARE
+
+
+def _warn(source: str, why: str) -> None:
+    from rich.markup import escape
+
+    note(f"[yellow]skipped {escape(source)}: {escape(why)}[/yellow]")
 
 
 def _to_arrow(rows: list[dict], vectors):

@@ -78,6 +78,7 @@ def load(
     except ValidationError as exc:
         raise _schema_error(exc, raw, path, lines, set_paths) from None
     loaded = LoadedRecipe(path=path, spec=spec, raw=raw, lines=lines, overrides=set_paths)
+    check_not_empty(loaded)
     check_references(loaded)
     check_app(loaded, check_models=check_models)
     if check_models:
@@ -141,9 +142,9 @@ def locate_lines(text: str) -> dict[Loc, int]:
         header = _HEADER.match(raw)
         if header and not _KEY.match(raw):
             table = _header_path(_split_key(header.group(2)), counts, is_array=header.group(1) == "[[")
-            lines.setdefault(table, lineno)
-            if isinstance(table[-1], int):
-                lines.setdefault(table[:-1], lineno)
+            # Every prefix too: an unknown `[extra.thing]` is reported at its own line, not line 1.
+            for end in range(len(table), 0, -1):
+                lines.setdefault(table[:end], lineno)
             continue
         key = _KEY.match(raw)
         if key:
@@ -574,6 +575,60 @@ def check_app(loaded: LoadedRecipe, *, check_models: bool = True) -> None:
             seen.add(node.name)
         if isinstance(node, schema.LLMNode) and check_models:
             _check_llm_model(loaded, node, loc)
+        if isinstance(node, schema.RetrieverNode) and check_models:
+            _check_index(loaded, node.index, loc + ("index",))
+        if isinstance(node, schema.PythonNode):
+            _check_python(loaded, node.function, loc + ("function",))
+
+
+def check_not_empty(loaded: LoadedRecipe) -> None:
+    """A recipe must do something: `lz run` needs an [app], models, indexes or steps."""
+    spec = loaded.spec
+    if spec.app is None and not (spec.models or spec.indexes or spec.steps):
+        raise LzError(
+            f"{loaded.path}: the recipe is empty: no [app], [models], [indexes] or [[steps]]",
+            hint="add an [app] with [[app.steps]] (see recipes/ for examples; `lz recipe schema` lists keys)",
+        )
+
+
+def _check_index(loaded: LoadedRecipe, index: str, loc: Loc) -> None:
+    """A retriever's index is an [indexes] key or an index `lz index` built (checked before any
+    indexing starts, so a typo costs no minutes of embedding)."""
+    if index in loaded.spec.indexes or "${" in index:
+        return
+    from lazycli.rag import manifest
+
+    if manifest.get(index) is not None:
+        return
+    close = did_you_mean(index, list(loaded.spec.indexes), n=1, cutoff=0.5)
+    raise LzError(
+        f"{loaded.where(loc)}: {dotted_path(loc)}: no index {index!r}: not an [indexes] key of this recipe, "
+        "nor an index built with `lz index`",
+        hint=f"did you mean {close[0]!r}?"
+        if close
+        else "declare it as [indexes.NAME] or build it with `lz index`",
+    )
+
+
+def _check_python(loaded: LoadedRecipe, ref: str, loc: Loc) -> None:
+    """The module of a python step exists (in the recipe's folder or installed); not imported here:
+    importing runs its code, which is the run's business."""
+    import importlib.util
+
+    module = ref.partition(":")[0]
+    base = loaded.folder.joinpath(*module.split("."))
+    if base.with_suffix(".py").is_file() or (base / "__init__.py").is_file():
+        return
+    try:
+        found = importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        found = False
+    if not found:
+        raise LzError(
+            f"{loaded.where(loc)}: {dotted_path(loc)}: python module {module!r} not found "
+            f"(no {module.replace('.', '/')}.py in {loaded.folder}, and no installed package of that name)",
+            hint=f"put {module.replace('.', '/')}.py next to the recipe, or install the package",
+        )
 
 
 def _check_llm_model(loaded: LoadedRecipe, node: schema.LLMNode, loc: Loc) -> None:

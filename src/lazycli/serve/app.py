@@ -34,9 +34,11 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from lazycli import trace
 from lazycli.errors import LzError
+from lazycli.flow import StepError
 
 
 @dataclass
@@ -230,6 +232,11 @@ def create_app(backend: Any, limits: Limits | None = None, recorder: trace.Recor
     app.state.recorder = recorder
     app.add_middleware(_Guard, limits=limits, counter=counter)
 
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException):
+        # Starlette's own errors (a body that is not UTF-8, 404, 405) in the OpenAI error shape too.
+        return error(exc.status_code, str(exc.detail), "invalid_request_error", headers=exc.headers)
+
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError):
         errors = exc.errors()
@@ -264,8 +271,10 @@ def create_app(backend: Any, limits: Limits | None = None, recorder: trace.Recor
             return await in_thread(fn, *args)
         except TimeoutError:
             return error(504, f"request took longer than {limits.timeout:g} s", "timeout")
+        except StepError as exc:  # the app's own code failed: a 500, as any bug in it
+            return error(500, exc.message, "internal_error")
         except LzError as exc:
-            return error(502, exc.message + (f" ({exc.hint})" if exc.hint else ""), "upstream_error")
+            return error(502, _public(exc), "upstream_error")
         except Exception as exc:  # a bug in an app step: still JSON on the wire, and the server stays up
             return error(500, f"{type(exc).__name__}: {exc}", "internal_error")
 
@@ -519,7 +528,7 @@ async def _sse(backend, messages, options, include_usage: bool, pool, timeout: f
             if item is _DONE:
                 break
             if isinstance(item, BaseException):
-                message = item.message if isinstance(item, LzError) else f"{type(item).__name__}: {item}"
+                message = _public(item) if isinstance(item, LzError) else f"{type(item).__name__}: {item}"
                 yield _sse_error(message, "upstream_error")
                 return
         reply = holder.get("reply")
@@ -532,6 +541,14 @@ async def _sse(backend, messages, options, include_usage: bool, pool, timeout: f
         yield "data: [DONE]\n\n"
     finally:
         stop["flag"] = True  # a client that went away stops the producer at its next piece
+
+
+def _public(exc: LzError) -> str:
+    """An upstream error as HTTP clients see it: no hint (it names local commands and files) and no
+    path of this machine's keys file."""
+    from lazycli.paths import keys_path
+
+    return exc.message.replace(str(keys_path()), "lz's keys file")
 
 
 def _sse_error(message: str, kind: str) -> str:

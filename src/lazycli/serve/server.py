@@ -50,7 +50,63 @@ def prepare(target: str, overrides: tuple[str, ...] = (), *, announce=note) -> S
     from lazycli.client import resolve_target
 
     client = resolve_target(target, announce=announce)
-    return Served(ModelBackend(target, client))
+    backend = ModelBackend(target, client)
+    capacity = engine_capacity(client.target)
+    if capacity:
+        announce(f"the engine runs {capacity} request(s) at once: lz serve queues the rest")
+        backend = Queued(backend, capacity)
+    return Served(backend)
+
+
+def engine_capacity(deployment: str) -> int:
+    """How many requests the engine behind deployment `deployment` runs at once (0: unknown)."""
+    from lazycli import deployments, engines
+
+    try:
+        row = deployments.get(deployment)
+        return engines.get_engine(row["engine"]).concurrency if row else 0
+    except LzError:
+        return 0
+
+
+class Queued:
+    """A backend limited to `capacity` requests at once; the others wait their turn in lz serve (a
+    stream waits before its first token) instead of piling onto an engine that cannot run them."""
+
+    def __init__(self, inner: Any, capacity: int) -> None:
+        import threading
+
+        self.inner = inner
+        self.capacity = capacity
+        self._slots = threading.BoundedSemaphore(capacity)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def chat(self, messages: list[dict], options: dict):
+        with self._slots:
+            return self.inner.chat(messages, options)
+
+    def invoke(self, value: Any, options: dict):
+        with self._slots:
+            return self.inner.invoke(value, options)
+
+    def stream(self, messages: list[dict], options: dict):
+        from lazycli.serve.backends import StreamReply
+
+        inner: dict[str, Any] = {}
+
+        def pieces():
+            with self._slots:
+                inner["reply"] = self.inner.stream(messages, options)
+                yield from inner["reply"]
+
+        def finish(reply: StreamReply) -> None:
+            done = inner.get("reply")
+            if done is not None:
+                reply.usage, reply.finish_reason, reply.sources = done.usage, done.finish_reason, done.sources
+
+        return StreamReply(pieces(), finish)
 
 
 def serve(served: Served, *, host: str, port: int, limits, announce=note) -> None:
