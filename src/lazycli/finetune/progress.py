@@ -70,6 +70,13 @@ def from_trainer_line(line: dict, state: str = "running") -> ProgressRow | None:
     )
 
 
+def trainer_log(run_dir: Path) -> Path:
+    """The run's trainer log: beside run.json (peft), or in output_dir (LLaMA-Factory writes it there)."""
+    direct = run_dir / TRAINER_LOG
+    nested = run_dir / "checkpoints" / TRAINER_LOG
+    return nested if nested.exists() and not direct.exists() else direct
+
+
 def read_trainer_log(path: Path) -> list[ProgressRow]:
     rows: dict[int, ProgressRow] = {}
     try:
@@ -90,7 +97,7 @@ def sync(run_dir: Path, state: str) -> list[ProgressRow]:
     """Rewrite `progress.jsonl` from the trainer's log and the job state; returns its rows."""
     from lazycli.fsutil import atomic_write_text
 
-    rows = read_trainer_log(run_dir / TRAINER_LOG)
+    rows = read_trainer_log(trainer_log(run_dir))
     if rows and state != "running":
         last = rows[-1]
         rows.append(
@@ -106,5 +113,5 @@ def sync(run_dir: Path, state: str) -> list[ProgressRow]:
 
 
 def latest(run_dir: Path) -> ProgressRow | None:
-    rows = read_trainer_log(run_dir / TRAINER_LOG)
+    rows = read_trainer_log(trainer_log(run_dir))
     return rows[-1] if rows else None
