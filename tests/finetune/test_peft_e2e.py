@@ -30,7 +30,8 @@ def _ask(target: str) -> str:
 def test_peft_teaches_a_fact_and_lz_chat_serves_it(with_envs, fact_data, lz_home, stop_deployments):
     assert FACT not in _ask(BASE)
 
-    args = ("finetune", BASE, "--data", str(fact_data), "--method", "peft", "--steps", "20", "--name", "smol-ft")
+    args = ("finetune", BASE, "--data", str(fact_data), "--method", "peft")
+    args += ("--steps", "20", "--name", "smol-ft")
     proc = lz(*args, timeout=1200)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "lz chat smol-ft" in proc.stdout
