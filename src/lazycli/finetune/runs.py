@@ -318,6 +318,7 @@ def plan(
 def start(p: Plan, *, overwrite: bool = False, wait: bool = True, on_progress=None, on_note=None) -> dict:
     """Start (or attach to, or resume) the run `p` describes; with `wait`, return when it ended."""
     note = on_note or (lambda _m: None)
+    _check_runnable(p)
     existing = read_run(p.job.name)
     if existing is not None:
         existing = reconcile(existing)
@@ -346,6 +347,19 @@ def start(p: Plan, *, overwrite: bool = False, wait: bool = True, on_progress=No
     record = _write_folder(p, existing if existing and not overwrite else None)
     record = _submit(record, p.prepared.argv, p.prepared.env, p.launcher_name, p.job.gpus)
     return follow(record, on_progress=on_progress) if wait else record
+
+
+def _check_runnable(p: Plan) -> None:
+    """A GPU-only method on a machine without GPUs stops here, before any download or file."""
+    from lazycli import engines
+
+    if p.spec.needs_gpu and (p.job.gpus or engines.gpu_count()) == 0:
+        raise LzError(
+            f"method {p.spec.name} needs CUDA GPUs and this machine has none",
+            hint="--dry-run prints its script and argv; run it on a GPU machine (--launcher slurm --gpus N)",
+        )
+    if p.spec.needs_gpu and p.launcher_name == "local" and engines.gpu_count() == 0:
+        raise LzError(f"method {p.spec.name} needs GPUs on this machine", hint="use --launcher slurm")
 
 
 _ACTIVE = (Status.PENDING.value, Status.STARTING.value, Status.RUNNING.value, Status.UNKNOWN.value)
