@@ -111,7 +111,8 @@ def python(name: str) -> Path:
 
 
 def log_path(name: str) -> Path:
-    return paths.logs_dir() / f"env-{name}.log"
+    """The install log, beside the environments (it outlives a failed env dir)."""
+    return root() / "logs" / f"{name}.log"
 
 
 def recipes() -> dict[str, EnvRecipe]:

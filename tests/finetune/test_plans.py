@@ -51,8 +51,8 @@ def test_a_model_missing_from_the_template_table_gets_template_null(tmp_path):
 
 
 def test_set_is_typed_and_unknown_keys_get_a_did_you_mean():
-    plan = _plan(BASE, "--data", str(DATA / "messages.jsonl"), "--method", "peft",
-                 "--set", "lora_alpha=64", "--set", "target_modules=q_proj,k_proj,v_proj", "--lr", "5e-4")  # fmt: skip
+    sets = ("--set", "lora_alpha=64", "--set", "target_modules=q_proj,k_proj,v_proj", "--lr", "5e-4")
+    plan = _plan(BASE, "--data", str(DATA / "messages.jsonl"), "--method", "peft", *sets)
     config = json.loads(plan["files"]["config/train.json"])
     assert config["lora_alpha"] == 64 and config["target_modules"] == ["q_proj", "k_proj", "v_proj"]
     assert config["learning_rate"] == 5e-4
