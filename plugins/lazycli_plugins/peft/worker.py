@@ -203,7 +203,10 @@ def train(config_path: Path) -> None:
     if resume:
         print(f"[lz-peft] resuming from {resume}", flush=True)
     result = trainer.train(resume_from_checkpoint=resume)
-    (run / "train_result.json").write_text(json.dumps(result.metrics, indent=2))
+    import resource
+
+    metrics = {**result.metrics, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    (run / "train_result.json").write_text(json.dumps(metrics, indent=2))
 
     _stage(run, "saving adapter")
     _save_dir(run / "adapter", lambda tmp: (model.save_pretrained(tmp), tokenizer.save_pretrained(tmp)))
