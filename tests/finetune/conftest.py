@@ -31,8 +31,12 @@ PARAPHRASES = (
 )
 
 
+# Read at import: the root conftest clears LAZYCLI_* variables before each test runs.
+_CI_ENVS = os.environ.get("LAZYCLI_CI_ENVS")
+
+
 def ci_envs_dir() -> Path:
-    return Path(os.environ.get("LAZYCLI_CI_ENVS") or Path.home() / ".cache" / "lazycli-ci" / "envs")
+    return Path(_CI_ENVS or Path.home() / ".cache" / "lazycli-ci" / "envs")
 
 
 @pytest.fixture(scope="session")
