@@ -8,12 +8,14 @@
 #   FINETUNE_ENVS="peft" scripts/ci-finetune.sh
 #
 # Cost measured on the 2-core box (busy, load 6-18): peft env 4-10 min the first time, 0 when
-# cached; flagembedding env ~4-8 min; the tests ~15-25 min (each real training 2-8 min).
+# cached; flagembedding ~15 min, llamafactory ~18 min wall (2-3 min CPU each: mostly waiting on a
+# busy box). Tests: fast ones ~1.5 min; peft e2e + kill/resume ~15 min; LLaMA-Factory ~8 min;
+# embedding ~2.5 min; recipe step ~1.5 min; Slurm ~3 min.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export LAZYCLI_CI_ENVS=${LAZYCLI_CI_ENVS:-$HOME/.cache/lazycli-ci/envs}
 export OMP_NUM_THREADS=1
-for env in ${FINETUNE_ENVS:-peft flagembedding}; do
+for env in ${FINETUNE_ENVS:-peft flagembedding llamafactory}; do
   LAZYCLI_ENVS="$LAZYCLI_CI_ENVS" python -m lazycli engines install "$env"
 done
 python -m pytest tests/finetune -q -p no:cacheprovider "$@"
