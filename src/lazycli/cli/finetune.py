@@ -294,7 +294,8 @@ def logs(
     record = runs.require_run(name)
     path = record.get("log_path")
     if not follow:
-        sys.stdout.write(tail_text(path, lines))
+        text = tail_text(path, lines)
+        sys.stdout.write(text if not text or text.endswith("\n") else text + "\n")
         return
     offset = 0
     while True:
