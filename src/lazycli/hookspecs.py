@@ -116,8 +116,29 @@ class ProviderSpec:
 
 
 @dataclass(frozen=True)
+class EnvRecipe:
+    """A managed virtual environment (`lz engines install NAME`): what to pip install, with torch
+    pinned to the CPU build, the fixes that make it import, and why it cannot run here (if so).
+
+    `refuse()` returns a reason (shown before anything is downloaded) or None.
+    """
+
+    name: str
+    packages: tuple[str, ...]
+    torch: bool = True
+    remove: tuple[str, ...] = ()  # pip uninstall afterwards (e.g. CUDA-linked torchvision)
+    strip: tuple[str, ...] = ()  # globs under site-packages to delete (e.g. torchaudio/lib/*.so)
+    probe: tuple[str, ...] = ()  # distributions whose versions are recorded
+    refuse: Callable[[], str | None] = lambda: None
+    description: str = ""
+
+
+@dataclass(frozen=True)
 class FinetunerSpec:
-    """A finetuning tool run as its own process: `prepare` writes its config files, `argv` runs it."""
+    """A finetuning tool run as its own process: `prepare(job)` writes its config files and returns
+    the argv that runs it (a list); `data_target` is what the data doctor converts the set to.
+    `env` names the managed environment it runs from; `needs_gpu` refuses it on CPU-only machines.
+    """
 
     name: str
     prepare: Callable[..., Any]
@@ -128,6 +149,11 @@ class FinetunerSpec:
     is_installed: Callable[[], bool] = lambda: True
     install_hint: str = ""
     description: str = ""
+    env: EnvRecipe | None = None
+    data_target: str = "messages"
+    needs_gpu: bool = False
+    options: Mapping[str, Any] = field(default_factory=dict)
+    finish: Callable[..., Any] | None = None
 
 
 @dataclass(frozen=True)

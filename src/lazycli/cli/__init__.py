@@ -34,6 +34,8 @@ VERBS: dict[str, tuple[str, str]] = {
     "run": ("lazycli.cli.run", "Run a recipe: plan, deploy/reuse, index, steps, then its app (--dry-run)."),
     "recipe": ("lazycli.cli.recipe", "Check recipe files (validate) and print the recipe JSON schema."),
     "serve": ("lazycli.cli.serve", "Serve a recipe's app or a model: OpenAI-compatible API + web chat page."),
+    "finetune": ("lazycli.cli.finetune", "Fine-tune a model on a data file (a new model); ls, status, logs."),
+    "engines": ("lazycli.cli.engines", "Managed environments for engines and finetuners: install, ls, rm."),
 }
 
 EPILOG = """\b

@@ -375,7 +375,18 @@ def _run_step(run: Run, step: schema.StepSpec, *, progress: bool) -> dict[str, A
         return _run_index(run.loaded, spec.name or "index", spec, progress=progress)
     if step.verb == "deploy" and not step.argv:
         return _run_model(run, step.name or "deploy", schema.ModelSpec.model_validate(step.args))
+    if step.verb == "finetune" and "data" in step.args:
+        return _run_finetune(run, step)
     return _run_lz(step)
+
+
+def _run_finetune(run: Run, step: schema.StepSpec) -> dict[str, Any]:
+    """`lz finetune` with --data relative to the recipe's folder; the result names the new model
+    (`model`), so a later deploy step can serve it by that name."""
+    args = {**step.args, "data": str(_abs(run.loaded, str(step.args["data"]))), "json": True}
+    result = _run_lz(step.model_copy(update={"args": args}))
+    record = result.get("json") or {}
+    return {**result, "model": (record.get("result") or {}).get("model"), "run": record}
 
 
 def _run_lz(step: schema.StepSpec) -> dict[str, Any]:
