@@ -544,6 +544,9 @@ def _iter_node(node, loc: Loc):
             yield from _iter_node(child, loc + ("else" if key == "otherwise" else key,))
     for case, child in (getattr(node, "cases", None) or {}).items():
         yield from _iter_node(child, loc + ("cases", case))
+    for i, tool in enumerate(getattr(node, "tools", None) or []):  # an agent's component tools
+        if isinstance(getattr(tool, "node", None), BaseModel):
+            yield from _iter_node(tool.node, loc + ("tools", i, "node"))
 
 
 def check_app(loaded: LoadedRecipe, *, check_models: bool = True) -> None:
@@ -572,11 +575,11 @@ def check_app(loaded: LoadedRecipe, *, check_models: bool = True) -> None:
                     hint="give each step its own name",
                 )
             seen.add(node.name)
-        if isinstance(node, schema.LLMNode) and check_models:
+        if isinstance(node, schema.LLMNode | schema.AgentNode) and check_models:
             _check_llm_model(loaded, node, loc)
 
 
-def _check_llm_model(loaded: LoadedRecipe, node: schema.LLMNode, loc: Loc) -> None:
+def _check_llm_model(loaded: LoadedRecipe, node: schema.LLMNode | schema.AgentNode, loc: Loc) -> None:
     model = node.model
     if model is None or model in loaded.spec.models or "${" in model or "://" in model:
         return
