@@ -16,8 +16,8 @@ sources that retrievers found (shown by `lz run` and `lz serve`).
 Combinators: pipeline, parallel (merge: stack | tuple | sum | dict | join), diverter, if_, switch,
 loop (stop condition + max turns), warp (one step mapped over a list in parallel) and bind (give a
 step an earlier output, e.g. the original query, as a keyword). Components: llm, retriever, rerank,
-prompt, python, agent (a model calling tools in a loop, `lazycli.agents`) and fn for any callable. Heavy libraries (the client, rag) are imported only when a
-component runs.
+prompt, python, agent (a model calling tools in a loop, `lazycli.agents`), and fn for any
+callable. Heavy libraries (the client, rag) are imported only when a component runs.
 """
 
 from __future__ import annotations

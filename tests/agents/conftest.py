@@ -9,7 +9,7 @@ from tests.chat.standin import StandIn
 
 
 @pytest.fixture
-def local(standin) -> StandIn:
+def local(standin) -> StandIn:  # noqa: F811  (the fixture imported above)
     """A key-less OpenAI-compatible server that plays back scripted replies."""
     return standin("local")
 

@@ -133,7 +133,7 @@ class _Builder:
             )
         node = self.node(spec.node)
         name = spec.name or spec.node.name or f"{spec.node.type}_{index}"
-        description = spec.description or getattr(spec.node, "description", None) or f"a {spec.node.type} step"
+        description = spec.description or f"a {spec.node.type} step"
         return node_tool(node, name=name, description=description, timeout=timeout)
 
     def target(self, model: str | None) -> str | None:
