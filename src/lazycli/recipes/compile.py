@@ -134,6 +134,8 @@ class _Builder:
         node = self.node(spec.node)
         name = spec.name or spec.node.name or f"{spec.node.type}_{index}"
         description = spec.description or f"a {spec.node.type} step"
+        if isinstance(node, flow.AgentStep) and not spec.node.name:
+            node.agent.name = name  # its steps in the trace carry the tool's name, not "agent"
         return node_tool(node, name=name, description=description, timeout=timeout)
 
     def target(self, model: str | None) -> str | None:
