@@ -141,6 +141,7 @@ class Agent:
                 hint=f"tools: {', '.join(self.toolbox.names()) or 'none'}",
             )
         self._client = client
+        self._lock = threading.Lock()
         self.kind = kind
         self.name = name
         self.system = system
@@ -155,9 +156,15 @@ class Agent:
     @property
     def client(self) -> Any:
         # A client, or a function making one (the first run resolves the target, not the recipe load).
-        if not hasattr(self._client, "complete"):
-            self._client = self._client()
-        return self._client
+        with self._lock:
+            if not hasattr(self._client, "complete"):
+                self._client = self._client()
+            return self._client
+
+    @client.setter
+    def client(self, value: Any) -> None:
+        with self._lock:
+            self._client = value
 
     def run(
         self,
