@@ -20,6 +20,7 @@ class Reply:
     usage: dict = field(default_factory=dict)
     finish_reason: str | None = "stop"
     sources: list[dict] = field(default_factory=list)
+    tool_calls: list[dict] = field(default_factory=list)  # OpenAI wire shape
 
 
 class StreamReply:
@@ -31,6 +32,7 @@ class StreamReply:
         self.usage: dict = {}
         self.finish_reason: str | None = "stop"
         self.sources: list[dict] = []
+        self.tool_calls: list[dict] = []
 
     def __iter__(self) -> Iterator[str]:
         try:
@@ -61,6 +63,20 @@ def plain_messages(messages: list[dict]) -> list[dict]:
     return [{"role": m["role"], "content": message_text(m.get("content"))} for m in messages]
 
 
+def model_messages(messages: list[dict]) -> list[dict]:
+    """Plain text content, with the tool-calling fields a served model needs kept as sent."""
+    out = []
+    for m in messages:
+        message = {"role": m["role"], "content": message_text(m.get("content"))}
+        for key in ("tool_calls", "tool_call_id", "name"):
+            if m.get(key) is not None:
+                message[key] = m[key]
+        if message.get("tool_calls") and m.get("content") is None:
+            message["content"] = None
+        out.append(message)
+    return out
+
+
 class ModelBackend:
     """A deployment, model, provider:model or URL, served as it is."""
 
@@ -81,8 +97,13 @@ class ModelBackend:
         return copy.copy(self.client)
 
     def chat(self, messages: list[dict], options: dict) -> Reply:
-        completion = self._client().complete(plain_messages(messages), **options)
-        return Reply(completion.text, dict(completion.usage or {}), completion.finish_reason or "stop")
+        completion = self._client().complete(model_messages(messages), **options)
+        return Reply(
+            completion.text,
+            dict(completion.usage or {}),
+            completion.finish_reason or "stop",
+            tool_calls=[c.as_wire() for c in completion.tool_calls],
+        )
 
     def stream(self, messages: list[dict], options: dict) -> StreamReply:
         client = self._client()
@@ -92,8 +113,9 @@ class ModelBackend:
             if last is not None:
                 reply.usage = dict(last.usage or {})
                 reply.finish_reason = last.finish_reason or "stop"
+                reply.tool_calls = [c.as_wire() for c in last.tool_calls]
 
-        return StreamReply(client.complete(plain_messages(messages), stream=True, **options), finish)
+        return StreamReply(client.complete(model_messages(messages), stream=True, **options), finish)
 
     def invoke(self, value: Any, options: dict) -> dict:
         reply = self.chat([{"role": "user", "content": to_text(value)}], options)
@@ -149,7 +171,10 @@ class AppBackend:
     def invoke(self, value: Any, options: dict) -> dict:
         ctx = Context(input=value, options=dict(options))
         out = self.app.run(value, ctx)
-        return {"output": out, "sources": list(ctx.sources)}
+        result = {"output": out, "sources": list(ctx.sources)}
+        if ctx.steps:  # an app with agents: their steps (thought, tool calls, results)
+            result["steps"] = [step.as_dict() for step in ctx.steps]
+        return result
 
     def embeds(self) -> bool:
         return bool(self.embed_target)
