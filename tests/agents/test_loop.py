@@ -229,7 +229,9 @@ def test_react_json_mode_asks_for_schema_constrained_json(client, local):
     assert result.answer == "5"
     fmt = local.requests[0]["body"]["response_format"]
     assert fmt["type"] == "json_object"
-    assert fmt["schema"]["properties"]["action"]["enum"] == ["add", "final_answer"]
+    actions = [alt["properties"]["action"]["enum"] for alt in fmt["schema"]["anyOf"]]
+    assert actions == [["add"], ["final_answer"]]
+    assert fmt["schema"]["anyOf"][0]["properties"]["input"]["required"] == ["a"]
 
 
 def test_react_out_of_steps_while_repairing(client, local):

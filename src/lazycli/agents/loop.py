@@ -371,13 +371,33 @@ Action: the tool to use, one of [{names}]
 Action Input: the tool's arguments as one JSON object
 Then stop: the tool's result comes back as "Observation: ...". Repeat as needed. When you know the answer:
 Thought: what you think
-Final Answer: the answer"""
+Final Answer: the answer
 
-REACT_JSON_FORMAT = """Reply with one JSON object per step:
-{{"thought": "...", "action": "<tool name>", "input": {{<the tool's arguments>}}}}
+For example:
+Thought: I need {example_tool}.
+Action: {example_tool}
+Action Input: {example_args}"""
+
+REACT_JSON_FORMAT = """Reply with one JSON object per step, to call a tool:
+{{"thought": "why", "action": "{example_tool}", "input": {example_args}}}
 The tool's result comes back as "Observation: ...". When you know the answer:
-{{"thought": "...", "action": "final_answer", "input": {{"answer": "<the answer>"}}}}
+{{"thought": "why", "action": "final_answer", "input": {{"answer": "the answer, from the observations"}}}}
 Tools (action names): {names}"""
+
+_EXAMPLE_VALUES = {"integer": 1, "number": 1.5, "string": "text", "boolean": True, "array": [], "object": {}}
+
+
+def _example_arguments(tool: Tool) -> str:
+    """Arguments of the right types for the format example (small models copy the example's shape)."""
+    props = tool.parameters.get("properties", {})
+    args = {}
+    for key, prop in props.items():
+        if "enum" in prop:
+            args[key] = prop["enum"][0]
+        else:
+            args[key] = _EXAMPLE_VALUES.get(prop.get("type", "string"), "text")
+    return json.dumps(args)
+
 
 _ACTION = re.compile(r"^\s*Action\s*:\s*(.+?)\s*$", re.M)
 _ACTION_INPUT = re.compile(r"^\s*Action\s*Input\s*:\s*", re.M)
@@ -455,24 +475,40 @@ def _strip_fence(text: str) -> str:
 
 
 def react_schema(toolbox: Toolbox) -> dict[str, Any]:
-    """The JSON schema of one react step (json_mode), for servers that constrain output by it."""
-    inputs = [t.parameters for t in toolbox.tools.values()]
-    inputs.append({"type": "object", "properties": {"answer": {"type": "string"}}, "required": ["answer"]})
-    return {
+    """The JSON schema of one react step (json_mode), for servers that constrain output by it: one
+    alternative per tool, so the grammar ties each action to its own arguments."""
+
+    def step(action: str, arguments: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "type": "object",
+            "properties": {
+                "thought": {"type": "string"},
+                "action": {"type": "string", "enum": [action]},
+                "input": arguments,
+            },
+            "required": ["thought", "action", "input"],
+            "additionalProperties": False,
+        }
+
+    answer = {
         "type": "object",
-        "properties": {
-            "thought": {"type": "string"},
-            "action": {"type": "string", "enum": [*toolbox.names(), "final_answer"]},
-            "input": {"anyOf": inputs},
-        },
-        "required": ["thought", "action", "input"],
+        "properties": {"answer": {"type": "string"}},
+        "required": ["answer"],
+        "additionalProperties": False,
     }
+    steps = [step(t.name, t.parameters) for t in toolbox.tools.values()]
+    return {"anyOf": [*steps, step("final_answer", answer)]}
 
 
 def _react_system(agent: Agent) -> str:
     tools = "\n".join(f"- {t.signature_text()}" for t in agent.toolbox.tools.values()) or "- (none)"
     names = ", ".join(agent.toolbox.names())
-    protocol = (REACT_JSON_FORMAT if agent.json_mode else REACT_FORMAT).format(names=names)
+    first = next(iter(agent.toolbox.tools.values()), None)
+    protocol = (REACT_JSON_FORMAT if agent.json_mode else REACT_FORMAT).format(
+        names=names,
+        example_tool=first.name if first else "a_tool",
+        example_args=_example_arguments(first) if first else "{}",
+    )
     head = (agent.system.strip() + "\n\n") if agent.system else ""
     return f"{head}You can use these tools:\n{tools}\n\n{protocol}"
 
