@@ -255,7 +255,7 @@ def test_plan_and_solve_plans_solves_each_step_with_tools_then_answers(client, l
     )
     result = Agent(client, tools(add, weather), kind="plan_and_solve").run(QUESTION)
     assert result.answer == "5, and it is 21 C in Paris."
-    assert [s.kind for s in result.steps] == ["plan", "act", "answer", "act", "answer", "answer"]
+    assert [s.kind for s in result.steps] == ["plan", "act", "solve", "act", "solve", "answer"]
     last = local.requests[-1]["body"]["messages"][-1]["content"]
     assert "1. Add 2 and 3 → 2 + 3 = 5" in last and "→ 21 C in Paris" in last
 

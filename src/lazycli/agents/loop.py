@@ -49,7 +49,8 @@ class Step:
     """One turn of an agent: a thought, tool calls (with results), or the answer.
 
     `kind`: act (tool calls) | answer | repair (a malformed reply and why) | plan (plan_and_solve's
-    and rewoo's plans) | stop (why the loop ended without an answer)."""
+    and rewoo's plans) | solve (the result of one plan_and_solve step) | stop (why the loop ended
+    without an answer)."""
 
     n: int
     agent: str
@@ -340,8 +341,9 @@ def _function_call(run: _Run, question: str, history: list[dict]) -> AgentResult
     return _tool_loop(run, messages, budget=agent.max_steps)
 
 
-def _tool_loop(run: _Run, messages: list[dict], *, budget: int) -> AgentResult:
-    """Ask with tools until the model answers without calling one (or a stop condition holds)."""
+def _tool_loop(run: _Run, messages: list[dict], *, budget: int, answer_kind: str = "answer") -> AgentResult:
+    """Ask with tools until the model answers without calling one (or a stop condition holds).
+    `answer_kind` names the answering step (plan_and_solve's steps end in "solve", not "answer")."""
     tools = run.agent.toolbox.schemas()
     last_text = ""
     for _ in range(budget):
@@ -350,7 +352,7 @@ def _tool_loop(run: _Run, messages: list[dict], *, budget: int) -> AgentResult:
         last_text = completion.text or ""
         if not completion.tool_calls:
             messages.append({"role": "assistant", "content": last_text})
-            run.step("answer", messages, completion, answer=last_text)
+            run.step(answer_kind, messages, completion, answer=last_text)
             return run.result(last_text, "answer", messages)
         messages.append(completion.as_message())
         runs = run.call_tools([(c.id, c.name, c.arguments) for c in completion.tool_calls])
@@ -596,8 +598,9 @@ def _plan_and_solve(run: _Run, question: str, history: list[dict]) -> AgentResul
             step=item,
         )
         sub = _start(agent, agent.system, [], prompt)
-        outcome = _tool_loop(run, sub, budget=run.left - 1)
-        messages.extend(sub[len(_start(agent, agent.system, [], prompt)) - 1 :])
+        asked = len(sub) - 1  # the step's own question onwards goes into the run's transcript
+        outcome = _tool_loop(run, sub, budget=run.left - 1, answer_kind="solve")
+        messages.extend(sub[asked:])
         if outcome.stopped in ("stop_tool", "stop_contains"):
             return outcome
         done.append(f"{i}. {item} → {outcome.answer}")

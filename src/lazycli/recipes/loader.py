@@ -577,6 +577,33 @@ def check_app(loaded: LoadedRecipe, *, check_models: bool = True) -> None:
             seen.add(node.name)
         if isinstance(node, schema.LLMNode | schema.AgentNode) and check_models:
             _check_llm_model(loaded, node, loc)
+        if isinstance(node, schema.AgentNode):
+            _check_tools(loaded, node, loc)
+
+
+def _check_tools(loaded: LoadedRecipe, node: schema.AgentNode, loc: Loc) -> None:
+    """Each `module:function` tool names a module in the recipe's folder or an installed one (found
+    without importing it: validating a recipe runs none of its code)."""
+    import importlib.util
+
+    for i, tool in enumerate(node.tools):
+        ref = tool.function
+        if ref is None:
+            continue
+        module = ref.partition(":")[0]
+        base = loaded.folder.joinpath(*module.split("."))
+        if base.with_suffix(".py").is_file() or (base / "__init__.py").is_file():
+            continue
+        try:
+            found = importlib.util.find_spec(module) is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
+            where_loc = loc + ("tools", i, "function")
+            raise LzError(
+                f"{loaded.where(where_loc)}: {dotted_path(where_loc)}: no module {module!r} for tool {ref!r}",
+                hint=f"put {module}.py next to the recipe, or install the package that has it",
+            )
 
 
 def _check_llm_model(loaded: LoadedRecipe, node: schema.LLMNode | schema.AgentNode, loc: Loc) -> None:

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 class _Strict(BaseModel):
@@ -226,7 +226,7 @@ class AgentNode(_Node):
         "plan_and_solve: plan, solve each step, answer; rewoo: plan the calls, run them, answer",
     )
     model: str | None = Field(None, description="models.KEY key, deployment, model, provider:model or URL")
-    tools: list[str | ToolSpec] = Field(
+    tools: list[ToolSpec] = Field(
         default_factory=list, description="module:function strings, or tables (function | node, name…)"
     )
     system: str | None = Field(None, description="System prompt")
@@ -243,6 +243,15 @@ class AgentNode(_Node):
         "answer", description="answer: its final answer; tool_results: {tool name: result} for a later step"
     )
     options: dict[str, Any] = Field(default_factory=dict, description="temperature, max_tokens, …")
+
+    @field_validator("tools", mode="before")
+    @classmethod
+    def _strings_are_functions(cls, value: Any) -> Any:
+        # "module:function" is short for { function = "module:function" }: one shape to validate,
+        # so an error names the field that is wrong rather than every branch of a union.
+        if isinstance(value, list):
+            return [{"function": v} if isinstance(v, str) else v for v in value]
+        return value
 
 
 Node = Annotated[
