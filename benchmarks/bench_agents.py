@@ -6,9 +6,10 @@
   * ended   - the loop ended with an answer (not max_steps).
 Ways: the bare model answering without tools (the baseline), `react` with the text protocol,
 `react` with json_mode (llama.cpp's response_format json_object + schema: a grammar), and
-`function_call` (native tool calls, which llama-cpp-python's default chat format does not produce).
+`function_call` (native tool calls) with the GGUF's own chat format (which ignores tools) and with
+llama-cpp-python's `chatml-function-calling` format (a second server, started after the first).
 
-    python benchmarks/bench_agents.py [--tasks 20] [--threads 1] [--json]
+    python benchmarks/bench_agents.py [--tasks 20] [--threads 1] [--ways bare,react,…] [--json]
 
 Starts its own llama.cpp server on a free 127.0.0.1 port and stops it at the end.
 """
@@ -45,7 +46,7 @@ def tasks(n: int) -> list[tuple[int, int]]:
     return [(rng.randint(10, 999), rng.randint(10, 999)) for _ in range(n)]
 
 
-def start_server(threads: int) -> tuple[subprocess.Popen, str]:
+def start_server(threads: int, chat_format: str | None = None) -> tuple[subprocess.Popen, str]:
     import importlib.util
     import socket
 
@@ -56,6 +57,8 @@ def start_server(threads: int) -> tuple[subprocess.Popen, str]:
         port = sock.getsockname()[1]
     argv = [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--model_alias", "smollm2"]
     argv += ["--host", "127.0.0.1", "--port", str(port), "--n_threads", str(threads), "--n_ctx", "4096"]
+    if chat_format:
+        argv += ["--chat_format", chat_format]
     log = open(Path(tempfile.mkdtemp(prefix="lzbench-agents")) / "server.log", "wb")  # noqa: SIM115
     proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}/v1"
@@ -111,24 +114,50 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=20)
     parser.add_argument("--threads", type=int, default=int(os.environ.get("OMP_NUM_THREADS", "1")))
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--ways", default="bare,react,react-json,function-call,function-call-chatml", help="comma-separated"
+    )
     args = parser.parse_args()
 
     os.environ["LAZYCLI_HOME"] = tempfile.mkdtemp(prefix="lzbench-agents-home")
     from lazycli.client.targets import for_url
 
-    proc, base = start_server(args.threads)
+    ways = {
+        "bare": ("bare model (no tools)", None, lambda c, a, b: run_bare(c, a, b)),
+        "react": ("react (text protocol)", None, lambda c, a, b: run_agent(c, "react", False, a, b)),
+        "react-json": (
+            "react + json_mode (grammar)",
+            None,
+            lambda c, a, b: run_agent(c, "react", True, a, b),
+        ),
+        "function-call": (
+            "function_call (GGUF chat format)",
+            None,
+            lambda c, a, b: run_agent(c, "function_call", False, a, b),
+        ),
+        "function-call-chatml": (
+            "function_call (chatml-function-calling)",
+            "chatml-function-calling",
+            lambda c, a, b: run_agent(c, "function_call", False, a, b),
+        ),
+    }
+    chosen = [w for w in args.ways.split(",") if w]
+    unknown = sorted(set(chosen) - set(ways))
+    if unknown:
+        raise SystemExit(f"unknown --ways {unknown}; known: {', '.join(ways)}")
+    report = {}
+    servers: dict[str | None, tuple[subprocess.Popen, str]] = {}
     try:
-        client = for_url(base, model="smollm2")
-        ways = {
-            "bare model (no tools)": lambda a, b: run_bare(client, a, b),
-            "react (text protocol)": lambda a, b: run_agent(client, "react", False, a, b),
-            "react + json_mode (grammar)": lambda a, b: run_agent(client, "react", True, a, b),
-            "function_call (native)": lambda a, b: run_agent(client, "function_call", False, a, b),
-        }
-        report = {}
-        for name, fn in ways.items():
+        for key in chosen:
+            name, chat_format, fn = ways[key]
+            if chat_format not in servers:  # one server per chat format, started when first needed
+                for proc, _ in servers.values():
+                    proc.terminate()
+                    proc.wait(15)
+                servers = {chat_format: start_server(args.threads, chat_format)}
+            client = for_url(servers[chat_format][1], model="smollm2")
             started = time.perf_counter()
-            rows = [fn(a, b) for a, b in tasks(args.tasks)]
+            rows = [fn(client, a, b) for a, b in tasks(args.tasks)]
             seconds = time.perf_counter() - started
             report[name] = {
                 "n": len(rows),
@@ -140,8 +169,9 @@ def main() -> None:
                 "seconds_per_task": round(seconds / len(rows), 2),
             }
     finally:
-        proc.terminate()
-        proc.wait(15)
+        for proc, _ in servers.values():
+            proc.terminate()
+            proc.wait(15)
     if args.json:
         print(
             json.dumps(
@@ -149,7 +179,7 @@ def main() -> None:
             )
         )
         return
-    baseline = report["bare model (no tools)"]["correct"] or 1
+    baseline = report.get("bare model (no tools)", {}).get("correct") or 1
     head = f"SmolLM2-135M-Instruct (Q4_1, llama.cpp, {args.threads} thread(s))"
     print(f"{head}, {args.tasks} tasks 'A + B' with add()")
     columns = ("tool called right", "answer right", "ended", "repairs", "s/task", "vs bare")

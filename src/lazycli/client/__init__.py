@@ -131,12 +131,11 @@ class Completion:
         return out
 
     def as_message(self) -> dict[str, Any]:
-        """The assistant message to put back into the conversation (tool calls included)."""
-        message: dict[str, Any] = {"role": "assistant", "content": self.text or None}
+        """The assistant message to put back into the conversation (tool calls included). The
+        content stays a string even when empty: llama.cpp's server refuses null there."""
+        message: dict[str, Any] = {"role": "assistant", "content": self.text or ""}
         if self.tool_calls:
             message["tool_calls"] = [c.as_wire() for c in self.tool_calls]
-        else:
-            message["content"] = self.text
         return message
 
 
