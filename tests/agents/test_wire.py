@@ -95,7 +95,7 @@ def test_a_protocol_without_tool_calling_refuses_in_one_line():
     with pytest.raises(LzError) as err:
         client.complete(ASK, tools=TOOLS)
     assert "cannot call tools" in err.value.message and "\n" not in err.value.message
-    assert "kind = react" in err.value.hint
+    assert "--agent react" in err.value.hint and 'kind = "react"' in err.value.hint
 
 
 def test_assembler_places_fragments_without_index_and_interleaved():

@@ -183,7 +183,8 @@ class ChatClient:
         if opts.get("tools") and not getattr(self.backend, "supports_tools", False):
             raise LzError(
                 f"{self.label} cannot call tools (its wire protocol has no tool calling)",
-                hint="use an OpenAI-compatible target, or an agent with kind = react (tools as text)",
+                hint="use an OpenAI-compatible target, or the react agent (tools as text): "
+                '`lz chat --agent react`, kind = "react" in a recipe',
             )
         if not stream:
             self.last = None  # a failed request must not leave the previous answer here
