@@ -23,6 +23,13 @@ def shout(text: str) -> str:
     """
     open("called.txt", "a").write(text + "\\n")
     return text.upper() + "!"
+
+
+def hang(text: str) -> str:
+    """Never returns."""
+    import time
+    time.sleep(3600)
+    return text
 '''
 
 
@@ -60,6 +67,16 @@ def test_one_shot_calls_the_function_and_uses_its_result(local, folder):
         offered["name"] == "shout"
         and offered["parameters"]["properties"]["text"]["description"] == "what to shout"
     )
+
+
+def test_a_hanging_tool_is_abandoned_and_lz_still_exits(local, folder):
+    local.play("", reply(calls=[call("hang", {"text": "x"})]), reply("The tool timed out."))
+    started = time.monotonic()
+    proc = chat(folder, local.url, "--tool", "mytools:hang", "--tool-timeout", "0.5", "Hang")
+    assert time.monotonic() - started < 60  # the abandoned call does not keep the process alive
+    assert proc.stdout == "The tool timed out.\n"
+    [tool] = [m for m in local.requests[-1]["body"]["messages"] if m["role"] == "tool"]
+    assert tool["content"] == "ERROR: hang did not finish within 0.5s"
 
 
 def test_json_output_carries_every_step(local, folder):
