@@ -7,7 +7,8 @@
 Ways: the bare model answering without tools (the baseline), `react` with the text protocol,
 `react` with json_mode (llama.cpp's response_format json_object + schema: a grammar), and
 `function_call` (native tool calls) with the GGUF's own chat format (which ignores tools) and with
-llama-cpp-python's `chatml-function-calling` format (a second server, started after the first).
+llama-cpp-python's `chatml-function-calling` format (a second server, started after the first),
+there also with `stop_tool = "add"` (the tool's result is the answer: the model never stops calling).
 
     python benchmarks/bench_agents.py [--tasks 20] [--threads 1] [--ways bare,react,…] [--json]
 
@@ -73,7 +74,7 @@ def start_server(threads: int, chat_format: str | None = None) -> tuple[subproce
     raise SystemExit(f"llama.cpp server did not start; log: {log.name}")
 
 
-def run_agent(client, kind: str, json_mode: bool, a: int, b: int) -> dict:
+def run_agent(client, kind: str, json_mode: bool, a: int, b: int, stop_tool: str | None = None) -> dict:
     from lazycli.agents import Agent, function_tool
     from lazycli.errors import LzError
 
@@ -83,6 +84,7 @@ def run_agent(client, kind: str, json_mode: bool, a: int, b: int) -> dict:
         kind=kind,
         json_mode=json_mode,
         max_steps=4,
+        stop_tool=stop_tool,
         system="You are a calculator assistant. Always use the add tool to add numbers.",
         options={"temperature": 0, "max_tokens": 96},
         log=False,
@@ -115,7 +117,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=int(os.environ.get("OMP_NUM_THREADS", "1")))
     parser.add_argument("--json", action="store_true")
     parser.add_argument(
-        "--ways", default="bare,react,react-json,function-call,function-call-chatml", help="comma-separated"
+        "--ways",
+        default="bare,react,react-json,function-call,function-call-chatml,function-call-chatml-stop",
+        help="comma-separated",
     )
     args = parser.parse_args()
 
@@ -139,6 +143,11 @@ def main() -> None:
             "function_call (chatml-function-calling)",
             "chatml-function-calling",
             lambda c, a, b: run_agent(c, "function_call", False, a, b),
+        ),
+        "function-call-chatml-stop": (
+            "… + stop_tool = add",
+            "chatml-function-calling",
+            lambda c, a, b: run_agent(c, "function_call", False, a, b, stop_tool="add"),
         ),
     }
     chosen = [w for w in args.ways.split(",") if w]
