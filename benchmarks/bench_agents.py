@@ -3,7 +3,7 @@
 20 tasks "What is A + B?" with one tool, add(a, b). For each way of running it, per task:
   * called  - the tool was called with exactly A and B,
   * correct - the final answer contains A + B,
-  * ended   - the loop ended with an answer (not max_steps).
+  * ended   - the model itself gave a final answer (not max_steps, nor a stop condition).
 Ways: the bare model answering without tools (the baseline), `react` with the text protocol,
 `react` with json_mode (llama.cpp's response_format json_object + schema: a grammar), and
 `function_call` (native tool calls) with the GGUF's own chat format (which ignores tools) and with
