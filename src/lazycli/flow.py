@@ -16,8 +16,8 @@ sources that retrievers found (shown by `lz run` and `lz serve`).
 Combinators: pipeline, parallel (merge: stack | tuple | sum | dict | join), diverter, if_, switch,
 loop (stop condition + max turns), warp (one step mapped over a list in parallel) and bind (give a
 step an earlier output, e.g. the original query, as a keyword). Components: llm, retriever, rerank,
-prompt, python (and fn for any callable). Heavy libraries (the client, rag) are imported only when a
-component runs.
+prompt, python, agent (a model calling tools in a loop, `lazycli.agents`), and fn for any
+callable. Heavy libraries (the client, rag) are imported only when a component runs.
 """
 
 from __future__ import annotations
@@ -59,6 +59,7 @@ class Context:
     results: dict[str, Any] = field(default_factory=dict)
     sources: list[dict] = field(default_factory=list)
     options: dict[str, Any] = field(default_factory=dict)  # LLM options of this request (temperature…)
+    steps: list[Any] = field(default_factory=list)  # agent steps (lazycli.agents.Step), in order
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def lookup(self, ref: str) -> Any:
@@ -78,6 +79,10 @@ class Context:
     def record(self, name: str, value: Any) -> None:
         with self.lock:
             self.results[name] = value
+
+    def add_steps(self, steps: list[Any]) -> None:
+        with self.lock:
+            self.steps.extend(steps)
 
     def set_sources(self, docs: list[dict], *, replace: bool) -> None:
         with self.lock:
@@ -500,6 +505,67 @@ class LLM(Node):
             trace.llm_result(getattr(client, "last", None))
         if self.name:
             ctx.record(self.name, "".join(pieces))
+
+
+AGENT_OUTPUTS = ("answer", "tool_results")
+
+
+class AgentStep(Node):
+    """An agent (`lazycli.agents.Agent`): its model calls `tools` in a loop of `kind` until it
+    answers. Output: the answer, or (output = "tool_results") {tool name: result} for a step that
+    merges what the tools found. Its steps go to `ctx.steps` (the trace) as they happen."""
+
+    def __init__(
+        self,
+        target: str | None,
+        tools: list[Any],
+        *,
+        kind: str = "function_call",
+        prompt: str | None = None,
+        system: str | None = None,
+        max_steps: int = 8,
+        stop_contains: str | None = None,
+        stop_tool: str | None = None,
+        options: dict[str, Any] | None = None,
+        json_mode: bool = False,
+        history: bool = False,
+        output: str = "answer",
+        client_factory: Callable[[str | None], Any] | None = None,
+        **kw: Any,
+    ) -> None:
+        super().__init__(**kw)
+        if output not in AGENT_OUTPUTS:
+            raise FlowError(f"unknown agent output {output!r}", hint=f"one of {', '.join(AGENT_OUTPUTS)}")
+        from lazycli.agents import Agent
+
+        self.target, self.prompt, self.history, self.output = target, prompt, history, output
+        self._factory = client_factory
+        self.agent = Agent(
+            self._client,
+            tools,
+            kind=kind,
+            name=self.name or "agent",
+            system=system,
+            max_steps=max_steps,
+            stop_contains=stop_contains,
+            stop_tool=stop_tool,
+            options=options,
+            json_mode=json_mode,
+        )
+
+    def _client(self) -> Any:
+        if self._factory is not None:
+            return self._factory(self.target)
+        from lazycli.client import resolve_target
+
+        return resolve_target(self.target)
+
+    def apply(self, value: Any, ctx: Context, **bound: Any) -> Any:
+        question = render(self.prompt, value, ctx, bound) if self.prompt else to_text(value)
+        history = [m for m in ctx.history if m.get("role") in ("user", "assistant")] if self.history else []
+        # Steps reach the trace as they happen, so an agent called as a tool shows inside its caller's run.
+        result = self.agent.run(question, history=history, ctx=ctx, on_step=lambda s: ctx.add_steps([s]))
+        return result.answer if self.output == "answer" else result.tool_results()
 
 
 class Retriever(Node):

@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
-from lazycli.client import Backend, Chunk, Completion
+from lazycli.client import Backend, Chunk, Completion, ToolCall, ToolCallDelta
 from lazycli.console import note
 from lazycli.errors import LzError
 
@@ -216,6 +216,10 @@ def backoff_delay(attempt: int) -> float:
 
 class HttpEndpoint:
     """Shared HTTP plumbing for a base URL: headers, timeouts, retries, error mapping, SSE."""
+
+    # Native tool calling (`tools` / `tool_calls` on the wire): the OpenAI-compatible base has it;
+    # the prompt-only engine protocols built on this class do not.
+    supports_tools = False
 
     def __init__(
         self,
@@ -440,6 +444,29 @@ def normalize_usage(usage: Any) -> dict:
     return {k: v for k, v in out.items() if v is not None}
 
 
+def tool_call_deltas(items: Any) -> list[ToolCallDelta]:
+    """The tool-call fragments of one stream delta: `{index, id?, function: {name?, arguments?}}`.
+    A server that sends no index (some do, for a single call) gets -1: the assembler places it."""
+    out = []
+    for item in items if isinstance(items, list) else []:
+        if not isinstance(item, dict):
+            continue
+        fn = item.get("function") or {}
+        args = fn.get("arguments")
+        if args is not None and not isinstance(args, str):
+            args = json.dumps(args, ensure_ascii=False)
+        index = item.get("index")
+        out.append(
+            ToolCallDelta(
+                index=index if isinstance(index, int) else -1,
+                id=item.get("id") or None,
+                name=fn.get("name") or None,
+                arguments=args or "",
+            )
+        )
+    return out
+
+
 class OpenAICompatible(HttpEndpoint):
     """A client for any service speaking the OpenAI API (`POST {base}/chat/completions`, …).
 
@@ -449,6 +476,7 @@ class OpenAICompatible(HttpEndpoint):
     "//" is taken from the origin, not the base path); `embed_style` / `rerank_style` pick their
     body shapes: "openai" / "native-sensenova" and "cohere" (model, query, documents → results[]
     with index + relevance_score) / "dashscope" ({"input": {...}} → output.results[]).
+    `tools=False` declares a service without tool calling (a request with tools is then refused).
     """
 
     def __init__(
@@ -464,9 +492,11 @@ class OpenAICompatible(HttpEndpoint):
         rerank_path: str | None = None,
         rerank_style: str = "cohere",
         default_rerank_model: str | None = None,
+        tools: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(name, base_url, **kwargs)
+        self.supports_tools = tools
         self.option_names = dict(option_names or {})
         self.stream_usage = stream_usage
         self.embed_path = embed_path
@@ -492,12 +522,14 @@ class OpenAICompatible(HttpEndpoint):
         )
         choices = data.get("choices") or [{}]
         message = choices[0].get("message") or {}
+        calls = message.get("tool_calls") or []
         return Completion(
             text=message.get("content") or "",
             model=data.get("model") or model,
             usage=normalize_usage(data.get("usage")),
             finish_reason=choices[0].get("finish_reason"),
             raw=data,
+            tool_calls=[ToolCall.from_wire(c, i) for i, c in enumerate(calls) if isinstance(c, dict)],
         )
 
     def chat_stream(self, messages: list[dict], model: str, options: dict) -> Iterator[Chunk]:
@@ -516,6 +548,7 @@ class OpenAICompatible(HttpEndpoint):
                 finish_reason=reason,
                 usage=usage or None,
                 model=event.get("model"),
+                tool_calls=tool_call_deltas(delta.get("tool_calls")),
             )
         if not finished:
             # The server closed the stream cleanly but never said the answer was done.

@@ -7,6 +7,15 @@ without choices when `stream_options.include_usage`; Moonshot: usage inside the 
 and its error bodies. Faults are scripted per request: `server.script("429")` answers the next
 request with a 429 + Retry-After, "disconnect" drops the connection mid-stream, "slow" streams
 one word every 0.1 s.
+
+Scripted replies (tool calling): `server.play("math", reply(calls=[call("add", {"a": 2})]), reply("5"))`
+queues replies for the conversations whose system message contains "math" (a key of "" matches
+any). Parallel agents talk to one server at once, so replies are picked by conversation, not by
+arrival order. Streamed, a reply's tool calls go out the way vendors send them: id and name first,
+then the JSON arguments in small fragments, the fragments of parallel calls interleaved. The
+server checks the tool wire as OpenAI does: `tools` entries shaped {type: function, function:
+{name, parameters}}, a called tool among them, and every `tool` message answering a call id of a
+preceding assistant message (else 400).
 """
 
 from __future__ import annotations
@@ -221,6 +230,20 @@ VENDORS = {
 ANSWER = "The answer is four."
 
 
+def call(name: str, arguments, id: str | None = None) -> dict:
+    """A scripted tool call; `arguments` is a dict (sent as JSON) or raw text (sent as it is)."""
+    text = arguments if isinstance(arguments, str) else json.dumps(arguments)
+    return {"id": id, "name": name, "arguments": text}
+
+
+def reply(content: str | None = None, calls: list[dict] | None = None) -> dict:
+    return {"content": content, "calls": list(calls or [])}
+
+
+def _fragments(text: str, size: int = 4) -> list[str]:
+    return [text[i : i + size] for i in range(0, len(text), size)] or [""]
+
+
 def _words(text: str) -> list[str]:
     out, parts = [], text.split(" ")
     for i, part in enumerate(parts):
@@ -236,6 +259,8 @@ class StandIn:
         self.requests: list[dict] = []
         self.faults: list[str] = []
         self.answer = ANSWER
+        self.scripts: dict[str, list[dict]] = {}
+        self.call_count = 0
         self.lock = threading.Lock()
         handler = type("Handler", (_Handler,), {"standin": self})
         self.server = QuietServer(("127.0.0.1", 0), handler)
@@ -256,7 +281,25 @@ class StandIn:
         with self.lock:
             self.requests.clear()
             self.faults.clear()
+            self.scripts.clear()
             self.answer = ANSWER
+
+    def play(self, key: str, *replies: dict) -> None:
+        """Queue replies for conversations whose system message contains `key` ("" = any)."""
+        with self.lock:
+            self.scripts.setdefault(key, []).extend(replies)
+
+    def next_reply(self, body: dict) -> dict | None:
+        system = next((m.get("content") or "" for m in body.get("messages", []) if m["role"] == "system"), "")
+        with self.lock:
+            for key in sorted(self.scripts, key=len, reverse=True):  # the most specific key first
+                if key in system and self.scripts[key]:
+                    picked = self.scripts[key].pop(0)
+                    for i, c in enumerate(picked["calls"]):
+                        self.call_count += 1
+                        picked["calls"][i] = {**c, "id": c["id"] or f"call_{self.call_count}"}
+                    return picked
+        return None
 
     def next_fault(self) -> str | None:
         with self.lock:
@@ -354,7 +397,40 @@ class _Handler(BaseHTTPRequestHandler):
         completion = len(_words(text))
         return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
 
+    def _tool_wire_error(self, body: dict, scripted: dict | None) -> str | None:
+        """What OpenAI would refuse about the tools and tool messages of this request."""
+        tools = body.get("tools")
+        names = set()
+        if tools is not None:
+            for tool in tools if isinstance(tools, list) else [None]:
+                fn = tool.get("function") if isinstance(tool, dict) else None
+                if not (isinstance(tool, dict) and tool.get("type") == "function" and isinstance(fn, dict)):
+                    return "tools: each entry must be {type: function, function: {...}}"
+                if not isinstance(fn.get("name"), str) or not isinstance(fn.get("parameters", {}), dict):
+                    return "tools: function.name (string) and function.parameters (object) are required"
+                names.add(fn["name"])
+        if "tool_choice" in body and tools is None:
+            return "tool_choice is only allowed when tools are specified"
+        open_ids: set[str] = set()
+        for message in body.get("messages", []):
+            for tc in message.get("tool_calls") or []:
+                open_ids.add(tc.get("id"))
+            if message["role"] == "tool" and message.get("tool_call_id") not in open_ids:
+                return "messages with role 'tool' must be a response to a preceding message with 'tool_calls'"
+        for c in (scripted or {}).get("calls", []):
+            if c["name"] not in names and not c["name"].startswith("unknown"):
+                return f"script error: tool {c['name']!r} was not offered (offered: {sorted(names)})"
+        return None
+
     def _chat(self, body: dict, fault: str | None) -> None:
+        scripted = self.standin.next_reply(body)
+        problem = self._tool_wire_error(body, scripted)
+        if problem:
+            self._json(400, _openai_error(problem, "invalid_request_error"))
+            return
+        if scripted is not None:
+            self._scripted(body, scripted)
+            return
         vendor = self.standin.vendor
         text = self.standin.answer if fault != "slow" else " ".join(f"word{i}" for i in range(100))
         usage = self._usage(body, text)
@@ -401,6 +477,52 @@ class _Handler(BaseHTTPRequestHandler):
         )
         if (body.get("stream_options") or {}).get("include_usage") and not vendor.usage_in_choice:
             self._chunk(f"data: {json.dumps({'id': 'c1', 'choices': [], 'usage': usage})}\n\n".encode())
+        self._chunk(b"data: [DONE]\n\n")
+        self._chunk(b"")
+
+    def _scripted(self, body: dict, scripted: dict) -> None:
+        content, calls = scripted["content"], scripted["calls"]
+        finish = "tool_calls" if calls else "stop"
+        usage = self._usage(body, content or "")
+        if not body.get("stream"):
+            message = {"role": "assistant", "content": content}
+            if calls:
+                message["tool_calls"] = [
+                    {
+                        "id": c["id"],
+                        "type": "function",
+                        "function": {"name": c["name"], "arguments": c["arguments"]},
+                    }
+                    for c in calls
+                ]
+            choice = {"index": 0, "message": message, "finish_reason": finish}
+            self._json(200, {"id": "chatcmpl-2", "object": "chat.completion", "model": body["model"],
+                             "choices": [choice], "usage": usage})  # fmt: skip
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+
+        def send(delta: dict, finish_reason=None) -> None:
+            event = {"id": "c2", "object": "chat.completion.chunk", "model": body["model"]}
+            event["choices"] = [{"index": 0, "delta": delta, "finish_reason": finish_reason}]
+            self._chunk(f"data: {json.dumps(event)}\n\n".encode())
+
+        send({"role": "assistant", "content": None if calls else ""})
+        for word in _words(content) if content else []:
+            send({"content": word})
+        for i, c in enumerate(calls):  # the head of each call: its id, type and name
+            send({"tool_calls": [{"index": i, "id": c["id"], "type": "function",
+                                  "function": {"name": c["name"], "arguments": ""}}]})  # fmt: skip
+        pieces = [_fragments(c["arguments"]) for c in calls]
+        for round_ in range(max((len(p) for p in pieces), default=0)):  # parallel calls interleave
+            for i, frags in enumerate(pieces):
+                if round_ < len(frags):
+                    send({"tool_calls": [{"index": i, "function": {"arguments": frags[round_]}}]})
+        send({}, finish)
+        if (body.get("stream_options") or {}).get("include_usage"):
+            self._chunk(f"data: {json.dumps({'id': 'c2', 'choices': [], 'usage': usage})}\n\n".encode())
         self._chunk(b"data: [DONE]\n\n")
         self._chunk(b"")
 

@@ -124,6 +124,22 @@ def chat(
     ),
     no_log: bool = typer.Option(False, "--no-log", help="Do not log this conversation."),
     json_: bool = typer.Option(False, "--json", help="Print the full response with usage as JSON."),
+    tool: list[str] = typer.Option(
+        None,
+        "--tool",
+        metavar="MODULE:FUNCTION",
+        help="A Python function the model may call (repeatable); modules in the current folder first.",
+    ),
+    agent: str = typer.Option(
+        "function_call",
+        "--agent",
+        help="With --tool: function_call (native tool calls), react (a text protocol, for models "
+        "without them), plan_and_solve or rewoo.",
+    ),
+    max_steps: int = typer.Option(8, "--max-steps", min=1, help="With --tool: model turns at most."),
+    tool_timeout: float = typer.Option(
+        60.0, "--tool-timeout", min=0.01, help="With --tool: seconds a tool call may take."
+    ),
 ) -> None:
     """Chat with a model: a REPL on a terminal, one answer with PROMPT or piped stdin.
 
@@ -141,6 +157,8 @@ def chat(
       lz chat http://127.0.0.1:8000/v1 "hi"     any OpenAI-compatible server
       lz chat lightllm+http://host:8080 "hi"    LightLLM's /generate API (also vllm+, lmdeploy+)
       lz chat --json "hi" | jq .usage           full response with token usage
+      lz chat openai --tool tools:add "What is 2+3?"     the model calls add() from ./tools.py
+      lz chat URL --tool tools:add --agent react         tools as text, for models without tool calls
     """
     target, prompt = _split_positionals(target, prompt)
     piped = _read_stdin(wait=STDIN_WAIT_S if prompt is not None else None)
@@ -158,8 +176,14 @@ def chat(
     chosen_style = _style_for(client, style)
     options = {"temperature": temperature, "max_tokens": max_tokens, "top_p": top_p, "stop": stop or None}
     log = settings.get().chat_log and not no_log
+    tool_agent = (
+        _tool_agent(client, tool, agent, system, options, max_steps, tool_timeout, log) if tool else None
+    )
     if interactive:
-        Repl(client, system=system, options=options, style=chosen_style, log=log).run()
+        Repl(client, system=system, options=options, style=chosen_style, log=log, agent=tool_agent).run()
+        return
+    if tool_agent is not None:
+        _one_shot_agent(tool_agent, client, prompt, style=chosen_style, json_=json_)
         return
     _one_shot(
         client,
@@ -227,6 +251,56 @@ def _log(
         )
     except Exception as exc:  # logging must never cost the user their answer
         note(f"[dim]could not log the conversation: {exc}[/dim]")
+
+
+# --- tools ----------------------------------------------------------------------------------------
+
+
+def _tool_agent(client, refs, kind, system, options, max_steps, timeout, log):
+    """An agent over `client` with the functions named by --tool (steps shown on stderr)."""
+    from lazycli.agents import KINDS, Agent, load_tool
+
+    if kind not in KINDS:
+        raise LzError(f"unknown --agent {kind!r}", hint=f"one of {', '.join(KINDS)}")
+    tools = [load_tool(ref, Path.cwd(), timeout=timeout) for ref in refs]
+    return Agent(
+        client,
+        tools,
+        kind=kind,
+        name="chat",
+        system=system,
+        max_steps=max_steps,
+        options={k: v for k, v in options.items() if v is not None},
+        log=log,
+        on_step=_show_step,
+    )
+
+
+def _show_step(step) -> None:
+    """Tool calls (arguments and results) on stderr as they happen; the answer goes to stdout."""
+    if step.kind == "answer" and not step.calls:
+        return
+    if step.thought and step.kind != "answer":
+        note(f"[dim]{_escape(_clip(step.thought))}[/dim]")
+    for run in step.calls:
+        mark = "[green]→[/green]" if run.ok else "[red]✗[/red]"
+        call = f"[bold]{_escape(run.name)}[/bold]({_escape(_clip(run.arguments))})"
+        note(f"{mark} {call} = {_escape(_clip(run.observation()))}")
+    if step.note:
+        note(f"[yellow]{step.kind}: {_escape(step.note)}[/yellow]")
+
+
+def _clip(text: str, width: int = 200) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _one_shot_agent(tool_agent, client, prompt: str, *, style: Style, json_: bool) -> None:
+    result = tool_agent.run(prompt)
+    if want_json(json_):
+        print_json({"target": client.target, **result.as_dict()})
+        return
+    _print_answer(result.answer, style)
 
 
 # --- one answer -----------------------------------------------------------------------------------
@@ -322,9 +396,12 @@ class _Writer:
 
 
 class Repl:
-    def __init__(self, client, *, system: str | None, options: dict, style: Style, log: bool) -> None:
+    def __init__(
+        self, client, *, system: str | None, options: dict, style: Style, log: bool, agent=None
+    ) -> None:
         from lazycli.client.chatlog import new_conversation_id
 
+        self.agent = agent  # with --tool: every message runs the agent's tool loop
         self.client = client
         self.system = system
         self.options = options
@@ -401,7 +478,25 @@ class Repl:
         lines.append(line)
         return "\n".join(lines)
 
+    def _ask_agent(self, text: str) -> None:
+        self.agent.system = self.system
+        answer = ""
+        try:
+            result = self.agent.run(text, history=self.history)
+            answer = result.answer
+            _print_answer(answer, self.style)
+            self.err.print(f"[dim]{len(result.steps)} step(s), {result.stopped}[/dim]")
+        except KeyboardInterrupt:
+            self.err.print("[yellow]\\[interrupted][/yellow]")
+        except LzError as exc:
+            extra = f" (hint: {exc.hint})" if exc.hint else ""
+            self.err.print(f"[red]error:[/red] {_escape(exc.message + extra)}", highlight=False)
+        self.history += [{"role": "user", "content": text}, {"role": "assistant", "content": answer}]
+
     def _ask(self, text: str) -> None:
+        if self.agent is not None:
+            self._ask_agent(text)
+            return
         messages = _messages(self.system, self.history, text)
         error = hint = None
         try:
@@ -483,6 +578,8 @@ class Repl:
         try:
             if kind_of(arg) is not None:
                 self.client = resolve_target(arg)
+                if self.agent is not None:
+                    self.agent.client = self.client
             else:
                 self.client.model = arg
                 self.client.label = f"{self.client.target} ({arg})"

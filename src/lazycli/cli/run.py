@@ -92,19 +92,23 @@ def _use(loaded, execution, actions, value, *, as_json: bool, evaluate: bool) ->
         return
     app_flow = recipes.build_app(loaded, execution.results)
     if as_json:
+        from lazycli.flow import Context
+
+        ctx = Context(input=value)
         with _recording(loaded.app_name, value) as t:
-            output, sources = recipes.ask(app_flow, value)
-            t.output, t.sources = output, sources
-        print_json(
-            {
-                "recipe": str(loaded.path),
-                "plan": [a.as_dict() for a in actions],
-                "results": execution.results,
-                "input": value,
-                "output": output,
-                "sources": sources,
-            }
-        )
+            output = app_flow.run(value, ctx)
+            t.output, t.sources = output, ctx.sources
+        body = {
+            "recipe": str(loaded.path),
+            "plan": [a.as_dict() for a in actions],
+            "results": execution.results,
+            "input": value,
+            "output": output,
+            "sources": ctx.sources,
+        }
+        if ctx.steps:  # agents' steps: thought, tool calls with arguments and results, answer
+            body["steps"] = [step.as_dict() for step in ctx.steps]
+        print_json(body)
         return
     _answer(app_flow, value, history=[], app=loaded.app_name)
 
@@ -170,7 +174,23 @@ def _answer(app_flow, value, history: list[dict], app: str | None = None) -> str
         for i, doc in enumerate(ctx.sources, 1):
             sys.stdout.write(f"  [{i}] {doc.get('source', '?')}\n")
     sys.stdout.flush()
+    _print_steps(ctx.steps)
     return "".join(pieces)
+
+
+def _print_steps(steps: list) -> None:
+    """Agents' steps on stderr, one line each (`--json` carries them whole)."""
+    from lazycli.console import note
+
+    for step in steps:
+        text = " | ".join(step.render().splitlines())
+        note(f"[dim]{step.agent} step {step.n}: {_short(text)}[/dim]")
+
+
+def _short(text: str, width: int = 160) -> str:
+    from rich.markup import escape
+
+    return escape(text if len(text) <= width else text[: width - 1] + "…")
 
 
 def _repl(app_flow, name: str) -> None:

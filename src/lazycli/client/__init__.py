@@ -9,15 +9,22 @@ Other parts (rag, serve, recipes) call only `resolve_target(...)` and the `ChatC
     for delta in llm.complete(messages, stream=True):  # text deltas as they arrive
         print(delta, end="")
     print(llm.last.usage)                               # the Completion of the streamed answer
+    done = llm.complete(messages, tools=[schema], tool_choice="auto")
+    done.tool_calls                                     # [ToolCall(id, name, arguments)], streamed too
 
 A backend speaks one wire protocol (`lazycli.providers.OpenAICompatible` for the OpenAI API, the
 adapters in `lazycli.client.adapters` for LightLLM / vLLM's demo server / LMDeploy); `ChatClient`
 adds timing, option cleaning and the `last` completion. This module stays light: httpx is imported
 by the backends when they send their first request.
+
+Tool calling uses the OpenAI wire format the vendors share (`tools`, `tool_choice` in; `tool_calls`
+out, the argument fragments of a stream assembled by `ToolCallAssembler`); a backend without it
+(`supports_tools` false) refuses in one line.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -27,6 +34,75 @@ from lazycli.errors import LzError
 
 # Options every backend understands; anything else is passed through to the wire as-is.
 KNOWN_OPTIONS = ("temperature", "max_tokens", "top_p", "stop")
+# Options that ask for tool calling: only a backend with `supports_tools` may be sent them.
+TOOL_OPTIONS = ("tools", "tool_choice", "parallel_tool_calls")
+
+
+@dataclass
+class ToolCall:
+    """One function call the model asked for, in the OpenAI wire shape. `arguments` stays the raw
+    JSON text the model wrote (it may be invalid: the caller decides what to tell the model)."""
+
+    id: str
+    name: str
+    arguments: str = ""
+
+    def as_wire(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "type": "function",
+            "function": {"name": self.name, "arguments": self.arguments},
+        }
+
+    @classmethod
+    def from_wire(cls, data: dict, index: int = 0) -> ToolCall:
+        fn = data.get("function") or {}
+        args = fn.get("arguments")
+        if not isinstance(args, str):  # some servers send an object instead of its JSON text
+            args = json.dumps(args, ensure_ascii=False) if args is not None else ""
+        return cls(id=data.get("id") or f"call_{index}", name=fn.get("name") or "", arguments=args)
+
+
+@dataclass
+class ToolCallDelta:
+    """A piece of a streamed tool call: `index` says which call; id and name come once, the
+    arguments in fragments to be concatenated."""
+
+    index: int
+    id: str | None = None
+    name: str | None = None
+    arguments: str = ""
+
+
+class ToolCallAssembler:
+    """Joins streamed tool-call fragments into whole calls, keyed by their `index` (parallel calls
+    interleave). A fragment without an index continues the call it names by id, else the last one."""
+
+    def __init__(self) -> None:
+        self._calls: dict[int, dict[str, Any]] = {}
+
+    def add(self, delta: ToolCallDelta) -> None:
+        index = delta.index
+        if index < 0:  # no index on the wire: find it by id, else continue the latest call
+            known = [i for i, c in self._calls.items() if delta.id and c["id"] == delta.id]
+            index = (
+                known[0]
+                if known
+                else (max(self._calls) if self._calls and not delta.id else len(self._calls))
+            )
+        call = self._calls.setdefault(index, {"id": None, "name": "", "arguments": []})
+        if delta.id:
+            call["id"] = delta.id
+        if delta.name:
+            call["name"] = delta.name
+        if delta.arguments:
+            call["arguments"].append(delta.arguments)
+
+    def calls(self) -> list[ToolCall]:
+        return [
+            ToolCall(id=c["id"] or f"call_{i}", name=c["name"], arguments="".join(c["arguments"]))
+            for i, c in sorted(self._calls.items())
+        ]
 
 
 @dataclass
@@ -39,9 +115,10 @@ class Completion:
     finish_reason: str | None = None
     raw: dict = field(default_factory=dict)
     latency_s: float | None = None
+    tool_calls: list[ToolCall] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "text": self.text,
             "model": self.model,
             "usage": self.usage,
@@ -49,6 +126,17 @@ class Completion:
             "latency_s": self.latency_s,
             "raw": self.raw,
         }
+        if self.tool_calls:
+            out["tool_calls"] = [c.as_wire() for c in self.tool_calls]
+        return out
+
+    def as_message(self) -> dict[str, Any]:
+        """The assistant message to put back into the conversation (tool calls included). The
+        content stays a string even when empty: llama.cpp's server refuses null there."""
+        message: dict[str, Any] = {"role": "assistant", "content": self.text or ""}
+        if self.tool_calls:
+            message["tool_calls"] = [c.as_wire() for c in self.tool_calls]
+        return message
 
 
 @dataclass
@@ -59,6 +147,7 @@ class Chunk:
     finish_reason: str | None = None
     usage: dict | None = None
     model: str | None = None
+    tool_calls: list[ToolCallDelta] = field(default_factory=list)
 
 
 class Backend(Protocol):
@@ -91,6 +180,12 @@ class ChatClient:
         """
         model = options.pop("model", None) or self.model
         opts = clean_options(options)
+        if opts.get("tools") and not getattr(self.backend, "supports_tools", False):
+            raise LzError(
+                f"{self.label} cannot call tools (its wire protocol has no tool calling)",
+                hint="use an OpenAI-compatible target, or the react agent (tools as text): "
+                '`lz chat --agent react`, kind = "react" in a recipe',
+            )
         if not stream:
             self.last = None  # a failed request must not leave the previous answer here
             started = time.monotonic()
@@ -104,6 +199,7 @@ class ChatClient:
         started = time.monotonic()
         parts: list[str] = []
         state: dict[str, Any] = {"finish_reason": None, "usage": {}, "model": model, "chunks": 0, "pieces": 0}
+        calls = ToolCallAssembler()
         self.last = None
         inner = self.backend.chat_stream(messages, model, opts)
         try:
@@ -115,6 +211,8 @@ class ChatClient:
                     state["usage"] = chunk.usage
                 if chunk.model:
                     state["model"] = chunk.model
+                for delta in chunk.tool_calls:
+                    calls.add(delta)
                 if chunk.text:
                     state["pieces"] += 1
                     parts.append(chunk.text)
@@ -132,6 +230,7 @@ class ChatClient:
                 finish_reason=state["finish_reason"],
                 raw={"stream": True, "chunks": state["chunks"]},
                 latency_s=round(time.monotonic() - started, 4),
+                tool_calls=calls.calls(),
             )
 
     def embed(self, texts: list[str], model: str | None = None) -> list[list[float]]:
@@ -172,6 +271,9 @@ def estimate_usage(messages: list[dict], text: str, pieces: int) -> dict:
 def clean_options(options: dict[str, Any]) -> dict[str, Any]:
     """Drop unset options; a single stop string becomes a list (every wire format takes a list)."""
     out = {k: v for k, v in options.items() if v is not None}
+    if not out.get("tools"):  # no tools: nothing about them goes on the wire
+        for key in TOOL_OPTIONS:
+            out.pop(key, None)
     stop = out.get("stop")
     if isinstance(stop, str):
         out["stop"] = [stop]
@@ -189,4 +291,13 @@ def resolve_target(target: str | None = None, *, announce=None, model: str | Non
     return resolve(target, announce=announce, model=model)
 
 
-__all__ = ["ChatClient", "Chunk", "Completion", "clean_options", "resolve_target"]
+__all__ = [
+    "ChatClient",
+    "Chunk",
+    "Completion",
+    "ToolCall",
+    "ToolCallAssembler",
+    "ToolCallDelta",
+    "clean_options",
+    "resolve_target",
+]

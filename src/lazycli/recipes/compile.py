@@ -97,6 +97,47 @@ class _Builder:
     def _python(self, spec: schema.PythonNode, kw) -> flow.Node:
         return flow.Python(spec.function, self.loaded.folder, args=self.value(spec.args), **kw)
 
+    def _agent(self, spec: schema.AgentNode, kw) -> flow.Node:
+        tools = [self.tool(t, spec.tool_timeout, i) for i, t in enumerate(spec.tools)]
+        return flow.AgentStep(
+            self.target(spec.model),
+            tools,
+            kind=spec.kind,
+            prompt=self.value(spec.prompt),
+            system=self.value(spec.system),
+            max_steps=spec.max_steps,
+            stop_contains=spec.stop_contains,
+            stop_tool=spec.stop_tool,
+            options=self.value(spec.options),
+            json_mode=spec.json_mode,
+            history=spec.history,
+            output=spec.output,
+            client_factory=self.client_factory,
+            **kw,
+        )
+
+    def tool(self, spec: str | schema.ToolSpec, default_timeout: float | None, index: int):
+        """A `module:function` string or a tool table as an agents.Tool."""
+        from lazycli.agents import load_tool, node_tool
+
+        if isinstance(spec, str):
+            return load_tool(spec, self.loaded.folder, timeout=default_timeout)
+        timeout = spec.timeout or default_timeout
+        if spec.function:
+            return load_tool(
+                spec.function,
+                self.loaded.folder,
+                name=spec.name or spec.function.partition(":")[2],
+                description=spec.description,
+                timeout=timeout,
+            )
+        node = self.node(spec.node)
+        name = spec.name or spec.node.name or f"{spec.node.type}_{index}"
+        description = spec.description or f"a {spec.node.type} step"
+        if isinstance(node, flow.AgentStep) and not spec.node.name:
+            node.agent.name = name  # its steps in the trace carry the tool's name, not "agent"
+        return node_tool(node, name=name, description=description, timeout=timeout)
+
     def target(self, model: str | None) -> str | None:
         """A [models] key → what the runner made of it; anything else goes to resolve_target as is."""
         model = self.value(model)

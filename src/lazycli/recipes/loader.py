@@ -545,6 +545,9 @@ def _iter_node(node, loc: Loc):
             yield from _iter_node(child, loc + ("else" if key == "otherwise" else key,))
     for case, child in (getattr(node, "cases", None) or {}).items():
         yield from _iter_node(child, loc + ("cases", case))
+    for i, tool in enumerate(getattr(node, "tools", None) or []):  # an agent's component tools
+        if isinstance(getattr(tool, "node", None), BaseModel):
+            yield from _iter_node(tool.node, loc + ("tools", i, "node"))
 
 
 def check_app(loaded: LoadedRecipe, *, check_models: bool = True) -> None:
@@ -573,12 +576,14 @@ def check_app(loaded: LoadedRecipe, *, check_models: bool = True) -> None:
                     hint="give each step its own name",
                 )
             seen.add(node.name)
-        if isinstance(node, schema.LLMNode) and check_models:
+        if isinstance(node, schema.LLMNode | schema.AgentNode) and check_models:
             _check_llm_model(loaded, node, loc)
         if isinstance(node, schema.RetrieverNode) and check_models:
             _check_index(loaded, node.index, loc + ("index",))
         if isinstance(node, schema.PythonNode):
             _check_python(loaded, node.function, loc + ("function",))
+        if isinstance(node, schema.AgentNode):
+            _check_tools(loaded, node, loc)
 
 
 def check_not_empty(loaded: LoadedRecipe) -> None:
@@ -631,7 +636,32 @@ def _check_python(loaded: LoadedRecipe, ref: str, loc: Loc) -> None:
         )
 
 
-def _check_llm_model(loaded: LoadedRecipe, node: schema.LLMNode, loc: Loc) -> None:
+def _check_tools(loaded: LoadedRecipe, node: schema.AgentNode, loc: Loc) -> None:
+    """Each `module:function` tool names a module in the recipe's folder or an installed one (found
+    without importing it: validating a recipe runs none of its code)."""
+    import importlib.util
+
+    for i, tool in enumerate(node.tools):
+        ref = tool.function
+        if ref is None:
+            continue
+        module = ref.partition(":")[0]
+        base = loaded.folder.joinpath(*module.split("."))
+        if base.with_suffix(".py").is_file() or (base / "__init__.py").is_file():
+            continue
+        try:
+            found = importlib.util.find_spec(module) is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
+            where_loc = loc + ("tools", i, "function")
+            raise LzError(
+                f"{loaded.where(where_loc)}: {dotted_path(where_loc)}: no module {module!r} for tool {ref!r}",
+                hint=f"put {module}.py next to the recipe, or install the package that has it",
+            )
+
+
+def _check_llm_model(loaded: LoadedRecipe, node: schema.LLMNode | schema.AgentNode, loc: Loc) -> None:
     model = node.model
     if model is None or model in loaded.spec.models or "${" in model or "://" in model:
         return

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 class _Strict(BaseModel):
@@ -195,6 +195,65 @@ class PythonNode(_Node):
     args: dict[str, Any] = Field(default_factory=dict)
 
 
+class ToolSpec(_Strict):
+    """A tool of an agent: a Python function, or a recipe component (another agent, an llm, a
+    retriever, a pipeline…) that takes one string."""
+
+    function: str | None = Field(
+        None, pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$", description="module:function (recipe folder first)"
+    )
+    node: Node | None = Field(None, description="A component run as the tool (its input: one string)")
+    name: str | None = Field(
+        None, pattern=r"^[A-Za-z0-9_-]{1,64}$", description="Tool name (default: the function's or node's)"
+    )
+    description: str | None = Field(None, description="What the model is told it does (default: docstring)")
+    timeout: float | None = Field(None, gt=0, description="Seconds before a call is abandoned (default 60)")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ToolSpec:
+        if (self.function is None) == (self.node is None):
+            raise ValueError("a tool needs exactly one of 'function' (module:function) or 'node' (a step)")
+        return self
+
+
+class AgentNode(_Node):
+    """A model that calls tools in a loop until it answers (`lazycli.agents`)."""
+
+    type: Literal["agent"]
+    kind: Literal["function_call", "react", "plan_and_solve", "rewoo"] = Field(
+        "function_call",
+        description="function_call: native tool calls; react: a text protocol for models without them; "
+        "plan_and_solve: plan, solve each step, answer; rewoo: plan the calls, run them, answer",
+    )
+    model: str | None = Field(None, description="models.KEY key, deployment, model, provider:model or URL")
+    tools: list[ToolSpec] = Field(
+        default_factory=list, description="module:function strings, or tables (function | node, name…)"
+    )
+    system: str | None = Field(None, description="System prompt")
+    prompt: str | None = Field(None, description="Template for the question: {input} {query} and bound names")
+    max_steps: int = Field(8, ge=1, le=100, description="Model turns at most; then it stops and says so")
+    stop_contains: str | None = Field(None, description="Stop as soon as the model's text contains this")
+    stop_tool: str | None = Field(None, description="Stop when this tool is called: its result is the answer")
+    tool_timeout: float | None = Field(None, gt=0, description="Default seconds per tool call (default 60)")
+    json_mode: bool = Field(
+        False, description="react: ask for JSON steps constrained by a schema (llama.cpp response_format)"
+    )
+    history: bool = Field(False, description="Send the chat history (served chat apps) before the question")
+    output: Literal["answer", "tool_results"] = Field(
+        "answer", description="answer: its final answer; tool_results: {tool name: result} for a later step"
+    )
+    options: dict[str, Any] = Field(default_factory=dict, description="temperature, max_tokens, …")
+
+    @field_validator("tools", mode="before")
+    @classmethod
+    def _strings_are_functions(cls, value: Any) -> Any:
+        # "module:function" is short for { function = "module:function" }: one shape to validate,
+        # so an error names the field that is wrong rather than every branch of a union.
+        if isinstance(value, list):
+            return [{"function": v} if isinstance(v, str) else v for v in value]
+        return value
+
+
 Node = Annotated[
     PipelineNode
     | ParallelNode
@@ -207,18 +266,20 @@ Node = Annotated[
     | RetrieverNode
     | RerankNode
     | PromptNode
-    | PythonNode,
+    | PythonNode
+    | AgentNode,
     Field(discriminator="type"),
 ]
 
 NODE_TYPES = {
     "pipeline": PipelineNode, "parallel": ParallelNode, "diverter": DiverterNode, "if": IfNode,
     "switch": SwitchNode, "loop": LoopNode, "warp": WarpNode, "llm": LLMNode, "retriever": RetrieverNode,
-    "rerank": RerankNode, "prompt": PromptNode, "python": PythonNode,
+    "rerank": RerankNode, "prompt": PromptNode, "python": PythonNode, "agent": AgentNode,
 }  # fmt: skip
 
 for _cls in NODE_TYPES.values():
     _cls.model_rebuild()
+ToolSpec.model_rebuild()
 
 
 class AppSpec(_Strict):

@@ -58,6 +58,9 @@ class ChatMessage(BaseModel):
     content: str | list[dict[str, Any]] | None = None
 
 
+PASS_THROUGH = ("tools", "tool_choice", "parallel_tool_calls", "response_format")
+
+
 class StreamOptions(BaseModel):
     model_config = ConfigDict(extra="allow")
     include_usage: bool = False
@@ -82,6 +85,8 @@ class ChatRequest(BaseModel):
             "max_tokens": self.max_tokens or self.max_completion_tokens,
             "stop": self.stop,
         }
+        # Tool calling (and JSON mode) pass through to a served model as the client sent them.
+        opts.update({k: (self.model_extra or {}).get(k) for k in PASS_THROUGH})
         return {k: v for k, v in opts.items() if v is not None}
 
 
@@ -440,6 +445,9 @@ def _completion(name: str, reply, trace_id: str | None = None) -> dict[str, Any]
         ],
         "usage": _usage(reply.usage),
     }
+    if reply.tool_calls:
+        body["choices"][0]["message"] = {"role": "assistant", "content": reply.text or None}
+        body["choices"][0]["message"]["tool_calls"] = reply.tool_calls
     if reply.sources:
         body["sources"] = reply.sources
     return body
@@ -532,6 +540,9 @@ async def _sse(backend, messages, options, include_usage: bool, pool, timeout: f
                 yield _sse_error(message, "upstream_error")
                 return
         reply = holder.get("reply")
+        if reply is not None and reply.tool_calls:  # whole calls, after the text: one delta each
+            calls = [{"index": i, **call} for i, call in enumerate(reply.tool_calls)]
+            yield chunk({"tool_calls": calls})
         extra: dict[str, Any] = {}
         if reply is not None and reply.sources:
             extra["sources"] = reply.sources

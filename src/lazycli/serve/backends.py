@@ -21,6 +21,7 @@ class Reply:
     usage: dict = field(default_factory=dict)
     finish_reason: str | None = "stop"
     sources: list[dict] = field(default_factory=list)
+    tool_calls: list[dict] = field(default_factory=list)  # OpenAI wire shape
 
 
 class StreamReply:
@@ -32,6 +33,7 @@ class StreamReply:
         self.usage: dict = {}
         self.finish_reason: str | None = "stop"
         self.sources: list[dict] = []
+        self.tool_calls: list[dict] = []
 
     def __iter__(self) -> Iterator[str]:
         try:
@@ -66,6 +68,20 @@ def _last_user(messages: list[dict]) -> str:
     return next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")
 
 
+def model_messages(messages: list[dict]) -> list[dict]:
+    """Plain text content, with the tool-calling fields a served model needs kept as sent."""
+    out = []
+    for m in messages:
+        message = {"role": m["role"], "content": message_text(m.get("content"))}
+        for key in ("tool_calls", "tool_call_id", "name"):
+            if m.get(key) is not None:
+                message[key] = m[key]
+        if message.get("tool_calls") and m.get("content") is None:
+            message["content"] = None
+        out.append(message)
+    return out
+
+
 class ModelBackend:
     """A deployment, model, provider:model or URL, served as it is."""
 
@@ -86,22 +102,28 @@ class ModelBackend:
         return copy.copy(self.client)
 
     def chat(self, messages: list[dict], options: dict) -> Reply:
-        sent = plain_messages(messages)
+        sent = model_messages(messages)
         with trace.span("llm", "llm", input=_last_user(sent), messages=sent, options=options) as sp:
             completion = self._client().complete(sent, **options)
             sp.output = completion.text
             trace.llm_result(completion)
-        return Reply(completion.text, dict(completion.usage or {}), completion.finish_reason or "stop")
+        return Reply(
+            completion.text,
+            dict(completion.usage or {}),
+            completion.finish_reason or "stop",
+            tool_calls=[c.as_wire() for c in completion.tool_calls],
+        )
 
     def stream(self, messages: list[dict], options: dict) -> StreamReply:
         client = self._client()
-        sent = plain_messages(messages)
+        sent = model_messages(messages)
 
         def finish(reply: StreamReply) -> None:
             last = client.last
             if last is not None:
                 reply.usage = dict(last.usage or {})
                 reply.finish_reason = last.finish_reason or "stop"
+                reply.tool_calls = [c.as_wire() for c in last.tool_calls]
 
         def pieces() -> Iterator[str]:
             with trace.span("llm", "llm", input=_last_user(sent), messages=sent, options=options) as sp:
@@ -168,7 +190,10 @@ class AppBackend:
     def invoke(self, value: Any, options: dict) -> dict:
         ctx = Context(input=value, options=dict(options))
         out = self.app.run(value, ctx)
-        return {"output": out, "sources": list(ctx.sources)}
+        result = {"output": out, "sources": list(ctx.sources)}
+        if ctx.steps:  # an app with agents: their steps (thought, tool calls, results)
+            result["steps"] = [step.as_dict() for step in ctx.steps]
+        return result
 
     def embeds(self) -> bool:
         return bool(self.embed_target)
