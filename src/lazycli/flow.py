@@ -683,7 +683,7 @@ class Python(Node):
         try:
             return self._fn(value, **self.args, **bound)
         except Exception as exc:  # the recipe's own code failed: one line naming it, not a traceback
-            raise FlowError(
+            raise StepError(
                 f"python step {self.ref!r} raised {type(exc).__name__}: {exc}", hint=_where_raised(exc)
             ) from None
 

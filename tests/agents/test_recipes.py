@@ -82,7 +82,10 @@ def test_multi_agent_recipe_runs_end_to_end_with_every_step_in_the_trace(openai_
     assert prompt.startswith(f"Question: {QUESTION}")
     # The steps are in the chat log too: `lz logs list` shows one exchange per step.
     logs = json.loads(lz("logs", "list", "-n", "50", "--json", env=env, check=0).stdout)["logs"]
-    assert len(logs) == len(steps)
+    # One exchange for the run itself (its trace), and one per agent step.
+    run_logs = [entry for entry in logs if entry["app"] == "multi-agent"]
+    step_logs = [entry for entry in logs if entry["app"] != "multi-agent"]
+    assert len(run_logs) == 1 and len(step_logs) == len(steps)
 
 
 def test_multi_agent_recipe_shows_steps_on_stderr_without_json(openai_standin):

@@ -51,7 +51,7 @@ def test_failing_python_step_is_one_line_error(tmp_path):
     proc = lz("run", str(recipe), "x")
     assert (
         proc.returncode == 2
-        and "cannot import 'nowhere_mod'" in proc.stderr
+        and "python module 'nowhere_mod' not found" in proc.stderr
         and "Traceback" not in proc.stderr
     )
 
