@@ -109,12 +109,10 @@ def test_non_utf8_values_end_in_one_line_not_a_traceback(lz_home, tmp_path):
     """One non-UTF-8 value per command (its first option, else its first argument), as real argv bytes."""
     seen, runs = set(), []
     for name, argv in CASES:
-        if name in seen:
+        if name in seen or "" not in argv:
             continue
         seen.add(name)
-        blank = argv.index("") if "" in argv else None
-        if blank is None:
-            continue
+        blank = argv.index("")
         raw = [a.encode() for a in argv]
         raw[blank] = NON_UTF8
         runs.append(raw)

@@ -43,7 +43,7 @@ def test_quote_stays_within_its_token_budget():
 def test_answer_styles_over_a_real_client(style, calls):
     from lazycli.client.targets import for_url
     from lazycli.rag import prompt
-    from lazycli.rag.answer import AnswerStream
+    from lazycli.rag.answering import AnswerStream
 
     server = EvalStandIn({QUESTION: "Set endpoints.NAME.base_url with lz config set [2]."})
     try:

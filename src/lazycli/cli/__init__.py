@@ -64,6 +64,16 @@ def _report_user_error(message: str, hint: str | None) -> None:
     sys.stderr.write(line + "\n")
 
 
+def _first_non_utf8(args: list[str]) -> int | None:
+    """Index of the first argument holding bytes that were not UTF-8 (Python maps them to surrogates)."""
+    for i, arg in enumerate(args):
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError:
+            return i
+    return None
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: user errors → one line, exit 2; bugs → traceback, exit 1."""
     args = list(sys.argv[1:] if argv is None else argv)
@@ -73,6 +83,14 @@ def main(argv: list[str] | None = None) -> None:
     from lazycli.errors import LzError
 
     options.debug = options.debug or "--debug" in args
+    bad = _first_non_utf8(args)
+    if bad is not None:
+        # Names, paths and values all end up in SQLite, JSON and HTTP as UTF-8; refuse at the door.
+        _report_user_error(
+            f"argument {bad + 1} ({args[bad]!r}) is not valid UTF-8",
+            "retype it, or set a UTF-8 locale (LANG=C.UTF-8) if your shell produced it",
+        )
+        sys.exit(2)
     try:
         command().main(args=args, prog_name="lz", standalone_mode=True)
     except LzError as exc:

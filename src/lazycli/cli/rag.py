@@ -107,7 +107,7 @@ def _one(
             _print_results(results)
         return client
     from lazycli import settings, trace
-    from lazycli.rag.answer import prepare
+    from lazycli.rag.answering import prepare
 
     # The exchange and its steps (retrieval with scores, the prompt, tokens) go to `lz logs`.
     enabled = settings.get().chat_log

@@ -163,7 +163,7 @@ class ChatTarget:
 
     def _rag(self, row) -> Output:
         from lazycli.rag import prompt
-        from lazycli.rag.answer import prepare
+        from lazycli.rag.answering import prepare
 
         client = CachedClient(self.llm.target, self.cache, opener=self.llm.client)
         pending = prepare(self.index(), row.q, client=client, **self.rag, **self.options)

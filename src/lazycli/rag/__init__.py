@@ -30,7 +30,7 @@ def retrieve(index, query, *, retrievers=("cosine", "bm25"), topk=5, fusion="rrf
 
 
 def answer(index, question, *, llm=None, stream=True, **kw):
-    from lazycli.rag.answer import answer as _answer
+    from lazycli.rag.answering import answer as _answer
 
     return _answer(index, question, llm=llm, stream=stream, **kw)
 
