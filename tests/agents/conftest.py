@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.chat.conftest import _no_vendor_keys, _standins, standin  # noqa: F401  (fixtures)
+from tests.chat.conftest import _no_vendor_keys, _standins, standin, vendor  # noqa: F401  (fixtures)
 from tests.chat.standin import StandIn
 
 

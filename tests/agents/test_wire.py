@@ -13,25 +13,13 @@ from lazycli.client import ChatClient, ToolCallAssembler, ToolCallDelta, resolve
 from lazycli.client.adapters import LightLLM
 from lazycli.errors import LzError
 from tests.agents.tools_fixture import add, weather
+from tests.chat.conftest import DEFAULT_MODELS, all_vendors
 from tests.chat.standin import call, reply
-from tests.chat.test_providers import DEFAULT_MODELS, KEY, VENDOR_ENV
 
 TOOLS = [function_tool(add).schema(), function_tool(weather).schema()]
 ASK = [{"role": "user", "content": "Add 2 and 3, and tell me the weather in Paris."}]
 # Arguments long enough to arrive in many fragments, with characters JSON escapes.
 LONG_ARGS = {"city": 'São Paulo, "the big one" — {not a brace problem}', "unit": "f"}
-
-
-@pytest.fixture
-def vendor(request, standin, monkeypatch):
-    name = request.param
-    server = standin(name)
-    monkeypatch.setenv(VENDOR_ENV[name], KEY)
-    monkeypatch.setenv(f"LAZYCLI_{name.upper()}_BASE_URL", server.url)
-    return name, server
-
-
-all_vendors = pytest.mark.parametrize("vendor", list(VENDOR_ENV), indirect=True)
 
 
 def _parallel_script(server):

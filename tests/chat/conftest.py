@@ -14,15 +14,28 @@ import pytest
 
 from tests.chat.standin import StandIn
 
-VENDOR_KEY_VARS = (
-    "OPENAI_API_KEY",
-    "SENSENOVA_API_KEY",
-    "ZHIPUAI_API_KEY",
-    "MOONSHOT_API_KEY",
-    "DASHSCOPE_API_KEY",
-    "ARK_API_KEY",
-    "DEEPSEEK_API_KEY",
-)
+KEY = "sk-test-0123456789"
+VENDOR_ENV = {
+    "openai": "OPENAI_API_KEY",
+    "deepseek": "DEEPSEEK_API_KEY",
+    "kimi": "MOONSHOT_API_KEY",
+    "glm": "ZHIPUAI_API_KEY",
+    "qwen": "DASHSCOPE_API_KEY",
+    "doubao": "ARK_API_KEY",
+    "sensenova": "SENSENOVA_API_KEY",
+}
+DEFAULT_MODELS = {
+    "openai": "gpt-4o-mini",
+    "deepseek": "deepseek-chat",
+    "kimi": "moonshot-v1-8k",
+    "glm": "glm-4-flash",
+    "qwen": "qwen-plus",
+    "doubao": "doubao-1-5-pro-32k-250115",
+    "sensenova": "SenseChat-5",
+}
+VENDOR_KEY_VARS = tuple(VENDOR_ENV.values())
+# Parametrizes a test over every provider plugin through the `vendor` fixture below.
+all_vendors = pytest.mark.parametrize("vendor", list(VENDOR_ENV), indirect=True)
 
 
 @pytest.fixture(autouse=True)
@@ -96,3 +109,13 @@ def llama_url(tmp_path_factory):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@pytest.fixture
+def vendor(request, standin, monkeypatch):
+    """(name, stand-in) with the vendor's key env var and base URL pointed at the stand-in."""
+    name = request.param
+    server = standin(name)
+    monkeypatch.setenv(VENDOR_ENV[name], KEY)
+    monkeypatch.setenv(f"LAZYCLI_{name.upper()}_BASE_URL", server.url)
+    return name, server

@@ -14,42 +14,11 @@ import pytest
 
 from lazycli.client import resolve_target
 from lazycli.providers import ProviderError
+from tests.chat.conftest import DEFAULT_MODELS, KEY, VENDOR_ENV, all_vendors
 from tests.chat.standin import ANSWER
 from tests.conftest import lz
 
-KEY = "sk-test-0123456789"
-VENDOR_ENV = {
-    "openai": "OPENAI_API_KEY",
-    "deepseek": "DEEPSEEK_API_KEY",
-    "kimi": "MOONSHOT_API_KEY",
-    "glm": "ZHIPUAI_API_KEY",
-    "qwen": "DASHSCOPE_API_KEY",
-    "doubao": "ARK_API_KEY",
-    "sensenova": "SENSENOVA_API_KEY",
-}
-DEFAULT_MODELS = {
-    "openai": "gpt-4o-mini",
-    "deepseek": "deepseek-chat",
-    "kimi": "moonshot-v1-8k",
-    "glm": "glm-4-flash",
-    "qwen": "qwen-plus",
-    "doubao": "doubao-1-5-pro-32k-250115",
-    "sensenova": "SenseChat-5",
-}
 MESSAGES = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "What is 2+2?"}]
-
-
-@pytest.fixture
-def vendor(request, standin, monkeypatch):
-    """(name, stand-in) with the vendor's key env var and base URL pointed at the stand-in."""
-    name = request.param
-    server = standin(name)
-    monkeypatch.setenv(VENDOR_ENV[name], KEY)
-    monkeypatch.setenv(f"LAZYCLI_{name.upper()}_BASE_URL", server.url)
-    return name, server
-
-
-all_vendors = pytest.mark.parametrize("vendor", list(VENDOR_ENV), indirect=True)
 
 
 @all_vendors

@@ -140,7 +140,11 @@ def test_restart_after_a_kill_9_runs_exactly_one_engine(lz_home):
 def _is_engine_of(pid: str, home: Path) -> bool:
     """A llama.cpp server process (not its wrapper) started under this test's LAZYCLI_HOME."""
     cmdline = _cmdline(int(pid))
-    return "-m lazycli_plugins.llamacpp_server" in cmdline and "_wrap.py" not in cmdline and str(home) in _environ_home(pid)
+    return (
+        "-m lazycli_plugins.llamacpp_server" in cmdline
+        and "_wrap.py" not in cmdline
+        and str(home) in _environ_home(pid)
+    )
 
 
 def _cmdline(pid: int) -> str:

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from pathlib import Path
 
 import openai
 import pytest
 
-from tests.conftest import lz
+from tests.conftest import chromium_page, lz
 from tests.serve.conftest import lz_serve
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -162,51 +161,20 @@ def test_serve_rag_answers_openai_client_with_sources(rag_server):
     assert len(pieces) > 1 and "".join(pieces).strip()
 
 
-def _chromium() -> str:
-    path = shutil.which("chromium") or shutil.which("chromium-browser")
-    if path is None:
-        pytest.skip("Debian chromium is not installed (apt-get install -y chromium)")
-    pytest.importorskip(
-        "playwright.sync_api", reason="pip install playwright (the driver; no browser download)"
-    )
-    return path
-
-
 def test_web_page_chats_in_a_real_browser(rag_server):
-    from playwright.sync_api import sync_playwright
-
-    chromium = _chromium()
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=chromium,
-            headless=True,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-dev-shm-usage",
-            ],
-        )
-        try:
-            page = browser.new_page()
-            errors: list[str] = []
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            page.goto(rag_server + "/")
-            page.wait_for_function("document.getElementById('model').textContent === 'rag'", timeout=30_000)
-            page.fill("#input", "What does lz deploy do?")
-            page.keyboard.press("Enter")
-            page.wait_for_selector(".msg.user", timeout=10_000)
-            page.wait_for_selector(".msg.assistant .sources li", timeout=300_000)
-            page.wait_for_function(
-                "document.getElementById('status').textContent === 'ready'", timeout=300_000
-            )
-            answer = page.inner_text(".msg.assistant .answer")
-            sources = page.locator(".msg.assistant .sources li").all_inner_texts()
-            assert answer.strip() and not page.locator(".msg.error").count()
-            assert any("deploy.md" in s for s in sources)
-            assert errors == []
-        finally:
-            browser.close()
+    with chromium_page() as (page, errors):
+        page.goto(rag_server + "/")
+        page.wait_for_function("document.getElementById('model').textContent === 'rag'", timeout=30_000)
+        page.fill("#input", "What does lz deploy do?")
+        page.keyboard.press("Enter")
+        page.wait_for_selector(".msg.user", timeout=10_000)
+        page.wait_for_selector(".msg.assistant .sources li", timeout=300_000)
+        page.wait_for_function("document.getElementById('status').textContent === 'ready'", timeout=300_000)
+        answer = page.inner_text(".msg.assistant .answer")
+        sources = page.locator(".msg.assistant .sources li").all_inner_texts()
+        assert answer.strip() and not page.locator(".msg.error").count()
+        assert any("deploy.md" in s for s in sources)
+        assert errors == []
 
 
 def test_serve_a_model_name_reuses_its_deployment(home):

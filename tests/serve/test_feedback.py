@@ -5,14 +5,13 @@ and `lz logs export --bad`. Real processes: the engine stand-in, `lz serve`, the
 from __future__ import annotations
 
 import json
-import shutil
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import openai
 import pytest
 
-from tests.conftest import lz
+from tests.conftest import chromium_page, lz
 from tests.serve.conftest import lz_serve, standin
 
 pytestmark = [pytest.mark.integration]
@@ -95,54 +94,27 @@ def test_feedback_is_refused_when_recording_is_off(engine, tmp_path):
     assert _logs(tmp_path) == []
 
 
-def _chromium() -> str:
-    path = shutil.which("chromium") or shutil.which("chromium-browser")
-    if path is None:
-        pytest.skip("Debian chromium is not installed (apt-get install -y chromium)")
-    pytest.importorskip("playwright.sync_api", reason="pip install playwright (the driver only)")
-    return path
-
-
 def test_thumbs_down_in_the_web_page_reaches_lz_logs_bad_and_the_export(engine, tmp_path):
-    from playwright.sync_api import sync_playwright
-
-    chromium = _chromium()
-    with lz_serve(engine, home=tmp_path) as (base, _), sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=chromium,
-            headless=True,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-dev-shm-usage",
-            ],
+    with lz_serve(engine, home=tmp_path) as (base, _), chromium_page() as (page, errors):
+        page.goto(base + "/")
+        ready = "document.getElementById('status').textContent === 'ready'"
+        page.wait_for_function(ready, timeout=30_000)
+        page.fill("#input", "Which port does lz serve use?")
+        page.keyboard.press("Enter")
+        page.wait_for_selector(".msg.assistant .thumb-down", timeout=60_000)
+        answer = page.inner_text(".msg.assistant .answer")
+        page.click(".msg.assistant .thumb-down")
+        page.wait_for_function(
+            "document.querySelector('.rate-status').textContent === 'rated bad'", timeout=30_000
         )
-        try:
-            page = browser.new_page()
-            errors: list[str] = []
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            page.goto(base + "/")
-            ready = "document.getElementById('status').textContent === 'ready'"
-            page.wait_for_function(ready, timeout=30_000)
-            page.fill("#input", "Which port does lz serve use?")
-            page.keyboard.press("Enter")
-            page.wait_for_selector(".msg.assistant .thumb-down", timeout=60_000)
-            answer = page.inner_text(".msg.assistant .answer")
-            page.click(".msg.assistant .thumb-down")
-            page.wait_for_function(
-                "document.querySelector('.rate-status').textContent === 'rated bad'", timeout=30_000
-            )
-            page.fill(".rate-comment", "it did not name the port")
-            page.fill(".rate-correction", "A free port unless you pass --port.")
-            page.click(".rate-send")
-            page.wait_for_function(
-                "document.querySelector('.rate-status').textContent.startsWith('feedback saved')",
-                timeout=30_000,
-            )
-            assert errors == []
-        finally:
-            browser.close()
+        page.fill(".rate-comment", "it did not name the port")
+        page.fill(".rate-correction", "A free port unless you pass --port.")
+        page.click(".rate-send")
+        page.wait_for_function(
+            "document.querySelector('.rate-status').textContent.startsWith('feedback saved')",
+            timeout=30_000,
+        )
+        assert errors == []
 
     bad = _logs(tmp_path, "--bad")
     assert len(bad) == 1 and bad[0]["prompt"] == "Which port does lz serve use?"

@@ -615,20 +615,24 @@ def _check_index(loaded: LoadedRecipe, index: str, loc: Loc) -> None:
     )
 
 
-def _check_python(loaded: LoadedRecipe, ref: str, loc: Loc) -> None:
-    """The module of a python step exists (in the recipe's folder or installed); not imported here:
-    importing runs its code, which is the run's business."""
+def _module_exists(folder: Path, module: str) -> bool:
+    """A module in the recipe's folder or an installed one, found without importing it: validating
+    a recipe runs none of its code (importing it is the run's business)."""
     import importlib.util
 
-    module = ref.partition(":")[0]
-    base = loaded.folder.joinpath(*module.split("."))
+    base = folder.joinpath(*module.split("."))
     if base.with_suffix(".py").is_file() or (base / "__init__.py").is_file():
-        return
+        return True
     try:
-        found = importlib.util.find_spec(module) is not None
+        return importlib.util.find_spec(module) is not None
     except (ImportError, ValueError):
-        found = False
-    if not found:
+        return False
+
+
+def _check_python(loaded: LoadedRecipe, ref: str, loc: Loc) -> None:
+    """The module of a python step exists."""
+    module = ref.partition(":")[0]
+    if not _module_exists(loaded.folder, module):
         raise LzError(
             f"{loaded.where(loc)}: {dotted_path(loc)}: python module {module!r} not found "
             f"(no {module.replace('.', '/')}.py in {loaded.folder}, and no installed package of that name)",
@@ -637,23 +641,13 @@ def _check_python(loaded: LoadedRecipe, ref: str, loc: Loc) -> None:
 
 
 def _check_tools(loaded: LoadedRecipe, node: schema.AgentNode, loc: Loc) -> None:
-    """Each `module:function` tool names a module in the recipe's folder or an installed one (found
-    without importing it: validating a recipe runs none of its code)."""
-    import importlib.util
-
+    """Each `module:function` tool names a module that exists."""
     for i, tool in enumerate(node.tools):
         ref = tool.function
         if ref is None:
             continue
         module = ref.partition(":")[0]
-        base = loaded.folder.joinpath(*module.split("."))
-        if base.with_suffix(".py").is_file() or (base / "__init__.py").is_file():
-            continue
-        try:
-            found = importlib.util.find_spec(module) is not None
-        except (ImportError, ValueError):
-            found = False
-        if not found:
+        if not _module_exists(loaded.folder, module):
             where_loc = loc + ("tools", i, "function")
             raise LzError(
                 f"{loaded.where(where_loc)}: {dotted_path(where_loc)}: no module {module!r} for tool {ref!r}",
