@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 
@@ -76,3 +78,36 @@ def test_the_engine_refuses_a_variant_this_cpu_lacks_in_one_line():
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [proc.stderr.strip()]
     assert "LAZYCLI_LLAMACPP_CPU=no-such-variant: no such llama.cpp CPU variant" in proc.stderr
+
+
+# Instructions past x86-64-v3: AVX-512 (zmm registers, opmask registers k1-k7), AMX (tmm tiles and
+# their config), AVX-VNNI and BF16 dot products. One of them in the default build would make it die
+# with SIGILL on a Haswell/Zen machine; AMX kernels have segfaulted inside Xeon VMs.
+BEYOND_V3 = re.compile(
+    r"%zmm\d|%k[1-7]\b|%tmm\d|\bldtilecfg\b|\btilerelease\b|\bvpdpbusds?\b|\bvpdpwssds?\b|\bvcvtne2?ps2bf16\b|\bvdpbf16ps\b"
+)
+
+
+def _disassembly(path) -> str:
+    objdump = shutil.which("objdump")
+    if objdump is None:
+        pytest.skip("objdump is not installed (Debian: binutils)")
+    return subprocess.run(
+        [objdump, "-d", "--no-show-raw-insn", str(path)], capture_output=True, text=True
+    ).stdout
+
+
+def test_the_default_build_uses_avx2_and_nothing_past_x86_64_v3():
+    """The machine-code proof that the installed engine runs on every AVX2 CPU, AVX-512/AMX Xeons too:
+    no instruction of its libraries needs more than x86-64-v3, and its kernels do use AVX2."""
+    lib = library_dir()
+    if lib is None or variant_files(lib):
+        pytest.skip("not the default single-build llama-cpp-python (scripts/install.sh x86-64-v3)")
+    libraries = sorted(lib.glob("lib*.so"))  # the wheel holds copies, not links, of the .so.N files
+    assert any(p.name.startswith("libggml-cpu") for p in libraries), libraries
+    for path in libraries:
+        code = _disassembly(path)
+        beyond = sorted({m.group(0) for m in BEYOND_V3.finditer(code)})
+        assert not beyond, f"{path.name} has instructions past x86-64-v3: {beyond}"
+        if path.name.startswith("libggml-cpu"):
+            assert code.count("%ymm") > 1000, f"{path.name}: its kernels are not AVX2"
