@@ -17,9 +17,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pluggy
+
+if TYPE_CHECKING:  # the Protocols of the objects some callables return (lazycli.contracts)
+    from lazycli.contracts import ChunkStore, Embedder, Reranker
+    from lazycli.launchers import Launcher
 
 PROJECT = "lazycli"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -83,13 +87,12 @@ class EngineSpec:
 class LauncherSpec:
     """Where processes run (local, slurm, sco, k8s, ray, …).
 
-    `factory()` returns an object with the `lazycli.launchers.Launcher` methods:
-    `submit(argv, resources, env, log_path) -> Job`, `status(job)`, `endpoint(job)`, `logs(job)`,
-    `cancel(job)`.
+    `factory()` returns a `lazycli.launchers.Launcher`: `submit(argv, resources, env, log_path) -> Job`,
+    `status(job)`, `endpoint(job)`, `logs(job)`, `cancel(job)`, `describe(argv, resources, env)`.
     """
 
     name: str
-    factory: Callable[[], Any]
+    factory: Callable[[], Launcher]
     description: str = ""
 
 
@@ -158,10 +161,10 @@ class FinetunerSpec:
 
 @dataclass(frozen=True)
 class StoreSpec:
-    """A vector store: `open(path, options)` returns a store object (see `lazycli.rag`)."""
+    """A chunk store: `open(path, options)` returns a `lazycli.contracts.ChunkStore`."""
 
     name: str
-    open: Callable[..., Any]
+    open: Callable[..., ChunkStore]
     description: str = ""
 
 
@@ -177,19 +180,19 @@ class LoaderSpec:
 
 @dataclass(frozen=True)
 class EmbedderSpec:
-    """An embedding backend: `factory(model, options)` returns an object with `embed(texts)`."""
+    """An embedding backend: `factory(model, options)` returns a `lazycli.contracts.Embedder`."""
 
     name: str
-    factory: Callable[..., Any]
+    factory: Callable[..., Embedder]
     description: str = ""
 
 
 @dataclass(frozen=True)
 class RerankerSpec:
-    """A reranking backend: `factory(model, options)` returns an object with `rerank(query, texts)`."""
+    """A reranking backend: `factory(model, options)` returns a `lazycli.contracts.Reranker`."""
 
     name: str
-    factory: Callable[..., Any]
+    factory: Callable[..., Reranker]
     description: str = ""
 
 
@@ -223,26 +226,8 @@ KINDS: dict[str, tuple[str, type]] = {
 def lazycli_engines() -> Iterable[EngineSpec]:
     """Yield the inference engines this plugin provides.
 
-    Example::
-
-        import shutil
-        from lazycli.hookspecs import EngineSpec, hookimpl
-
-        def _argv(req):
-            return ["my-server", "--model", str(req.model_path), "--port", str(req.port)]
-
-        @hookimpl
-        def lazycli_engines():
-            yield EngineSpec(
-                name="my-engine",
-                argv=_argv,
-                model_types=("llm",),
-                formats=("gguf",),
-                health_path="/health",
-                protocol="openai",
-                is_installed=lambda: shutil.which("my-server") is not None,
-                install_hint="pip install my-server",
-            )
+    A complete example that passes lz's contract suite (`lazycli.contracts.check`) is what
+    `lz plugin new NAME --kind engine` writes; its source is `lazycli.scaffolds.EXAMPLES["engine"]`.
     """
 
 
@@ -250,35 +235,8 @@ def lazycli_engines() -> Iterable[EngineSpec]:
 def lazycli_launchers() -> Iterable[LauncherSpec]:
     """Yield the launchers this plugin provides.
 
-    Example::
-
-        import subprocess
-        from lazycli.hookspecs import LauncherSpec, hookimpl
-        from lazycli.launchers import Job, Status
-
-        class Inline:
-            name = "inline"
-
-            def submit(self, argv, resources, env, log_path):
-                with open(log_path, "w") as log:
-                    code = subprocess.call(argv, stdout=log, stderr=subprocess.STDOUT, env=env)
-                return Job(launcher="inline", job_id="0", exit_code=code, log_path=str(log_path))
-
-            def status(self, job):
-                return Status.COMPLETED if job.exit_code == 0 else Status.FAILED
-
-            def endpoint(self, job):
-                return "127.0.0.1"
-
-            def logs(self, job, lines=None):
-                return open(job.log_path).read()
-
-            def cancel(self, job):
-                pass
-
-        @hookimpl
-        def lazycli_launchers():
-            yield LauncherSpec(name="inline", factory=Inline)
+    A complete example that passes lz's contract suite (`lazycli.contracts.check`) is what
+    `lz plugin new NAME --kind launcher` writes; its source is `lazycli.scaffolds.EXAMPLES["launcher"]`.
     """
 
 
@@ -286,18 +244,8 @@ def lazycli_launchers() -> Iterable[LauncherSpec]:
 def lazycli_providers() -> Iterable[ProviderSpec]:
     """Yield the online providers this plugin provides.
 
-    Example::
-
-        from lazycli.hookspecs import ProviderSpec, hookimpl
-
-        @hookimpl
-        def lazycli_providers():
-            yield ProviderSpec(
-                name="my-cloud",
-                base_url="https://api.my-cloud.example/v1",
-                default_model="my-model",
-                key_env_vars=("LAZYCLI_MY_CLOUD_API_KEY", "MY_CLOUD_API_KEY"),
-            )
+    A complete example that passes lz's contract suite (`lazycli.contracts.check`) is what
+    `lz plugin new NAME --kind provider` writes; its source is `lazycli.scaffolds.EXAMPLES["provider"]`.
     """
 
 
@@ -305,20 +253,8 @@ def lazycli_providers() -> Iterable[ProviderSpec]:
 def lazycli_finetuners() -> Iterable[FinetunerSpec]:
     """Yield the finetuners this plugin provides.
 
-    Example::
-
-        import json
-        from lazycli.hookspecs import FinetunerSpec, hookimpl
-
-        def _prepare(model, data, out, options):
-            (out / "config.json").write_text(json.dumps({"model": str(model), "data": str(data)}))
-
-        def _argv(out):
-            return ["my-trainer", "--config", str(out / "config.json")]
-
-        @hookimpl
-        def lazycli_finetuners():
-            yield FinetunerSpec(name="my-trainer", prepare=_prepare, argv=_argv)
+    A complete example that passes lz's contract suite (`lazycli.contracts.check`) is what
+    `lz plugin new NAME --kind finetuner` writes; its source is `lazycli.scaffolds.EXAMPLES["finetuner"]`.
     """
 
 
@@ -326,17 +262,8 @@ def lazycli_finetuners() -> Iterable[FinetunerSpec]:
 def lazycli_stores() -> Iterable[StoreSpec]:
     """Yield the vector stores this plugin provides.
 
-    Example::
-
-        from lazycli.hookspecs import StoreSpec, hookimpl
-
-        class MemoryStore:
-            def __init__(self, path, options):
-                self.rows = []
-
-        @hookimpl
-        def lazycli_stores():
-            yield StoreSpec(name="memory", open=MemoryStore)
+    A complete example that passes lz's contract suite (`lazycli.contracts.check`) is what
+    `lz plugin new NAME --kind store` writes; its source is `lazycli.scaffolds.EXAMPLES["store"]`.
     """
 
 
@@ -344,16 +271,8 @@ def lazycli_stores() -> Iterable[StoreSpec]:
 def lazycli_loaders() -> Iterable[LoaderSpec]:
     """Yield document loaders by file type.
 
-    Example::
-
-        from lazycli.hookspecs import LoaderSpec, hookimpl
-
-        def _load(path):
-            yield path.read_text(encoding="utf-8"), {"source": str(path)}
-
-        @hookimpl
-        def lazycli_loaders():
-            yield LoaderSpec(name="rst", extensions=(".rst",), load=_load)
+    A complete example that passes lz's contract suite (`lazycli.contracts.check`) is what
+    `lz plugin new NAME --kind loader` writes; its source is `lazycli.scaffolds.EXAMPLES["loader"]`.
     """
 
 
@@ -361,22 +280,8 @@ def lazycli_loaders() -> Iterable[LoaderSpec]:
 def lazycli_embedders() -> Iterable[EmbedderSpec]:
     """Yield embedding backends.
 
-    Example::
-
-        from lazycli.hookspecs import EmbedderSpec, hookimpl
-
-        class Lengths:
-            dim = 1
-
-            def __init__(self, model, options):
-                self.model = model
-
-            def embed(self, texts):
-                return [[float(len(t))] for t in texts]
-
-        @hookimpl
-        def lazycli_embedders():
-            yield EmbedderSpec(name="lengths", factory=Lengths)
+    A complete example that passes lz's contract suite (`lazycli.contracts.check`) is what
+    `lz plugin new NAME --kind embedder` writes; its source is `lazycli.scaffolds.EXAMPLES["embedder"]`.
     """
 
 
@@ -384,21 +289,8 @@ def lazycli_embedders() -> Iterable[EmbedderSpec]:
 def lazycli_rerankers() -> Iterable[RerankerSpec]:
     """Yield reranking backends.
 
-    Example::
-
-        from lazycli.hookspecs import RerankerSpec, hookimpl
-
-        class Overlap:
-            def __init__(self, model, options):
-                pass
-
-            def rerank(self, query, texts):
-                q = set(query.split())
-                return [len(q & set(t.split())) for t in texts]
-
-        @hookimpl
-        def lazycli_rerankers():
-            yield RerankerSpec(name="overlap", factory=Overlap)
+    A complete example that passes lz's contract suite (`lazycli.contracts.check`) is what
+    `lz plugin new NAME --kind reranker` writes; its source is `lazycli.scaffolds.EXAMPLES["reranker"]`.
     """
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import venv
@@ -10,7 +11,7 @@ import venv
 import pytest
 from tests.conftest import lz
 
-from lazycli.cli.plugin import KINDS, render
+from lazycli.scaffolds import KINDS, render
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -32,7 +33,7 @@ def test_refuses_unknown_kind_and_existing_dir(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("kind", ["provider", "launcher", "embedder"])
+@pytest.mark.parametrize("kind", ["provider", "launcher", "embedder", "store"])
 def test_scaffold_installs_lists_and_passes_its_contract_test(tmp_path, kind):
     target = tmp_path / "plugin"
     lz("plugin", "new", "demo-thing", "--kind", kind, "--dir", str(target), check=0)
@@ -76,3 +77,28 @@ def test_scaffold_installs_lists_and_passes_its_contract_test(tmp_path, kind):
         cwd=target,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+    if kind == "store":
+        _index_and_search_with_the_scaffolded_store(python, tmp_path)
+
+
+def _index_and_search_with_the_scaffolded_store(python: str, tmp_path):
+    """The real verbs over the third-party store: `lz index --store`, an update, then `lz rag`."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "tides.txt").write_text("Ocean tides are caused by the gravity of the Moon.", encoding="utf-8")
+    (docs / "tea.txt").write_text("Longjing green tea is grown near Hangzhou.", encoding="utf-8")
+    env = {**os.environ, "LAZYCLI_HOME": str(tmp_path / "home")}
+
+    def run(*args):
+        proc = subprocess.run([python, "-m", "lazycli", *args], capture_output=True, text=True, env=env)
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout
+
+    built = json.loads(run("index", str(docs), "--name", "kb", "--store", "demo-thing", "--json"))
+    assert built["files"] == 2 and built["chunks"] > 0
+    (docs / "tea.txt").unlink()  # an update keeps the index's store: no --store needed
+    updated = json.loads(run("index", str(docs), "--name", "kb", "--json"))
+    assert updated["deleted"] == 1 and not updated["rebuilt"]
+    found = json.loads(run("rag", "--index", "kb", "--retrieve-only", "--json", "what causes tides?"))
+    assert [r["file"] for r in found["results"]][:1] == ["tides.txt"]
+    assert any(p.name.endswith(".arrow") for p in (tmp_path / "home").rglob("v*.arrow"))

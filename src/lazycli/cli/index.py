@@ -35,6 +35,7 @@ Examples:
   lz index ./docs --name kb --include '*.md' --exclude 'drafts/*'
   lz index ./docs --name kb --group fine:128:12 --group coarse:512:50
   lz index ./docs --name kb --embed qwen:text-embedding-v3    an online embedder
+  lz index ./docs --name kb --store my-store                  a store from a plugin
   lz index ls                lz index info kb                lz index rm kb
 """,
 )
@@ -62,6 +63,11 @@ def build(
     ),  # fmt: skip
     include: list[str] = typer.Option([], "--include", help="Only files matching this glob; repeatable."),
     exclude: list[str] = typer.Option([], "--exclude", help="Skip files matching this glob; repeatable."),
+    store: str | None = typer.Option(
+        None,
+        "--store",
+        help="Store plugin for chunks and vectors (default: the index's own, else lancedb; `lz plugins`).",
+    ),
     json_: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Build or update index NAME from PATHs: the index mirrors exactly the files given.
@@ -75,10 +81,15 @@ def build(
       lz index ./docs ./notes.md --name kb --chunk-size 200 --overlap 20
       lz index ./src --name code --include '*.py' --json
     """
+    from lazycli.plugins import registry
     from lazycli.rag import build_index
 
     groups = _groups(group, chunk_size, overlap)
-    summary = build_index(paths, name, embed=embed, groups=groups, include=include, exclude=exclude)
+    if store is not None:
+        registry().get("stores", store)  # an unknown store is one line before anything is written
+    summary = build_index(
+        paths, name, embed=embed, groups=groups, include=include, exclude=exclude, store=store
+    )
     if want_json(json_):
         print_json(summary)
         return

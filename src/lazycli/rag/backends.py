@@ -10,8 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lazycli.errors import LzError
+
+if TYPE_CHECKING:
+    from lazycli.contracts import ChunkStore
 
 LOCAL_EMBEDDER = "sentence-transformers"
 LOCAL_RERANKER = "cross-encoder"
@@ -80,18 +84,28 @@ def _registry():
 @lru_cache(maxsize=4)
 def embedder(spec: str | None):
     """A loaded embedder (cached per process: loading a model costs seconds)."""
+    from lazycli.contracts import conform
+
     choice = choose_embedder(spec)
-    return _registry().get("embedders", choice.plugin).factory(choice.model, {})
+    return conform(
+        _registry().get("embedders", choice.plugin).factory(choice.model, {}), "embedders", choice.plugin
+    )
 
 
 @lru_cache(maxsize=4)
 def reranker(spec: str):
+    from lazycli.contracts import conform
+
     choice = choose_reranker(spec)
-    return _registry().get("rerankers", choice.plugin).factory(choice.model, {})
+    return conform(
+        _registry().get("rerankers", choice.plugin).factory(choice.model, {}), "rerankers", choice.plugin
+    )
 
 
-def open_store(path: Path, name: str = DEFAULT_STORE):
-    return _registry().get("stores", name).open(path, {})
+def open_store(path: Path, name: str = DEFAULT_STORE) -> ChunkStore:
+    from lazycli.contracts import conform
+
+    return conform(_registry().get("stores", name).open(path, {}), "stores", name)
 
 
 def loaders_by_extension() -> dict[str, object]:

@@ -78,7 +78,7 @@ def build_index(
     include=(),
     exclude=(),
     progress: bool = True,
-    store: str = backends.DEFAULT_STORE,
+    store: str | None = None,
 ) -> dict:
     """Build or update index `name` from `paths`; returns a summary dict (files, chunks, skipped…)."""
     started = time.monotonic()
@@ -91,6 +91,9 @@ def build_index(
     found = documents.scan([Path(p) for p in paths], loaders, include, exclude)
     index_dir = manifest.index_dir(name)
     summary = Summary(name=name, unsupported=len(found.unsupported))
+    if store is None:  # an update keeps the store the index was built with
+        known = manifest.get(name)
+        store = (known or {}).get("store") or backends.DEFAULT_STORE
     with writer_lock(index_dir, name):
         st = backends.open_store(index_dir / "store", store)
         freed = st.clean_temp()
@@ -317,7 +320,12 @@ class _Run:
             for old in self.store.rows_for_sources(old_sources, ["group", "text_hash", "vector"]):
                 reuse[(old["group"], old["text_hash"])] = old["vector"]
         need = [i for i, r in enumerate(rows) if (r["group"], r["text_hash"]) not in reuse]
-        fresh = self.embedder.embed([rows[i]["text"] for i in need]) if need else None
+        # An embedder may answer with lists (the contract asks for a 2-D array-like): one array here.
+        fresh = (
+            np.asarray(self.embedder.embed([rows[i]["text"] for i in need]), dtype=np.float32)
+            if need
+            else None
+        )
         dim = fresh.shape[1] if fresh is not None else len(next(iter(reuse.values())))
         out = np.zeros((len(rows), dim), dtype=np.float32)
         if fresh is not None:

@@ -69,7 +69,7 @@ class Index:
         return sorted(self.snap.groups)
 
     def embed_query(self, query: str) -> np.ndarray:
-        vector = backends.embedder(self.embed_spec).embed([query])[0]
+        vector = np.asarray(backends.embedder(self.embed_spec).embed([query]), dtype=np.float32)[0]
         dim = self.snap.dim
         if dim is not None and len(vector) != dim:
             raise LzError(

@@ -1,0 +1,83 @@
+"""lz's one contract suite (`lazycli.contracts.check`) on every plugin in the registry and on every
+scaffold `lz plugin new` writes; a plugin missing a method core calls fails with a line naming it."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+
+import pytest
+
+from lazycli import contracts, plugins
+from lazycli.errors import LzError
+from lazycli.rag import backends
+from lazycli.scaffolds import KINDS, render
+
+KIND_GROUPS = [kind + "s" for kind in KINDS]
+# What cannot run on this offline machine.
+ELSEWHERE = {
+    ("embedders", "remote"): "embeds through a deployment or provider: needs one running",
+    ("rerankers", "remote"): "reranks through a deployment or provider: needs one running",
+    ("rerankers", "cross-encoder"): "no cross-encoder model ships offline",
+}
+
+
+def _registered() -> list[tuple[str, str]]:
+    reg = plugins.registry()
+    return [(kind, name) for kind in KIND_GROUPS for name in sorted(reg.all(kind))]
+
+
+@pytest.mark.parametrize(("kind", "name"), _registered())
+def test_every_registered_plugin_passes_the_contract_suite(kind, name, tmp_path):
+    if (kind, name) in ELSEWHERE:
+        pytest.skip(ELSEWHERE[kind, name])
+    model = backends.choose_embedder(None).model if kind == "embedders" else None
+    contracts.check(kind, plugins.registry().get(kind, name), tmp_path, model=model)
+
+
+def _scaffold_record(kind: str, tmp_path, edit=lambda source: source):
+    """The record a freshly scaffolded plugin yields, imported from the file `lz plugin new` writes."""
+    files = render("demo-thing", kind)
+    path = tmp_path / "lazycli_demo_thing.py"
+    path.write_text(edit(files["lazycli_demo_thing.py"]), encoding="utf-8")
+    spec = importlib.util.spec_from_file_location(f"scaffold_{kind}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    [record] = list(getattr(module, f"lazycli_{kind}s")())
+    return record
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_every_scaffold_passes_the_same_contract_suite(kind, tmp_path):
+    record = _scaffold_record(kind, tmp_path)
+    (tmp_path / "work").mkdir()
+    contracts.check(kind + "s", record, tmp_path / "work")
+
+
+def test_the_scaffold_test_runs_the_shared_suite_not_a_copy():
+    for kind in KINDS:
+        test = render("demo-thing", kind)["tests/test_lazycli_demo_thing.py"]
+        assert f'contracts.check("{kind}s", reg.get("{kind}s", "demo-thing"), tmp_path)' in test
+
+
+def _without_method(name: str):
+    def edit(source: str) -> str:
+        pattern = rf"\n    def {name}\(self[^\n]*\n(?:        [^\n]*\n|\n)*?(?=\n    def |\n\n@)"
+        cut, count = re.subn(pattern, "\n", source)
+        assert count == 1, f"no method {name} in the scaffold"
+        return cut
+
+    return edit
+
+
+@pytest.mark.parametrize(
+    ("kind", "method"), [("store", "take"), ("store", "fingerprint"), ("launcher", "describe")]
+)
+def test_a_plugin_missing_a_method_fails_with_a_line_naming_it(kind, method, tmp_path):
+    record = _scaffold_record(kind, tmp_path, edit=_without_method(method))
+    (tmp_path / "work").mkdir()
+    with pytest.raises(contracts.ContractError) as caught:
+        contracts.check(kind + "s", record, tmp_path / "work")
+    message = str(caught.value)
+    assert f"{kind} plugin 'demo-thing'" in message and f"lacks {method}" in message
+    assert isinstance(caught.value, LzError) and "lz plugin new NAME --kind" in caught.value.hint
