@@ -8,9 +8,10 @@ underscores and its booleans take a value (`--embedding true`).
 from __future__ import annotations
 
 import sys
+from functools import cache
 
 from lazycli.engines import module_available, option, render_flags
-from lazycli.hookspecs import EngineRequest, EngineSpec, hookimpl
+from lazycli.hookspecs import EngineRequest, EngineSpec, SettingsSpec, hookimpl
 
 # llama_cpp.server imports these at start-up; without them the server dies before listening.
 _SERVER_MODULES = (
@@ -55,13 +56,13 @@ CRASH_HINT = "llama.cpp may be built for another CPU: rebuild it portable with `
 def _defaults(req: EngineRequest) -> dict:
     from lazycli import settings
 
-    current = settings.get()
+    current = settings.section("llamacpp")
     # llama-cpp-python's server stops a running stream when another request arrives unless told not
     # to (interrupt_requests defaults to true): concurrent clients then cut each other off. Off, they
     # queue on the server's lock and each gets its whole answer.
     values = {
-        "n_threads": current.llamacpp_threads,
-        "n_ctx": current.llamacpp_ctx,
+        "n_threads": current.threads,
+        "n_ctx": current.ctx,
         "interrupt_requests": False,
     }
     if req.gpus > 0:
@@ -102,3 +103,25 @@ def lazycli_engines():
         concurrency=1,  # llama-cpp-python serves one request at a time (the rest wait on its lock)
         description="llama.cpp OpenAI-compatible server for GGUF models on CPU (the embedded default)",
     )
+
+
+@cache
+def _settings_model():
+    import os
+
+    from pydantic import BaseModel, Field
+
+    class LlamaCppSettings(BaseModel):
+        threads: int = Field(
+            default_factory=lambda: max(1, (os.cpu_count() or 2) // 2),
+            ge=1,
+            description="CPU threads for the llama.cpp engine (more threads can be slower on a busy box)",
+        )
+        ctx: int = Field(4096, ge=256, description="Context length for the llama.cpp engine")
+
+    return LlamaCppSettings
+
+
+@hookimpl
+def lazycli_settings():
+    yield SettingsSpec(name="llamacpp", model=_settings_model, description="llama.cpp engine defaults")

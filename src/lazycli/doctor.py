@@ -488,8 +488,9 @@ def _engine_probe(options: Options, found: dict[str, Any]) -> EngineProbe:
     """Run the child once for both the engine and the token checks."""
     if "engine_probe" not in found:
         current = found.get("settings")
-        n_ctx = current.llamacpp_ctx if current else 4096
-        n_threads = current.llamacpp_threads if current else max(1, (os.cpu_count() or 2) // 2)
+        # Plugin settings (llamacpp_*) exist only while their plugin loads: defaults otherwise.
+        n_ctx = getattr(current, "llamacpp_ctx", 4096)
+        n_threads = getattr(current, "llamacpp_threads", max(1, (os.cpu_count() or 2) // 2))
         found["engine_probe"] = probe_engine(found.get("model_path"), n_ctx, n_threads, options.timeout)
     return found["engine_probe"]
 
@@ -733,7 +734,7 @@ def check_ray(options: Options, found: dict[str, Any]) -> Check:
     from lazycli.engines import module_available
 
     current = found.get("settings")
-    address = (current.ray_address if current else "http://127.0.0.1:8265").rstrip("/")
+    address = str(getattr(current, "ray_address", "http://127.0.0.1:8265")).rstrip("/")
     try:
         with urllib.request.urlopen(f"{address}/api/version", timeout=3) as resp:
             version = json.loads(resp.read() or b"{}").get("ray_version", "?")

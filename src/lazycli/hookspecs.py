@@ -197,6 +197,25 @@ class RerankerSpec:
 
 
 @dataclass(frozen=True)
+class SettingsSpec:
+    """Settings a plugin owns. Each field of its model (a pydantic BaseModel with defaults) becomes the
+    setting `<name>_<field>`: `LAZYCLI_<NAME>_<FIELD>` in the environment, a key of the config file,
+    `lz config set`; validated with lz's own settings and listed by `lz config show`. The plugin reads
+    them typed with `lazycli.settings.section(name)`.
+
+    `model` is the class, or a function returning it: then pydantic is imported only when settings
+    are read, not by every `lz plugins`.
+    """
+
+    name: str
+    model: type | Callable[[], type]
+    description: str = ""
+
+    def model_class(self) -> type:
+        return self.model if isinstance(self.model, type) else self.model()
+
+
+@dataclass(frozen=True)
 class CommandSpec:
     """An extra top-level command: `factory()` returns a click command or a typer app."""
 
@@ -216,6 +235,7 @@ KINDS: dict[str, tuple[str, type]] = {
     "embedders": ("lazycli_embedders", EmbedderSpec),
     "rerankers": ("lazycli_rerankers", RerankerSpec),
     "commands": ("lazycli_commands", CommandSpec),
+    "settings": ("lazycli_settings", SettingsSpec),
 }
 
 
@@ -291,6 +311,24 @@ def lazycli_rerankers() -> Iterable[RerankerSpec]:
 
     A complete example that passes lz's contract suite (`lazycli.contracts.check`) is what
     `lz plugin new NAME --kind reranker` writes; its source is `lazycli.scaffolds.EXAMPLES["reranker"]`.
+    """
+
+
+@hookspec
+def lazycli_settings() -> Iterable[SettingsSpec]:
+    """Yield the settings this plugin owns (one `SettingsSpec` per prefix, usually the plugin's name).
+
+    Example::
+
+        from pydantic import BaseModel, Field
+        from lazycli.hookspecs import SettingsSpec, hookimpl
+
+        class MyCloud(BaseModel):
+            region: str = Field("eu-1", description="Region of my-cloud jobs")
+
+        @hookimpl
+        def lazycli_settings():
+            yield SettingsSpec(name="mycloud", model=MyCloud)   # → setting mycloud_region
     """
 
 

@@ -115,9 +115,10 @@ class EndpointConfig(BaseModel):
     models: list[str] = Field(default_factory=list)
 
 
-class Settings(BaseSettings):
-    """Every setting lz reads. Each field is `LAZYCLI_<FIELD>` in the environment and `<field>` in
-    the config file (`lz config set <field> <value>`)."""
+class CoreSettings(BaseSettings):
+    """The settings of lz's core. Each field is `LAZYCLI_<FIELD>` in the environment and `<field>` in
+    the config file (`lz config set <field> <value>`). Plugins add theirs (`SettingsSpec`): the class
+    lz validates with is `settings_class()`, these fields plus every loaded plugin's."""
 
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", validate_default=True)
 
@@ -128,12 +129,6 @@ class Settings(BaseSettings):
     default_engine: str = Field("auto", description="Engine used when --engine is not given")
     default_launcher: str = Field("local", description="Launcher used when --launcher is not given")
     deploy_timeout: float = Field(300.0, gt=0, description="Seconds to wait for an engine to turn healthy")
-    llamacpp_threads: int = Field(
-        default_factory=lambda: max(1, (os.cpu_count() or 2) // 2),
-        ge=1,
-        description="CPU threads for the llama.cpp engine (more threads can be slower on a busy box)",
-    )
-    llamacpp_ctx: int = Field(4096, ge=256, description="Context length for the llama.cpp engine")
     # chat
     default_target: str | None = Field(None, description="Target of `lz chat` when none is given")
     chat_log: bool = Field(True, description="Log conversations to the state database")
@@ -148,17 +143,6 @@ class Settings(BaseSettings):
     index_batch_files: int = Field(
         64, ge=1, description="Files per `lz index` commit (smaller: less work redone after a crash)"
     )
-    # launchers
-    slurm_partition: str | None = Field(None, description="Slurm partition (sbatch -p)")
-    slurm_account: str | None = Field(None, description="Slurm account (sbatch -A)")
-    slurm_time: str | None = Field(None, description="Slurm time limit, e.g. 04:00:00")
-    sco_partition: str | None = Field(None, description="SenseCore partition")
-    sco_workspace_id: str | None = Field(None, description="SenseCore workspace id")
-    sco_resource_type: str = Field("N3lS.Ii.I60", description="SenseCore resource spec (srun -r SPEC.GPUS)")
-    sco_framework: str = Field("pt", description="SenseCore framework (srun -f)")
-    k8s_namespace: str = Field("default", description="Kubernetes namespace")
-    k8s_image: str | None = Field(None, description="Container image for Kubernetes jobs")
-    ray_address: HttpUrl = Field("http://127.0.0.1:8265", description="Ray dashboard / Jobs API address")
     # providers added by config: [endpoints.NAME] base_url = ..., key_env = ..., models = [...]
     endpoints: dict[str, EndpointConfig] = Field(default_factory=dict)
 
@@ -195,7 +179,7 @@ class _FileSource(PydanticBaseSettingsSource):
         return None, field_name, False
 
     def __call__(self) -> dict[str, Any]:
-        return read_config_file()
+        return {k: v for k, v in read_config_file().items() if not _of_a_sleeping_plugin(k)}
 
 
 def read_config_file(path: Path | None = None) -> dict[str, Any]:
@@ -223,13 +207,56 @@ def read_config_file(path: Path | None = None) -> dict[str, Any]:
         ) from None
 
 
+@lru_cache(maxsize=1)
+def settings_class() -> type[CoreSettings]:
+    """The core settings plus each loaded plugin's (`<name>_<field>`), as one pydantic class, so
+    flags, environment, config file, `lz config` and error messages treat them all alike."""
+    from pydantic import create_model
+
+    from lazycli.plugins import registry
+
+    fields: dict[str, Any] = {}
+    for spec in registry().all("settings").values():
+        for name, info in spec.model_class().model_fields.items():
+            key = f"{spec.name}_{name}"
+            if key in CoreSettings.model_fields or key in fields:
+                continue  # a plugin cannot take over a core setting (the registry refuses name clashes)
+            fields[key] = (info.annotation, info)
+    return create_model("Settings", __base__=CoreSettings, **fields)
+
+
+def section(name: str) -> Any:
+    """Plugin `name`'s settings as its own typed model (e.g. `section("slurm").partition`)."""
+    from lazycli.plugins import registry
+
+    model = registry().get("settings", name).model_class()
+    current = get()
+    return model(**{f: getattr(current, f"{name}_{f}") for f in model.model_fields})
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Settings":  # the full class, built on first use (it needs the plugins)
+        return settings_class()
+    raise AttributeError(name)
+
+
 def field_names() -> list[str]:
-    return list(Settings.model_fields)
+    return list(settings_class().model_fields)
+
+
+def _of_a_sleeping_plugin(key: str) -> bool:
+    """A key of a plugin that is installed but not loaded in this process (left out by
+    LAZYCLI_PLUGINS, or broken): kept in the file and not validated, as that plugin's own settings are
+    unknown here. A broken plugin must not break every command."""
+    from lazycli.plugins import entry_points, registry
+
+    awake = {p.name for p in registry().plugins if not p.errors}
+    return any(key.startswith(f"{f.name}_") and f.name not in awake for f in entry_points())
 
 
 def check_keys(values: dict[str, Any], where: str) -> None:
     for key in values:
-        if key not in Settings.model_fields:
+        if key not in settings_class().model_fields and not _of_a_sleeping_plugin(key):
             raise unknown("setting", key, field_names(), hint=f"in {where}; see `lz config show`")
 
 
@@ -242,14 +269,14 @@ def validation_error(exc: ValidationError, where: str) -> LzError:
     key = ".".join(loc) or "?"
     nested = bool(loc) and loc[0] == "endpoints"
     if first["type"] == "extra_forbidden" and loc:
-        known = EndpointConfig.model_fields if nested else Settings.model_fields
+        known = EndpointConfig.model_fields if nested else settings_class().model_fields
         close = did_you_mean(loc[-1], [*known])
         tip = f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
         return LzError(f"unknown setting {key!r} in {where}", hint=f"{tip}known: {', '.join(known)}")
     if nested and len(loc) >= 3:
         field = EndpointConfig.model_fields.get(loc[2])
     else:
-        field = Settings.model_fields.get(loc[0]) if loc else None
+        field = settings_class().model_fields.get(loc[0]) if loc else None
     allowed = _allowed_form(field)
     msg = f"bad value for {key!r} in {where}: {first['msg'].removeprefix('Value error, ')}"
     return LzError(msg, hint=f"expected {allowed}" if allowed else None)
@@ -271,23 +298,24 @@ def _where_from_env_or_file(exc: ValidationError) -> str:
 
 
 @lru_cache(maxsize=1)
-def _cached() -> Settings:
+def _cached() -> CoreSettings:
     return load()
 
 
-def load(**overrides: Any) -> Settings:
+def load(**overrides: Any) -> CoreSettings:
     """Settings with flag overrides on top; a bad value anywhere is a one-line user error."""
     check_keys(read_config_file(), f"config file {config_path()}")
     try:
-        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+        return settings_class()(**{k: v for k, v in overrides.items() if v is not None})
     except ValidationError as exc:
         raise validation_error(exc, _where_from_env_or_file(exc)) from None
 
 
-def get() -> Settings:
+def get() -> CoreSettings:
     """The process-wide settings (env + file + defaults), loaded once."""
     return _cached()
 
 
 def reset_cache() -> None:
     _cached.cache_clear()
+    settings_class.cache_clear()

@@ -117,3 +117,45 @@ def test_unknown_record_name_suggests(tmp_path, monkeypatch):
     plugins.reset()
     with pytest.raises(LzError, match="did you mean 'fastengine'"):
         plugins.registry().get("engines", "fastengin")
+
+
+SETTINGS_PLUGIN = """
+from pydantic import BaseModel, Field
+
+from lazycli.hookspecs import SettingsSpec, hookimpl
+
+
+class MyCloud(BaseModel):
+    region: str = Field("eu-1", description="Region of my-cloud jobs")
+    retries: int = Field(2, ge=0, le=5, description="Retries of a my-cloud call")
+
+
+@hookimpl
+def lazycli_settings():
+    yield SettingsSpec(name="mycloud", model=MyCloud)
+"""
+
+
+def test_a_plugin_declared_setting_is_shown_validated_and_read(tmp_path):
+    site = tmp_path / "site"
+    site.mkdir()
+    install_fake_dist(site, "lazycli-mycloud", {"lz_mycloud": SETTINGS_PLUGIN}, {"mycloud": "lz_mycloud"})
+    env = {"PYTHONPATH": str(site), "LAZYCLI_HOME": str(tmp_path / "home")}
+    shown = json.loads(lz("config", "show", "--json", env=env, check=0).stdout)["settings"]
+    rows = {r["key"]: r for r in shown}
+    assert rows["mycloud_region"]["value"] == "eu-1" and rows["mycloud_region"]["source"] == "default"
+    assert rows["mycloud_retries"]["help"] == "Retries of a my-cloud call"
+
+    bad = lz("config", "set", "mycloud_retries", "9", env=env, check=2)
+    assert "bad value for 'mycloud_retries'" in bad.stderr and "less than or equal to 5" in bad.stderr
+    typo = lz("config", "set", "mycloud_regoin", "x", env=env, check=2)
+    assert "did you mean 'mycloud_region'" in typo.stderr
+    assert not (tmp_path / "home" / "config" / "config.toml").exists()  # nothing bad was written
+
+    lz("config", "set", "mycloud_region", "ap-2", env=env, check=0)
+    assert lz("config", "get", "mycloud_region", env=env, check=0).stdout.strip() == "ap-2"
+    from_env = lz("config", "get", "mycloud_retries", env={**env, "LAZYCLI_MYCLOUD_RETRIES": "4"}, check=0)
+    assert from_env.stdout.strip() == "4"
+    # Without the plugin loaded, its keys in the config file are left alone, not an error.
+    other = lz("config", "get", "deploy_timeout", env={**env, "LAZYCLI_PLUGINS": "llamacpp"}, check=0)
+    assert other.returncode == 0 and other.stdout.strip() == "300.0"

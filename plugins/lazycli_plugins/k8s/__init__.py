@@ -5,7 +5,9 @@ The official `kubernetes` client is imported only when a launcher is made (it is
 
 from __future__ import annotations
 
-from lazycli.hookspecs import LauncherSpec, hookimpl
+from functools import cache
+
+from lazycli.hookspecs import LauncherSpec, SettingsSpec, hookimpl
 
 
 def _factory():
@@ -21,3 +23,20 @@ def lazycli_launchers():
         factory=_factory,
         description="Kubernetes: Deployment + Service (services) or Job (batch), via the kubernetes client",
     )
+
+
+@cache
+def _settings_model():
+    from pydantic import BaseModel, Field
+
+    class K8sSettings(BaseModel):
+        namespace: str = Field("default", description="Kubernetes namespace")
+        image: str | None = Field(None, description="Container image for Kubernetes jobs")
+        time_limit: str | None = Field(None, description="Time limit of batch Jobs, e.g. 04:00:00")
+
+    return K8sSettings
+
+
+@hookimpl
+def lazycli_settings():
+    yield SettingsSpec(name="k8s", model=_settings_model, description="Kubernetes defaults")

@@ -62,9 +62,10 @@ REASONS: dict[str, Status] = {
 
 
 def _settings():
+    """This plugin's settings (`k8s_*`, declared in its __init__), typed."""
     from lazycli import settings
 
-    return settings.get()
+    return settings.section("k8s")
 
 
 def _k8s_name(log_path: Path | None) -> str:
@@ -128,7 +129,7 @@ class K8sLauncher:
         (`strict=False`, for --dry-run, shows an unset image as <k8s_image>)."""
         from kubernetes import client
 
-        image = resources.extra.get("image") or _settings().k8s_image or (None if strict else "<k8s_image>")
+        image = resources.extra.get("image") or _settings().image or (None if strict else "<k8s_image>")
         if not image:
             raise LzError(
                 "no container image set for the k8s launcher",
@@ -196,7 +197,7 @@ class K8sLauncher:
                 )
             )
         else:
-            time_limit = resources.time_limit or _settings().slurm_time
+            time_limit = resources.time_limit or _settings().time_limit
             pod = client.V1PodSpec(containers=[container], restart_policy="Never")
             objects.append(
                 client.V1Job(
@@ -233,7 +234,7 @@ class K8sLauncher:
         from kubernetes import client
 
         name = _k8s_name(log_path)
-        namespace = resources.extra.get("namespace") or _settings().k8s_namespace
+        namespace = resources.extra.get("namespace") or _settings().namespace
         shown = {k: "<not shown>" for k in env}  # the Secret's values never reach the screen
         docs = []
         for obj in self.manifests(argv, resources, shown, name, namespace, strict=False):
@@ -249,7 +250,7 @@ class K8sLauncher:
 
     def submit(self, argv: list[str], resources: Resources, env: dict[str, str], log_path: Path) -> Job:
         name = _k8s_name(log_path)
-        namespace = resources.extra.get("namespace") or _settings().k8s_namespace
+        namespace = resources.extra.get("namespace") or _settings().namespace
         objects = self.manifests(argv, resources, env, name, namespace)
         client = _client()
         created = []

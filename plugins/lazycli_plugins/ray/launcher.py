@@ -44,9 +44,10 @@ STATES: dict[str, Status] = {
 
 
 def _settings():
+    """This plugin's settings (`ray_*`, declared in its __init__), typed."""
     from lazycli import settings
 
-    return settings.get()
+    return settings.section("ray")
 
 
 def _bytes(memory: str) -> int:
@@ -62,7 +63,7 @@ class RayLauncher:
 
     def _address(self, resources: Resources | None = None, job: Job | None = None) -> str:
         extra = (resources.extra if resources else None) or (job.extra if job else {}) or {}
-        return str(extra.get("address") or _settings().ray_address).rstrip("/")
+        return str(extra.get("address") or _settings().address).rstrip("/")
 
     def _request(self, method: str, url: str, **kwargs):
         import requests

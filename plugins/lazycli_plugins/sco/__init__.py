@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from lazycli.hookspecs import LauncherSpec, hookimpl
+from functools import cache
+
+from lazycli.hookspecs import LauncherSpec, SettingsSpec, hookimpl
 
 
 def _factory():
@@ -18,3 +20,21 @@ def lazycli_launchers():
         factory=_factory,
         description="SenseCore (SCO): srun --workspace-id, JSON job states, IP from a marker line",
     )
+
+
+@cache
+def _settings_model():
+    from pydantic import BaseModel, Field
+
+    class ScoSettings(BaseModel):
+        partition: str | None = Field(None, description="SenseCore partition")
+        workspace_id: str | None = Field(None, description="SenseCore workspace id")
+        resource_type: str = Field("N3lS.Ii.I60", description="SenseCore resource spec (srun -r SPEC.GPUS)")
+        framework: str = Field("pt", description="SenseCore framework (srun -f)")
+
+    return ScoSettings
+
+
+@hookimpl
+def lazycli_settings():
+    yield SettingsSpec(name="sco", model=_settings_model, description="SenseCore srun defaults")

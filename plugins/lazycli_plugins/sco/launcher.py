@@ -66,9 +66,10 @@ HOST_EXPR = "$(hostname -I 2>/dev/null | awk '{print $1}')"
 
 
 def _settings():
+    """This plugin's settings (`sco_*`, declared in its __init__), typed."""
     from lazycli import settings
 
-    return settings.get()
+    return settings.section("sco")
 
 
 def _run(argv: list[str]) -> subprocess.CompletedProcess:
@@ -86,7 +87,7 @@ class ScoLauncher:
 
     def _workspace(self, resources: Resources | None = None, strict: bool = True) -> str:
         extra = resources.extra if resources else {}
-        workspace = extra.get("workspace_id") or _settings().sco_workspace_id
+        workspace = extra.get("workspace_id") or _settings().workspace_id
         if not workspace and not strict:
             return "<sco_workspace_id>"
         if not workspace:
@@ -97,7 +98,7 @@ class ScoLauncher:
         return workspace
 
     def _partition(self, resources: Resources, strict: bool = True) -> str:
-        partition = resources.partition or _settings().sco_partition
+        partition = resources.partition or _settings().partition
         if not partition and not strict:
             return "<sco_partition>"
         if not partition:
@@ -120,8 +121,8 @@ class ScoLauncher:
     ) -> list[str]:
         """The srun command line; `strict=False` (for --dry-run) shows unset settings as <name>."""
         cfg = _settings()
-        spec = resources.extra.get("resource_type") or cfg.sco_resource_type
-        framework = resources.extra.get("framework") or cfg.sco_framework
+        spec = resources.extra.get("resource_type") or cfg.resource_type
+        framework = resources.extra.get("framework") or cfg.framework
         # SCO's resource spec ends in the number of GPUs per node; it has no zero-GPU form.
         per_node = max(1, resources.gpus)
         return [

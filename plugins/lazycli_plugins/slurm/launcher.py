@@ -68,9 +68,10 @@ CANCEL_WAIT_S = 15.0
 
 
 def _settings():
+    """This plugin's settings (`slurm_*`, declared in its __init__), typed."""
     from lazycli import settings
 
-    return settings.get()
+    return settings.section("slurm")
 
 
 def _run(argv: list[str], env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
@@ -136,13 +137,13 @@ class SlurmLauncher:
             opts.append(f"--cpus-per-task={resources.cpus}")
         if resources.memory:
             opts.append(f"--mem={resources.memory}")
-        time_limit = resources.time_limit or cfg.slurm_time
+        time_limit = resources.time_limit or cfg.time
         if time_limit:
             opts.append(f"--time={time_limit}")
-        partition = resources.partition or cfg.slurm_partition
+        partition = resources.partition or cfg.partition
         if partition:
             opts.append(f"--partition={partition}")
-        account = resources.extra.get("account") or cfg.slurm_account
+        account = resources.extra.get("account") or cfg.account
         if account:
             opts.append(f"--account={account}")
         # Other extras pass through as sbatch long options (qos, constraint, reservation, …).
