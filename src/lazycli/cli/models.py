@@ -47,6 +47,8 @@ def _cells(row: dict) -> list[str]:
     from lazycli.catalog.sizes import format_bytes, format_params
 
     status = "ready" if row["ready"] else ("partial" if row["partial"] else "-")
+    if row.get("online"):
+        status = "online"
     return [
         row["name"],
         row["type"],
@@ -54,7 +56,7 @@ def _cells(row: dict) -> list[str]:
         status,
         row["source"],
         format_bytes(row["size_bytes"]),
-        row["path"] or next(iter(row["hub_ids"].values()), "-"),
+        row["path"] or row.get("online") or next(iter(row["hub_ids"].values()), "-"),
     ]
 
 
