@@ -41,12 +41,6 @@ class OpenAITuner(OnlineTuner):
         "failed": FAILED,
         "cancelled": CANCELLED,
     }
-    trainable = (
-        "gpt-4o-mini-2024-07-18",
-        "gpt-4o-2024-08-06",
-        "gpt-4.1-mini-2025-04-14",
-        "gpt-4.1-2025-04-14",
-    )
     lookup = "metadata"
 
     def create(self, model: str, training_id: str, params: dict[str, Any], token: str, suffix: str):
