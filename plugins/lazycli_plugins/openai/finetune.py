@@ -56,8 +56,5 @@ class OpenAITuner(OnlineTuner):
             "GET", "/fine_tuning/jobs", query={"metadata[lz_run]": token, "limit": 10}, idempotent=True
         )
 
-    def found(self, body: Any, token: str, training_id: str) -> str | None:
-        for job in body.get("data") or []:
-            if (job.get("metadata") or {}).get("lz_run") == token:
-                return job["id"]
-        return None
+    def found(self, body: Any, token: str, training_id: str) -> list[str]:
+        return [j["id"] for j in body.get("data") or [] if (j.get("metadata") or {}).get("lz_run") == token]

@@ -431,7 +431,9 @@ def _find(record: dict, tuner: OnlineTuner, point, training: str, note) -> str |
             "with --overwrite to create a new one",
         )
     answer = send(point, request, announce=note)
-    return tuner.found(answer.body, online["token"], training)
+    earlier = set(online.get("jobs") or [])  # jobs of this run's past attempts are not this create's
+    fresh = [j for j in tuner.found(answer.body, online["token"], training) if j not in earlier]
+    return fresh[0] if fresh else None
 
 
 # --- following ------------------------------------------------------------------------------------------
@@ -508,7 +510,7 @@ def _serve(record: dict, tuner: OnlineTuner, point, view: JobView) -> str | None
     if request is None:
         return view.model_id
     if not online.get("deployment_id"):
-        deployment_id, served = tuner.deployed(send(point, request).body)
+        deployment_id, served = tuner.deployed(send(point, request).body, view.model_id)
         online.update(deployment_id=deployment_id, served_model=served)
         _log(record, f"deploying {view.model_id} as {served} ({deployment_id})")
         runs.write_run(record)

@@ -127,8 +127,9 @@ class OnlineTuner:
         """A request listing jobs that may include one an earlier, unanswered create made."""
         return None
 
-    def found(self, body: Any, token: str, training_id: str) -> str | None:
-        return None
+    def found(self, body: Any, token: str, training_id: str) -> list[str]:
+        """Ids of the listed jobs that an earlier create of this run may have made."""
+        return []
 
     def get(self, job_id: str) -> WireRequest:
         return WireRequest("GET", f"/fine_tuning/jobs/{job_id}", idempotent=True)
@@ -182,7 +183,7 @@ class OnlineTuner:
     def deploy(self, model_id: str, params: dict[str, Any]) -> WireRequest | None:
         return None
 
-    def deployed(self, body: Any) -> tuple[str, str]:
+    def deployed(self, body: Any, model_id: str) -> tuple[str, str]:
         """(deployment id, chat model name) from the deploy answer."""
         raise NotImplementedError
 
