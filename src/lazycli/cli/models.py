@@ -114,6 +114,10 @@ def info(
         ("status", "ready" if row["ready"] else ("partial download" if row["partial"] else "not downloaded")),
         ("source", row["source"]),
         ("path", row["path"] or "-"),
+    ]
+    if row.get("online"):  # an online fine-tune: served by its provider
+        fields[8:11] = [("status", "online"), ("source", row["source"]), ("served by", row["online"])]
+    fields += [
         ("size", format_bytes(row["size_bytes"])),
         ("download dir", row["download_dir"] or "-"),
     ]
