@@ -397,3 +397,17 @@ def test_kill_9_mid_job_then_attach_finishes_it(server, train, lz_home):
     attached = lz("finetune", "attach", "support-bot", "--json", env=env_for(server), timeout=60, check=0)
     assert json.loads(attached.stdout)["status"] == "completed"
     assert len(server.jobs) == 1 and len(server.files) == 1
+
+
+@pytest.mark.parametrize("server", ["glm"], indirect=True)
+def test_an_upload_that_never_gets_through_stops_cleanly_and_resume_goes_on(here, server, train):
+    server.fail("upload_drop", times=10)
+    proc = here(server, *ft_args(server, train))
+    assert proc.returncode == 2 and "no answer to POST" in proc.stderr and "Traceback" not in proc.stderr
+    assert server.files == {} and server.jobs == {}
+    attach = here(server, "finetune", "attach", "support-bot")
+    assert attach.returncode == 2 and "resume" in attach.stderr
+    server.faults.clear()
+    resumed = here(server, "finetune", "resume", "support-bot", "--json")
+    assert json.loads(resumed.stdout)["status"] == "completed"
+    assert len(server.files) == 1 and len(server.jobs) == 1

@@ -563,6 +563,11 @@ def follow(record: dict, *, on_progress=None, on_note=None) -> dict:
     from lazycli.providers import ProviderError
 
     note = on_note or (lambda _m: None)
+    if record["status"] in ACTIVE and not (record.get("online") or {}).get("job_id"):
+        raise LzError(
+            f"fine-tune {record['name']!r} stopped before its job was created at {record['provider']}",
+            hint=f"`lz finetune resume {record['name']}` uploads what is missing and creates it",
+        )
     base = poll_interval()
     interval = base
     last: tuple = ()
@@ -620,6 +625,9 @@ def cancel(record: dict) -> dict:
 def resume(record: dict, *, wait: bool = True, on_progress=None, on_note=None) -> dict:
     """A failed or cancelled online run gets a new job on the file already uploaded."""
     note = on_note or (lambda _m: None)
+    if record["status"] in ACTIVE and not record["online"].get("job_id"):  # stopped mid-way: go on
+        spec, _model = split_target(record["model"])
+        record = submit(record, spec.finetune, endpoint(spec, announce=note), note)
     if record["status"] in ACTIVE:
         return follow(record, on_progress=on_progress, on_note=note) if wait else record
     if record["status"] == COMPLETED and record.get("result"):

@@ -336,7 +336,7 @@ class StandIn:
         self._httpd = Quiet(("127.0.0.1", 0), self._handler())
         self.port = self._httpd.server_address[1]
         self.origin = f"http://127.0.0.1:{self.port}"
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True)
         self._thread.start()
 
     @property
