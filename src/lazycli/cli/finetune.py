@@ -90,6 +90,11 @@ def start(
     from lazycli.finetune import online, runs
 
     if online.is_online(model):
+        if method not in ("auto", "online"):
+            from lazycli.errors import LzError
+
+            raise LzError(f"{model} is fine-tuned online by its provider, not with --method {method}",
+                          hint="leave --method out")  # fmt: skip
         _start_online(
             model, data, name=name, sets=engines.parse_set(set_), force=force, overwrite=overwrite,
             wait=not no_wait, dry_run=dry_run, json_=json_,

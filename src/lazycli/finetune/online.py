@@ -591,7 +591,14 @@ def follow(record: dict, *, on_progress=None, on_note=None) -> dict:
             last = state
         if record["status"] not in ACTIVE:
             break
-        time.sleep(interval)
+        try:
+            time.sleep(interval)
+        except KeyboardInterrupt:
+            raise LzError(
+                f"stopped following {record['name']!r}; the job goes on at {record['provider']}",
+                hint=f"`lz finetune attach {record['name']}` follows it again; "
+                f"`lz finetune cancel {record['name']}` stops it",
+            ) from None
         interval = min(MAX_POLL_S, max(interval * 1.5, 0.001))
         record = runs.read_run(record["name"]) or record
     if record["status"] != COMPLETED:

@@ -158,11 +158,7 @@ def send(endpoint, request: WireRequest, *, retries: int | None = None, announce
                     hint="check the provider's base URL",
                 ) from None
         retry_after = parse_retry_after(response.headers)
-        if response.status_code in RETRY_STATUS and attempt < limit and (retry_after or 0) <= 60:
-            attempt += 1
-            time.sleep(retry_after if retry_after is not None else backoff_delay(attempt - 1))
-            continue
-        raise error_from_response(
+        error = error_from_response(
             endpoint.name,
             response.status_code,
             text,
@@ -170,6 +166,13 @@ def send(endpoint, request: WireRequest, *, retries: int | None = None, announce
             retry_after=retry_after,
             key_source=endpoint.key_source,
         )
+        # A busy or failing server is worth another try; an empty balance (also a 429) is not.
+        transient = response.status_code in RETRY_STATUS and error.kind in ("rate_limit", "server")
+        if transient and attempt < limit and (retry_after or 0) <= 60:
+            attempt += 1
+            time.sleep(retry_after if retry_after is not None else backoff_delay(attempt - 1))
+            continue
+        raise error
 
 
 def _send_once(endpoint, request: WireRequest, url: str):
