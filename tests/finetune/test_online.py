@@ -411,3 +411,12 @@ def test_an_upload_that_never_gets_through_stops_cleanly_and_resume_goes_on(here
     resumed = here(server, "finetune", "resume", "support-bot", "--json")
     assert json.loads(resumed.stdout)["status"] == "completed"
     assert len(server.files) == 1 and len(server.jobs) == 1
+
+
+@pytest.mark.parametrize("server", ["openai"], indirect=True)
+def test_too_few_examples_for_openai_is_refused_before_upload(here, server, tmp_path):
+    path = tmp_path / "few.jsonl"
+    path.write_text(json.dumps({"prompt": "q", "completion": "a"}) + "\n")
+    proc = here(server, *ft_args(server, path))
+    assert proc.returncode == 2 and "1 example(s); openai needs at least 10" in proc.stderr
+    assert server.log == []

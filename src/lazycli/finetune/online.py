@@ -301,6 +301,7 @@ def start(
 
 def _new_record(p: OnlinePlan, previous: dict | None) -> dict:
     """run.json for a new job (a failed or cancelled run keeps its uploaded file: no second upload)."""
+    from lazycli import __version__
     from lazycli.fsutil import atomic_write_text
 
     folder = runs.run_dir(p.name)
@@ -329,7 +330,7 @@ def _new_record(p: OnlinePlan, previous: dict | None) -> dict:
             "converted": str(data_file),
         },
         "params": p.params,
-        "versions": runs._versions(type("S", (), {"env": None})()),
+        "versions": {"lazycli": __version__},
         "status": PENDING,
         "reason_failed": None,
         "result": None,
@@ -642,13 +643,12 @@ def resume(record: dict, *, wait: bool = True, on_progress=None, on_note=None) -
         return record
     spec, _model = split_target(record["model"])
     point = endpoint(spec, announce=note)
-    p = OnlinePlan(record["name"], spec, spec.finetune, record["base_model"], None, record["params"], [])
-    fresh = _renew(p, record)
+    fresh = _renew(record)
     fresh = submit(fresh, spec.finetune, point, note)
     return follow(fresh, on_progress=on_progress, on_note=note) if wait else fresh
 
 
-def _renew(p: OnlinePlan, record: dict) -> dict:
+def _renew(record: dict) -> dict:
     old = record["online"]
     record["online"] = {
         **old,
