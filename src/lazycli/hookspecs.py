@@ -116,6 +116,8 @@ class ProviderSpec:
     rerank_path: str | None = None
     client_factory: Callable[..., Any] | None = None
     description: str = ""
+    # Online fine-tuning (`lz finetune NAME:MODEL`): a lazycli.finetune.online_vendor.OnlineTuner.
+    finetune: Any = None
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from lazycli.hookspecs import ProviderSpec, hookimpl
 from lazycli.providers import compat_factory
+from lazycli_plugins.glm.finetune import GLMTuner
 
 ERROR_CODES = {
     "1000": "auth",
@@ -40,5 +41,6 @@ def lazycli_providers():
         default_rerank_model="rerank",
         rerank_path="/rerank",
         client_factory=compat_factory(error_codes=ERROR_CODES),
+        finetune=GLMTuner(),
         description="Zhipu AI BigModel (Bearer key)",
     )

@@ -1,8 +1,9 @@
-"""OpenAI: chat (streaming with usage), embeddings. An ordinary plugin, like any third-party one."""
+"""OpenAI: chat (streaming with usage), embeddings, online fine-tuning. An ordinary plugin."""
 
 from __future__ import annotations
 
 from lazycli.hookspecs import ProviderSpec, hookimpl
+from lazycli_plugins.openai.finetune import OpenAITuner
 
 
 @hookimpl
@@ -15,6 +16,7 @@ def lazycli_providers():
         models=("gpt-4o-mini", "gpt-4o", "gpt-4.1-mini", "gpt-4.1"),
         embed=True,
         default_embed_model="text-embedding-3-small",
+        finetune=OpenAITuner(),
         description="OpenAI API (Bearer key); errors: invalid_api_key, insufficient_quota, "
         "rate_limit_exceeded, model_not_found, context_length_exceeded",
     )

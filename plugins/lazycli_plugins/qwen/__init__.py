@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from lazycli.hookspecs import ProviderSpec, hookimpl
 from lazycli.providers import compat_factory
+from lazycli_plugins.qwen.finetune import QwenTuner
 
 ERROR_CODES = {
     "InvalidApiKey": "auth",
@@ -42,5 +43,6 @@ def lazycli_providers():
         # "//" = from the origin of the base URL (the native API lives beside compatible-mode).
         rerank_path="//api/v1/services/rerank/text-rerank/text-rerank",
         client_factory=compat_factory(error_codes=ERROR_CODES, rerank_style="dashscope"),
+        finetune=QwenTuner(),
         description="Alibaba Cloud DashScope, compatible mode (Bearer key)",
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from lazycli.hookspecs import ProviderSpec, hookimpl
 from lazycli.providers import compat_factory
+from lazycli_plugins.sensenova.finetune import SenseNovaTuner
 
 
 @hookimpl
@@ -27,5 +28,6 @@ def lazycli_providers():
             embed_style="native-sensenova",
             stream_usage=False,
         ),
+        finetune=SenseNovaTuner(),
         description="SenseTime SenseNova (Bearer key)",
     )

@@ -32,6 +32,11 @@ def ensure_local(
     ref = resolve(name)
     if ref.ready and revision is None:
         return ref.path
+    if ref.online:
+        raise LzError(
+            f"model {ref.name!r} is online at {ref.online}: there is nothing to download or deploy",
+            hint=f"use it directly: lz chat {ref.name}",
+        )
     if ref.source in ("path", "registered", "model_path", "bundled") and ref.path is None:
         raise LzError(f"model {name!r} is registered at a missing path", hint="`lz models add` it again")
     if ref.bundled_package and not ref.hub_ids:

@@ -37,6 +37,7 @@ class ModelRef:
     download_dir: Path | None = None
     revision: str | None = None
     notes: list[str] = field(default_factory=list)
+    online: str | None = None  # "provider:model" of a model served by an online provider (a fine-tune)
 
     @property
     def ready(self) -> bool:

@@ -173,6 +173,20 @@ def ref_from_path(path: Path, *, source: str, name: str | None = None, **known) 
 
 
 def ref_from_registered(row: dict) -> ModelRef:
+    if row.get("format") == "online":  # an online fine-tune: served by its provider, nothing on disk
+        return ModelRef(
+            name=row["name"],
+            type=row["type"],
+            format="online",
+            path=None,
+            hub_ids={},
+            params_b=None,
+            context_length=row.get("context_length"),
+            template=None,
+            default_engines=(),
+            source="registered",
+            online=row["path"],
+        )
     path = Path(row["path"])
     if not path.exists():
         ref = ModelRef(

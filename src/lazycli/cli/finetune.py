@@ -17,7 +17,7 @@ from lazycli.console import console, err_console, is_tty, note, options, print_j
 
 class FinetuneGroup(DefaultCommandGroup):
     default_command = "start"
-    order = ("start", "ls", "status", "logs", "cancel", "resume", "doctor")
+    order = ("start", "ls", "status", "attach", "logs", "cancel", "resume", "doctor")
 
 
 app = typer.Typer(
@@ -34,6 +34,8 @@ Examples:
   lz finetune doctor d.jsonl                       check a data file, line by line
   lz finetune ls                                   lz finetune logs smol-ft -f
   lz finetune resume smol-ft                       continue from the last checkpoint
+  lz finetune openai:gpt-4o-mini --data d.jsonl --name support-bot   online, at the provider
+  lz finetune qwen:qwen-turbo --data d.jsonl --dry-run              the exact HTTP requests
 """,
 )
 
@@ -44,7 +46,9 @@ def _show_problem(line: str) -> None:
 
 @app.command("start")
 def start(
-    model: str = typer.Argument(..., help="Base model: catalogue name, registered name or local path."),
+    model: str = typer.Argument(
+        ..., help="Base model: catalogue name, registered name, local path, or PROVIDER:MODEL (online)."
+    ),
     data: Path = typer.Option(
         ..., "--data", "-d", help="Training data: JSON or JSONL (alpaca, messages, …)."
     ),
@@ -55,7 +59,10 @@ def start(
     steps: int | None = typer.Option(None, "--steps", min=1, help="Training steps (overrides --epochs)."),
     epochs: float | None = typer.Option(None, "--epochs", min=0.0, help="Epochs (default: the method's)."),
     lora_rank: int | None = typer.Option(None, "--lora-rank", min=1, help="LoRA rank."),
-    lr: float | None = typer.Option(None, "--lr", help="Learning rate."),
+    lr: float | None = typer.Option(
+        None, "--lr", help="Learning rate (online: the vendor's multiplier where it takes one)."
+    ),
+    batch_size: int | None = typer.Option(None, "--batch-size", min=1, help="Batch size (online)."),
     set_: list[str] = typer.Option(
         [], "--set", help="Method parameter key=value (typed, checked); repeatable."
     ),
@@ -64,7 +71,7 @@ def start(
     force: bool = typer.Option(False, "--force", help="Train on the good records even if some are bad."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Start over a run of the same name."),
     no_wait: bool = typer.Option(
-        False, "--no-wait", help="Return once started; `lz finetune status` follows."
+        False, "--no-wait", "--detach", help="Return once started; `lz finetune status|attach` follow."
     ),
     dry_run: bool = typer.Option(
         False, "--dry-run", help="Print the method, config files and argv; run nothing."
@@ -80,8 +87,27 @@ def start(
       lz finetune M --data d.jsonl --method llamafactory --dry-run
     """
     from lazycli import engines
-    from lazycli.finetune import runs
+    from lazycli.finetune import online, runs
 
+    if online.is_online(model):
+        if method not in ("auto", "online"):
+            from lazycli.errors import LzError
+
+            raise LzError(f"{model} is fine-tuned online by its provider, not with --method {method}",
+                          hint="leave --method out")  # fmt: skip
+        _start_online(
+            model, data, name=name, sets=engines.parse_set(set_), force=force, overwrite=overwrite,
+            wait=not no_wait, dry_run=dry_run, json_=json_,
+            overrides={"epochs": epochs, "lr": lr, "batch_size": batch_size, "lora_rank": lora_rank,
+                       "steps": steps},
+        )  # fmt: skip
+        return
+    if batch_size is not None:
+        from lazycli.errors import LzError
+
+        raise LzError(
+            "--batch-size is for online fine-tunes", hint="locally: --set per_device_train_batch_size=N"
+        )
     overrides = {"max_steps": steps, "num_train_epochs": epochs, "lora_rank": lora_rank, "learning_rate": lr}
     plan = runs.plan(
         model, data, method=method, name=name, overrides=overrides, sets=engines.parse_set(set_),
@@ -98,6 +124,27 @@ def start(
             wait=not no_wait,
             on_progress=bar.update,
             on_note=None if quiet else note,
+        )
+    _report(record, json_)
+
+
+def _start_online(model, data, *, name, sets, force, overwrite, wait, dry_run, json_, overrides) -> None:
+    """`lz finetune PROVIDER:MODEL`: the same verb, a job at the vendor (lazycli.finetune.online)."""
+    from lazycli.finetune import online
+
+    plan = online.plan(
+        model, data, name=name, overrides=overrides, sets=sets, force=force, show=_show_problem
+    )
+    if dry_run:
+        if want_json(json_):
+            print_json(plan.describe())
+        else:
+            console().print(plan.render(), markup=False, highlight=False)
+        return
+    quiet = want_json(json_)
+    with _Progress(plan.name, quiet=quiet) as bar:
+        record = online.start(
+            plan, overwrite=overwrite, wait=wait, on_progress=bar.update, on_note=None if quiet else note
         )
     _report(record, json_)
 
@@ -178,6 +225,14 @@ def _report(record: dict, json_: bool) -> None:
         console().print(
             f"fine-tune {record['name']} {record['status']}: model {result['model']} ({result['format']}) at "
             f'{result["path"]}\n  try: lz chat {result["model"]} "…"',
+            markup=False,
+        )
+    elif record.get("online"):
+        ids = record["online"]
+        console().print(
+            f"fine-tune {record['name']} {record['status']} at {record['provider']}: "
+            f"job {ids.get('job_id')}, file {ids.get('file_id')}; "
+            f"follow it with `lz finetune attach {record['name']}`",
             markup=False,
         )
     else:
@@ -267,10 +322,44 @@ def status(
         ("run dir", record["run_dir"]),
         ("result", (record.get("result") or {}).get("path", "-")),
     ]
+    ids = record.get("online")
+    if ids:
+        fields[2] = ("method", f"online ({record['provider']})")
+        fields[-3] = ("provider", record["provider"])
+        fields += [
+            ("job", ids.get("job_id") or "-"),
+            ("vendor", ids.get("vendor_status") or "-"),
+            ("file", ids.get("file_id") or "-"),
+            ("tuned", ids.get("fine_tuned_model") or "-"),
+            ("served", (record.get("result") or {}).get("path", "-")),
+        ]
+        fields = [f for f in fields if f[0] != "result"]
+        if record.get("poll_error"):
+            fields.append(("warning", record["poll_error"]))
     if record.get("reason_failed"):
         fields.append(("reason", record["reason_failed"]))
     for key, value in fields:
         out.print(f"{key:>9}: {value}", markup=False)
+
+
+@app.command("attach")
+def attach(
+    name: str = typer.Argument(..., help="Run name."),
+    json_: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Follow a run started elsewhere (`--detach`, another shell) until it ends; registers its model.
+
+    \b
+    Examples:
+      lz finetune attach support-bot
+    """
+    from lazycli.finetune import runs
+
+    record = runs.require_run(name)
+    quiet = want_json(json_)
+    with _Progress(name, quiet=quiet) as bar:
+        record = runs.follow(runs.reconcile(record), on_progress=bar.update)
+    _report(record, json_)
 
 
 @app.command("logs")

@@ -47,6 +47,8 @@ def _cells(row: dict) -> list[str]:
     from lazycli.catalog.sizes import format_bytes, format_params
 
     status = "ready" if row["ready"] else ("partial" if row["partial"] else "-")
+    if row.get("online"):
+        status = "online"
     return [
         row["name"],
         row["type"],
@@ -54,7 +56,7 @@ def _cells(row: dict) -> list[str]:
         status,
         row["source"],
         format_bytes(row["size_bytes"]),
-        row["path"] or next(iter(row["hub_ids"].values()), "-"),
+        row["path"] or row.get("online") or next(iter(row["hub_ids"].values()), "-"),
     ]
 
 
@@ -112,6 +114,10 @@ def info(
         ("status", "ready" if row["ready"] else ("partial download" if row["partial"] else "not downloaded")),
         ("source", row["source"]),
         ("path", row["path"] or "-"),
+    ]
+    if row.get("online"):  # an online fine-tune: served by its provider
+        fields[8:11] = [("status", "online"), ("source", row["source"]), ("served by", row["online"])]
+    fields += [
         ("size", format_bytes(row["size_bytes"])),
         ("download dir", row["download_dir"] or "-"),
     ]

@@ -39,6 +39,13 @@ def resolve(target: str | None, *, announce: Callable[[str], None] | None = None
     spec = _provider_spec(provider)
     if spec is not None:
         return for_provider(spec, model=model or provider_model or None, announce=announce)
+    online = _online_model(target)
+    if online is not None:  # an online fine-tune registered by `lz finetune PROVIDER:MODEL`
+        spec = _provider_spec(online[0])
+        if spec is None:
+            raise LzError(f"model {target!r} is served by provider {online[0]!r}, which is not loaded",
+                          hint="`lz plugins` lists the loaded providers")  # fmt: skip
+        return for_provider(spec, model=model or online[1], announce=announce)
     if _is_model(target):
         return for_model(target, announce=announce, model=model)
     raise _unknown_target(target)
@@ -217,6 +224,14 @@ def _provider_spec(name: str):
     if name not in _providers():
         return None
     return registry().get("providers", name)  # a user error when two plugins claim the name
+
+
+def _online_model(name: str) -> tuple[str, str] | None:
+    try:
+        from lazycli.finetune.online import online_model
+    except ImportError:
+        return None
+    return online_model(name)
 
 
 def _is_model(name: str, *, known_only: bool = False) -> bool:

@@ -107,7 +107,8 @@ def read_records(path: Path) -> tuple[list[Record], list[Problem]]:
         ) from None
     except UnicodeDecodeError as exc:
         raise LzError(f"data file {path} is not UTF-8 text ({exc.reason})", hint="save it as UTF-8") from None
-    if text.lstrip().startswith("["):
+    # A .jsonl file is lines even when each line is an array (SenseNova's format).
+    if text.lstrip().startswith("[") and Path(path).suffix.lower() != ".jsonl":
         return _read_array(text)
     return _read_lines(text)
 

@@ -457,6 +457,10 @@ def _submit(record: dict, argv: list[str], env: dict[str, str], launcher_name: s
 def resume(name: str, *, wait: bool = True, on_progress=None, on_note=None) -> dict:
     """Start a failed or cancelled run again with its own config (it continues from its checkpoint)."""
     record = reconcile(require_run(name))
+    if record.get("method") == "online":
+        from lazycli.finetune import online
+
+        return online.resume(record, wait=wait, on_progress=on_progress, on_note=on_note)
     if record["status"] in _ACTIVE:
         return follow(record, on_progress=on_progress) if wait else record
     if record["status"] == Status.COMPLETED.value and record.get("result"):
@@ -472,6 +476,10 @@ def resume(name: str, *, wait: bool = True, on_progress=None, on_note=None) -> d
 
 def cancel(name: str) -> dict:
     record = reconcile(require_run(name))
+    if record.get("method") == "online":
+        from lazycli.finetune import online
+
+        return online.cancel(record)
     if record["status"] not in _ACTIVE or not record.get("job"):
         return record
     launcher, job = _job(record)
@@ -490,6 +498,10 @@ def _job(record: dict) -> tuple[Any, Job]:
 
 def reconcile(record: dict) -> dict:
     """Bring a run's status in line with its job; a job that ended well gets its result registered."""
+    if record.get("method") == "online":  # a job at a vendor (lazycli.finetune.online)
+        from lazycli.finetune import online
+
+        return online.reconcile(record)
     if record["status"] not in _ACTIVE or not record.get("job"):
         return record
     try:
@@ -543,6 +555,10 @@ def _finish(record: dict) -> dict:
 
 def follow(record: dict, *, on_progress=None, poll: float = POLL_S) -> dict:
     """Wait for the run to end, reporting progress rows; its final record (raises on failure)."""
+    if record.get("method") == "online":
+        from lazycli.finetune import online
+
+        return online.follow(record, on_progress=on_progress)
     name = record["name"]
     last_step = -1
     while True:
