@@ -1,8 +1,9 @@
 """Deployments: a model served by an engine through a launcher, recorded in the state database so
 that it outlives the `lz` process (no atexit hook kills it; `lz deploy stop` does).
 
-    plan(model, …)          → Plan: model, engine (and why), argv, launcher (no side effects; --dry-run)
-    deploy(model, …)        → row: submit, poll launcher status + HTTP health until ready
+    DeployRequest(model, …) → what was asked: built once by `lz deploy`, recipes and restart
+    plan(request)           → Plan: model, engine (and why), argv, launcher (no side effects; --dry-run)
+    deploy(request, …)      → row: submit, poll launcher status + HTTP health until ready
     get / list_deployments  → rows, reconciled with the launcher (a dead process shows its exit code)
     stop / restart          → rows
     find_running / ensure_running(model) → a healthy deployment of that model, deploying one if needed
@@ -17,7 +18,7 @@ import dataclasses
 import json
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,38 @@ class DeployError(LzError):
 
 
 # --- planning (pure: used by --dry-run and by deploy) ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class DeployRequest:
+    """What a user (flags), a recipe's model table or a restart asks for. The one record that --dry-run,
+    the real deploy, restart and recipes all build, so the plan printed is the deployment started."""
+
+    model: str
+    engine: str | None = None
+    launcher: str | None = None
+    name: str | None = None
+    port: int | None = None  # pinned; None: the launcher picks a free one
+    gpus: int = 0
+    options: dict[str, Any] = field(default_factory=dict)
+    force_set: bool = False  # pass unknown engine options through unchecked
+    extra_args: tuple[str, ...] = ()
+    resources: Resources | None = None
+
+    @classmethod
+    def from_row(cls, row: dict) -> DeployRequest:
+        """The request that started deployment `row`, to start it again (options were checked then)."""
+        return cls(
+            model=row["model"],
+            engine=row["engine"],
+            launcher=row["launcher"],
+            name=row["name"],
+            port=row["port"] if row.get("port_pinned") else None,
+            gpus=row.get("gpus") or 0,
+            options=row.get("options") or {},
+            force_set=True,
+            extra_args=tuple(row.get("extra_args") or ()),
+        )
 
 
 @dataclass
@@ -105,22 +138,12 @@ class Plan:
         }
 
 
-def plan(
-    model: str,
-    *,
-    engine: str | None = None,
-    launcher: str | None = None,
-    name: str | None = None,
-    port: int | None = None,
-    gpus: int = 0,
-    options: dict | None = None,
-    force_set: bool = False,
-    extra_args: Sequence[str] = (),
-    resources: Resources | None = None,
-) -> Plan:
+def plan(request: DeployRequest) -> Plan:
     from lazycli import catalog, settings
     from lazycli.plugins import registry
 
+    model, engine, launcher, name = request.model, request.engine, request.launcher, request.name
+    port, gpus, resources = request.port, request.gpus, request.resources
     current = settings.get()
     ref = catalog.resolve(model)
     gpus_here = engines.gpu_count()
@@ -138,7 +161,7 @@ def plan(
     if spec.needs_gpu and gpus == 0 and gpus_here > 0:
         gpus = 1
         notes.append(f"{spec.name} needs a GPU: using 1 (pass --gpus N for tensor parallel)")
-    checked = engines.check_options(spec, dict(options or {}), force=force_set)
+    checked = engines.check_options(spec, dict(request.options), force=request.force_set)
     launcher_name = launcher or current.default_launcher
     launcher_obj = registry().get("launchers", launcher_name).factory()
     res = dataclasses.replace(resources, gpus=gpus) if resources else Resources(gpus=gpus)
@@ -158,7 +181,7 @@ def plan(
         port=port,
         gpus=gpus,
         options=checked,
-        extra_args=list(extra_args),
+        extra_args=list(request.extra_args),
         resources=res,
         env={"PYTHONUNBUFFERED": "1"},  # engine logs reach the file as they happen (log tail on failure)
         notes=notes,
@@ -255,26 +278,18 @@ def _free_name(db, base: str) -> str:
 
 
 def deploy(
-    model: str,
+    request: DeployRequest | str,
     *,
-    engine: str | None = None,
-    launcher: str | None = None,
-    name: str | None = None,
-    port: int | None = None,
-    gpus: int = 0,
-    options: dict | None = None,
-    force_set: bool = False,
-    extra_args: Sequence[str] = (),
     timeout: float | None = None,
     wait: bool = True,
-    resources: Resources | None = None,
     progress: Callable[[float], None] | None = None,
 ) -> dict:
-    """Start `model` and (with `wait`) return once it answers its health check; the deployment row."""
-    p = plan(
-        model, engine=engine, launcher=launcher, name=name, port=port, gpus=gpus, options=options,
-        force_set=force_set, extra_args=extra_args, resources=resources,
-    )  # fmt: skip
+    """Start what `request` asks for (a model name: that model with defaults) and, with `wait`,
+    return once it answers its health check; the deployment row."""
+    if isinstance(request, str):
+        request = DeployRequest(request)
+    model = request.model
+    p = plan(request)
     if not p.engine.is_installed():
         raise LzError(f"engine {p.engine.name} is not installed here", hint=p.engine.install_hint or None)
     if p.model_path is None:
@@ -530,20 +545,7 @@ def restart(name: str, *, timeout: float | None = None, wait: bool = True, progr
             f"deployment {name!r}: its old engine is still running (pid {pids}); not starting a second one",
             hint=f"end it with `kill {pids}`, then `lz deploy restart {name}`",
         )
-    return deploy(
-        row["model"],
-        engine=row["engine"],
-        launcher=row["launcher"],
-        name=name,
-        port=row["port"] if row.get("port_pinned") else None,
-        gpus=row.get("gpus") or 0,
-        options=row.get("options") or {},
-        force_set=True,  # checked when first deployed
-        extra_args=row.get("extra_args") or [],
-        timeout=timeout,
-        wait=wait,
-        progress=progress,
-    )
+    return deploy(DeployRequest.from_row(row), timeout=timeout, wait=wait, progress=progress)
 
 
 # --- an engine that crashed mid-request ---------------------------------------------------------------

@@ -147,3 +147,27 @@ def test_ten_deploys_at_once_get_distinct_ports_and_consistent_rows(standin_env,
     assert len(json.loads(stopped.stdout)["stopped"]) == 10
     time.sleep(0.1)
     assert all(group_alive(r["pid"]) == [] for r in rows)
+
+
+def test_dry_run_deploy_and_restart_start_the_same_engine_argv(standin_env, hf_dir):
+    """One DeployRequest: what --dry-run prints is what deploy starts, and restart starts it again."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    flags = [str(hf_dir), "--engine", "vllm", "--gpus", "2", "--name", "same", "--port", str(port)]
+    flags += ["--set", "max_model_len=2048", "--json"]
+    planned = json.loads(
+        lz("deploy", *flags, "--dry-run", "--", "--seed", "7", env=standin_env, check=0).stdout
+    )
+    row = json.loads(lz("deploy", *flags, "--", "--seed", "7", env=standin_env, check=0).stdout)
+    try:
+        started = get_json(root(row["url"]) + "/_argv")["argv"]
+        assert planned["argv"][-len(started) :] == started  # the same flags, values and extra args
+        assert "--seed" in started and str(port) in started
+        again = json.loads(lz("deploy", "restart", "same", "--json", env=standin_env, check=0).stdout)
+        assert again["port"] == port
+        assert get_json(root(again["url"]) + "/_argv")["argv"] == started
+    finally:
+        lz("deploy", "stop", "same", env=standin_env)

@@ -87,16 +87,15 @@ def start(
     from lazycli import deployments, engines
 
     extra = ctx.meta.get(RAW_EXTRA, [])
-    settings_pairs = engines.parse_set(set_)
-    common = dict(
-        engine=engine, launcher=launcher, name=name, port=port, gpus=gpus, options=settings_pairs,
-        force_set=force_set, extra_args=extra,
+    request = deployments.DeployRequest(
+        model, engine=engine, launcher=launcher, name=name, port=port, gpus=gpus,
+        options=engines.parse_set(set_), force_set=force_set, extra_args=tuple(extra),
     )  # fmt: skip
     if dry_run:
-        _print_plan(deployments.plan(model, **common).describe(), json_)
+        _print_plan(deployments.plan(request).describe(), json_)
         return
     with _Progress(f"starting {model}", quiet=json_) as progress:
-        row = deployments.deploy(model, timeout=timeout, wait=not no_wait, progress=progress, **common)
+        row = deployments.deploy(request, timeout=timeout, wait=not no_wait, progress=progress)
     _report_started(row, json_, waited=not no_wait)
 
 

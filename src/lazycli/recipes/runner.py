@@ -138,20 +138,15 @@ def deploy_command(spec: schema.ModelSpec) -> list[str]:
 
 def _deploy_description(spec: schema.ModelSpec) -> dict[str, Any]:
     """The deploy verb's own dry run: the engine it picks, the exact argv and the launcher."""
-    return _deployments().plan(spec.model, **_deploy_args(spec)).describe()
+    return _deployments().plan(_deploy_request(spec)).describe()
 
 
-def _deploy_args(spec: schema.ModelSpec) -> dict[str, Any]:
-    """What a model table says about its deployment; the dry run and the real deploy share it, so
-    the plan printed is the deployment started."""
-    return {
-        "engine": spec.engine,
-        "launcher": spec.launcher,
-        "name": spec.name,
-        "port": spec.port,
-        "gpus": spec.gpus,
-        "options": dict(spec.options) or None,
-    }
+def _deploy_request(spec: schema.ModelSpec):
+    """What a model table says about its deployment: the record the dry run and the real deploy share."""
+    return _deployments().DeployRequest(
+        spec.model, engine=spec.engine, launcher=spec.launcher, name=spec.name, port=spec.port,
+        gpus=spec.gpus, options=dict(spec.options),
+    )  # fmt: skip
 
 
 def _running(spec: schema.ModelSpec) -> dict | None:
@@ -280,7 +275,7 @@ def _run_model(run: Run, key: str, spec: schema.ModelSpec) -> dict[str, Any]:
         note(f"models.{key}: reusing deployment {running['name']!r} at {running.get('url')}")
         return _deployment_result(running, reused=True)
     note(f"models.{key}: deploying {spec.model}…")
-    row = _deployments().deploy(spec.model, timeout=spec.timeout, **_deploy_args(spec))
+    row = _deployments().deploy(_deploy_request(spec), timeout=spec.timeout)
     run.started.append(row["name"])
     note(f"models.{key}: {row['name']!r} is up at {row.get('url')}")
     return _deployment_result(row, reused=False)
