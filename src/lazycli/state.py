@@ -288,3 +288,25 @@ def m007_traces_feedback(db: sqlite3.Connection) -> None:
         )"""
     )
     db.execute("CREATE INDEX feedback_trace ON feedback (trace_id, id)")
+
+
+@migration
+def m008_jobs(db: sqlite3.Connection) -> None:
+    """`lz launch`: any command on a launcher, one row per job name (a finished one is replaced when
+    its name is reused). Status values are `lazycli.launchers.Status`, as for deployments."""
+    db.execute(
+        """CREATE TABLE jobs (
+            name TEXT PRIMARY KEY,
+            launcher TEXT NOT NULL,
+            argv_json TEXT NOT NULL,
+            resources_json TEXT,
+            status TEXT NOT NULL,
+            exit_code INTEGER,
+            reason TEXT,
+            log_path TEXT NOT NULL,
+            job_json TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL,
+            ended_at REAL
+        )"""
+    )

@@ -36,6 +36,8 @@ VERBS: dict[str, tuple[str, str]] = {
     "serve": ("lazycli.cli.serve", "Serve a recipe's app or a model: OpenAI-compatible API + web chat page."),
     "finetune": ("lazycli.cli.finetune", "Fine-tune a model on a data file (a new model); ls, status, logs."),
     "engines": ("lazycli.cli.engines", "Managed environments for engines and finetuners: install, ls, rm."),
+    "launch": ("lazycli.cli.launch", "Run any command on a launcher (local, slurm, …) as a tracked job."),
+    "jobs": ("lazycli.cli.jobs", "Jobs started with lz launch: ls, status, logs (-f), cancel."),
 }
 
 EPILOG = """\b

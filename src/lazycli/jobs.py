@@ -1,0 +1,279 @@
+"""Any command on any launcher, tracked (`lz launch … -- CMD`, `lz jobs ls|status|logs|cancel`).
+
+LazyLLM runs arbitrary commands on Slurm or SenseCore through the same launchers that start model
+servers; so does lz. A job is a row in the state database (`jobs`), typed here as `JobRow`: what was
+run, where, the launcher's own `Job` record (enough to find it again from another process), and a
+status from the one `lazycli.launchers.Status` enum that deployments use too. Rows are refreshed
+from the launcher when read, so `lz jobs ls` in a new shell tells the truth.
+
+Environment values never reach the row, argv or `--dry-run`: `--env NAME` copies a variable of this
+shell into the job's environment by name.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lazycli import paths, state
+from lazycli.errors import LzError, unknown
+from lazycli.launchers import Job, Resources, Status
+
+FOLLOW_POLL_S = 0.2
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+
+
+@dataclass(frozen=True)
+class LaunchRequest:
+    """What `lz launch` asks for: built once, used by --dry-run and by the real submit."""
+
+    argv: tuple[str, ...]
+    launcher: str = "local"
+    name: str | None = None
+    resources: Resources = field(default_factory=Resources)
+    env_names: tuple[str, ...] = ()  # variables of this shell passed to the job by name
+
+
+@dataclass
+class JobRow:
+    name: str
+    launcher: str
+    argv: list[str]
+    status: Status
+    log_path: str
+    created_at: float
+    updated_at: float
+    job: Job
+    resources: dict[str, Any] = field(default_factory=dict)
+    exit_code: int | None = None
+    reason: str | None = None
+    ended_at: float | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["status"] = self.status.value
+        out["job_id"] = self.job.job_id
+        return out
+
+    @classmethod
+    def from_db(cls, row: dict) -> JobRow:
+        return cls(
+            name=row["name"],
+            launcher=row["launcher"],
+            argv=row["argv"] or [],
+            status=Status(row["status"]),
+            log_path=row["log_path"],
+            created_at=row["created_at"],
+            updated_at=row["updated_at"],
+            job=Job(**row["job"]),
+            resources=row["resources"] or {},
+            exit_code=row["exit_code"],
+            reason=row["reason"],
+            ended_at=row["ended_at"],
+        )
+
+
+# --- submit -----------------------------------------------------------------------------------------
+
+
+def _launcher(name: str):
+    from lazycli.contracts import conform
+    from lazycli.plugins import registry
+
+    return conform(registry().get("launchers", name).factory(), "launchers", name)
+
+
+def check(request: LaunchRequest) -> None:
+    """Everything that can be refused is refused here, before anything is submitted or written."""
+    if not request.argv:
+        raise LzError("no command to launch", hint="put it after --: lz launch -- python train.py")
+    if request.name is not None and not _NAME.match(request.name):
+        raise LzError(f"bad job name {request.name!r}", hint="use letters, digits, '-', '_' or '.' (max 63)")
+    missing = [n for n in request.env_names if n not in os.environ]
+    if missing:
+        raise LzError(
+            f"--env {missing[0]}: no such variable in this shell", hint=f"export {missing[0]}=… first"
+        )
+    if request.launcher == "local" and shutil.which(request.argv[0]) is None:
+        # Elsewhere the node's PATH decides; here a typo is caught before anything is recorded.
+        raise LzError(
+            f"command {request.argv[0]!r} not found on PATH", hint="check its spelling or give its path"
+        )
+    if request.resources.nodes > 1 and request.launcher == "local":
+        raise LzError("the local launcher runs on this machine only", hint="--nodes N needs --launcher slurm")
+    _launcher(request.launcher)
+
+
+def describe(request: LaunchRequest) -> str:
+    """What would be submitted (the launcher's job script or command line), with variable names only."""
+    import shlex
+
+    check(request)
+    env = _env(request, names_only=True)
+    wrapping = _launcher(request.launcher).describe(list(request.argv), request.resources, env)
+    return f"command: {shlex.join(request.argv)}\n{wrapping}"
+
+
+def _env(request: LaunchRequest, *, names_only: bool = False) -> dict[str, str]:
+    env = {"PYTHONUNBUFFERED": "1"}
+    for name in request.env_names:
+        env[name] = "<from your shell>" if names_only else os.environ[name]
+    return env
+
+
+def submit(request: LaunchRequest) -> JobRow:
+    check(request)
+    launcher = _launcher(request.launcher)
+    name = _reserve(request)
+    log_path = paths.logs_dir() / f"job-{name}.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        job = launcher.submit(list(request.argv), request.resources, _env(request), log_path)
+    except BaseException as exc:
+        reason = exc.message if isinstance(exc, LzError) else f"{type(exc).__name__}: {exc}"
+        _update(name, status=Status.FAILED, reason=reason, ended_at=time.time())
+        raise
+    return _update(name, status=Status.RUNNING, job=job, log_path=str(log_path))
+
+
+def _reserve(request: LaunchRequest) -> str:
+    """The row, inserted in one write transaction so two launches never share a name."""
+    base = request.name or _base_name(request.argv)
+    now = time.time()
+    with state.transaction() as db:
+        taken = db.execute("SELECT status FROM jobs WHERE name = ?", (base,)).fetchone()
+        if request.name is not None and taken is not None and not Status(taken[0]).finished:
+            raise LzError(
+                f"job {base!r} is still {taken[0]}", hint=f"`lz jobs cancel {base}` or pick another --name"
+            )
+        name = base if request.name is not None else _free_name(db, base)
+        db.execute("DELETE FROM jobs WHERE name = ?", (name,))
+        db.execute(
+            "INSERT INTO jobs (name, launcher, argv_json, resources_json, status, log_path, created_at,"
+            " updated_at, job_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (name, request.launcher, json.dumps(list(request.argv)), json.dumps(asdict(request.resources)),
+             Status.PENDING.value, "", now, now, json.dumps(asdict(Job(request.launcher, job_id="")))),
+        )  # fmt: skip
+    return name
+
+
+SCRIPT_SUFFIXES = (".py", ".sh", ".bash", ".r", ".jl", ".js", ".pl", ".rb")
+
+
+def _base_name(argv: tuple[str, ...]) -> str:
+    """`python train.py` → "train", `./run.sh` → "run", `python -c …` → "python": the script when
+    there is one (it says more than the interpreter), else the program."""
+    script = next((a for a in argv if Path(a).suffix.lower() in SCRIPT_SUFFIXES), None)
+    word = Path(script).stem if script else Path(argv[0]).name
+    return (re.sub(r"[^A-Za-z0-9_.-]+", "-", word).strip("-.") or "job")[:56]
+
+
+def _free_name(db, base: str) -> str:
+    names = {
+        row[0]
+        for row in db.execute("SELECT name FROM jobs WHERE name = ? OR name LIKE ?", (base, f"{base}-%"))
+    }
+    n = 1
+    while f"{base}-{n}" in names:
+        n += 1
+    return f"{base}-{n}"
+
+
+def _update(name: str, **values: Any) -> JobRow:
+    values["updated_at"] = time.time()
+    if "status" in values:
+        values["status"] = Status(values["status"]).value
+    if "job" in values:
+        values["job_json"] = json.dumps(asdict(values.pop("job")))
+    columns = ", ".join(f"{key} = ?" for key in values)
+    with state.transaction() as db:
+        db.execute(f"UPDATE jobs SET {columns} WHERE name = ?", (*values.values(), name))
+        row = db.execute("SELECT * FROM jobs WHERE name = ?", (name,)).fetchone()
+    return JobRow.from_db(state.row_to_dict(row))
+
+
+# --- read, follow, cancel ---------------------------------------------------------------------------
+
+
+def get(name: str, *, refresh: bool = True) -> JobRow | None:
+    with state.reading() as db:
+        row = state.row_to_dict(db.execute("SELECT * FROM jobs WHERE name = ?", (name,)).fetchone())
+    if row is None:
+        return None
+    job = JobRow.from_db(row)
+    return reconcile(job) if refresh else job
+
+
+def require(name: str) -> JobRow:
+    job = get(name)
+    if job is None:
+        raise unknown("job", name, [j.name for j in list_jobs(refresh=False)], hint="`lz jobs ls` lists jobs")
+    return job
+
+
+def list_jobs(*, refresh: bool = True) -> list[JobRow]:
+    with state.reading() as db:
+        rows = [state.row_to_dict(r) for r in db.execute("SELECT * FROM jobs ORDER BY created_at DESC")]
+    jobs = [JobRow.from_db(r) for r in rows]
+    return [reconcile(j) for j in jobs] if refresh else jobs
+
+
+def reconcile(row: JobRow) -> JobRow:
+    """The row with the launcher's current word on it (written back when it changed)."""
+    if row.status.finished or not row.job.job_id:
+        return row
+    status = _launcher(row.launcher).status(row.job)
+    if status == row.status and row.job.exit_code == row.exit_code:
+        return row
+    ended = time.time() if status.finished else None
+    return _update(row.name, status=status, exit_code=row.job.exit_code, reason=row.job.reason,
+                   job=row.job, ended_at=ended)  # fmt: skip
+
+
+def logs(row: JobRow, lines: int | None = None) -> str:
+    return _launcher(row.launcher).logs(row.job, lines)
+
+
+def follow(row: JobRow, write: Callable[[str], None], *, poll: float = FOLLOW_POLL_S) -> JobRow:
+    """Write the job's log as it grows until the job ends; returns the final row."""
+    offset = 0
+    while True:
+        row = reconcile(row)
+        offset = _write_new(row, offset, write)
+        if row.status.finished:
+            return row
+        time.sleep(poll)
+
+
+def _write_new(row: JobRow, offset: int, write: Callable[[str], None]) -> int:
+    path = Path(row.job.log_path or row.log_path)
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(offset)
+            chunk = fh.read()
+    except FileNotFoundError:
+        return offset
+    if chunk:
+        write(chunk.decode("utf-8", errors="replace"))
+    return offset + len(chunk)
+
+
+def cancel(name: str) -> JobRow:
+    row = require(name)
+    if row.status.finished:
+        return row
+    _launcher(row.launcher).cancel(row.job)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        row = reconcile(row)
+        if row.status.finished:
+            return row
+        time.sleep(FOLLOW_POLL_S)
+    return _update(name, status=Status.CANCELLED, reason="cancelled by the user", ended_at=time.time())
