@@ -303,6 +303,75 @@ def deploy(
     return _start(p, row, timeout=timeout, wait=wait, progress=progress)
 
 
+# --- an lz app server as a deployment (`lz serve TARGET --launcher L`) ---------------------------
+
+APP_ENGINE = "lz-serve"  # the engine column of a row that is lz's own app server
+
+
+@dataclass(frozen=True)
+class AppRequest:
+    """`lz serve TARGET …` to run where a launcher puts it, recorded like a model deployment."""
+
+    target: str  # a recipe path (absolute) or a model/deployment/provider/URL
+    served_name: str  # the model id clients send (the recipe's app name)
+    launcher: str = "local"
+    name: str | None = None
+    port: int | None = None
+    serve_args: tuple[str, ...] = ()  # more `lz serve` flags (--set, --api-key-env, limits)
+    env: dict[str, str] = field(default_factory=dict)  # values the server needs (its API key)
+
+
+def _app_spec(app: AppRequest) -> EngineSpec:
+    import sys
+
+    def argv(req: EngineRequest) -> list[str]:
+        return [sys.executable, "-m", "lazycli", "serve", app.target, "--host", req.host,
+                "--port", str(req.port), *app.serve_args]  # fmt: skip
+
+    return EngineSpec(
+        name=APP_ENGINE, argv=argv, model_types=("app",), formats=("recipe",), health_path="/health",
+        protocol="openai", description="lz serve: an application's OpenAI-compatible server",
+    )  # fmt: skip
+
+
+def deploy_app(app: AppRequest, *, timeout: float | None = None, wait: bool = True, progress=None) -> dict:
+    """Submit the app server through its launcher and record it as a deployment, so `lz deploy
+    ls/logs/stop` work on it; with `wait`, return once its /health answers."""
+    from lazycli.contracts import conform
+    from lazycli.plugins import registry
+
+    if app.name is not None:
+        _check_name(app.name)
+    launcher = conform(registry().get("launchers", app.launcher).factory(), "launchers", app.launcher)
+    p = Plan(
+        model=app.target, model_path=None, model_type="app", model_format="recipe", engine=_app_spec(app),
+        reason="lz serve --launcher", launcher_name=app.launcher, launcher=launcher,
+        served_name=app.served_name, name=app.name or _base_name(f"app-{app.served_name}"), port=app.port,
+        gpus=0, options={"serve_args": list(app.serve_args)}, extra_args=[], resources=Resources(),
+        env={"PYTHONUNBUFFERED": "1", **app.env},
+    )  # fmt: skip
+    if p.port is not None and hasattr(launcher, "check_port"):
+        launcher.check_port(p.port)
+    _reconcile_names(p.name)
+    row = _reserve(p)
+    return _start(p, row, timeout=timeout, wait=wait, progress=progress)
+
+
+def _app_of(row: dict) -> AppRequest:
+    """The AppRequest that started app row `row`; its API key (never stored) comes from this shell."""
+    import os
+
+    args = tuple((row.get("options") or {}).get("serve_args") or ())
+    env = {}
+    if "--api-key-env" in args:
+        var = args[args.index("--api-key-env") + 1]
+        if not os.environ.get(var):
+            raise LzError(f"deployment {row['name']!r} needs its API key in {var}", hint=f"export {var}=…")
+        env[var] = os.environ[var]
+    port = row["port"] if row.get("port_pinned") else None
+    return AppRequest(row["model"], row["served_name"], row["launcher"], row["name"], port, args, env)
+
+
 def _start(p: Plan, row: dict, *, timeout: float | None, wait: bool, progress) -> dict:
     name = row["name"]
     argv = p.argv()
@@ -537,6 +606,10 @@ def stop(name: str) -> dict:
 def restart(name: str, *, timeout: float | None = None, wait: bool = True, progress=None) -> dict:
     """Stop (whatever still runs of it) and start again with the same model, engine, launcher and
     options; refuses when its old processes cannot be ended (two engines would serve one name)."""
+    if require(name)["engine"] == APP_ENGINE:
+        app = _app_of(require(name))  # refused here, before anything is stopped, when its key is gone
+        stop(name)
+        return deploy_app(app, timeout=timeout, wait=wait, progress=progress)
     row = stop(name)
     left = leftovers(row)
     if left:

@@ -33,6 +33,14 @@ def serve(
     dry_run: bool = typer.Option(
         False, "--dry-run", help="Print the recipe's plan and the address; start nothing."
     ),
+    launcher: str | None = typer.Option(
+        None, "--launcher", "-l", help="Run the server through this launcher (slurm, …) as a deployment."
+    ),
+    detach: bool = typer.Option(
+        False, "--detach", "-d", help="Run it in the background as a deployment (`lz deploy ls/logs/stop`)."
+    ),
+    name: str | None = typer.Option(None, "--name", "-n", help="Deployment name with --launcher/--detach."),
+    json_: bool = typer.Option(False, "--json", help="With --launcher/--detach: print the deployment row."),
 ) -> None:
     """Serve a recipe's app or a model: /v1/chat/completions (SSE streaming too), /v1/models,
     /v1/embeddings (when the target embeds), /v1/apps/NAME/invoke, /health, and a chat page at /.
@@ -42,6 +50,8 @@ def serve(
       lz serve recipes/rag.toml                       # the RAG app as model "rag", page at /
       lz serve smollm2-135m-instruct --port 8000      # a model (deployed if not running)
       LZ_KEY=secret lz serve my-deployment --api-key-env LZ_KEY
+      lz serve recipes/rag.toml --launcher slurm      # on a cluster node, as a deployment
+      lz serve recipes/rag.toml --detach              # in the background here; lz deploy stop NAME
       curl -s localhost:8000/v1/chat/completions -H 'content-type: application/json' \\
            -d '{"model": "rag", "messages": [{"role": "user", "content": "hi"}]}'
     """
@@ -75,6 +85,11 @@ def serve(
             )
     if dry_run:
         _dry_run(target, tuple(set_), host, port)
+        return
+    if launcher or detach:
+        flags = _serve_flags(set_, api_key_env, max_concurrency, timeout, max_body)
+        env = {api_key_env: api_key} if api_key_env and api_key else {}
+        _as_deployment(target, launcher or "local", name, port, flags, env, json_)
         return
     served = prepare(target, tuple(set_))
     defaults = served.defaults
@@ -126,3 +141,37 @@ def _dry_run(target: str, overrides: tuple[str, ...], host: str | None, port: in
 
     print_plan(actions, out=sys.stdout)
     print(f"would serve {out.get('model', target)!r} on {out['host']}:{out['port'] or '(a free port)'}")
+
+
+def _serve_flags(set_, api_key_env, max_concurrency, timeout, max_body) -> tuple[str, ...]:
+    """The flags the detached server gets again (the key travels by variable name, never as a value)."""
+    flags: list[str] = []
+    for override in set_:
+        flags += ["--set", override]
+    for flag, value in (("--api-key-env", api_key_env), ("--max-concurrency", max_concurrency),
+                        ("--timeout", timeout), ("--max-body", max_body)):  # fmt: skip
+        if value is not None:
+            flags += [flag, str(value)]
+    return tuple(flags)
+
+
+def _as_deployment(target, launcher, name, port, flags, env, json_) -> None:
+    """`lz serve TARGET --launcher L`: the app server where the launcher puts it, recorded as a
+    deployment; the recipe is checked here first, so a bad one submits nothing."""
+    from pathlib import Path
+
+    from lazycli import deployments
+    from lazycli.cli.deploy import _Progress, _report_started
+    from lazycli.serve.server import is_recipe
+
+    served_name = target
+    if is_recipe(target):
+        from lazycli import recipes
+
+        overrides = tuple(flags[i + 1] for i, f in enumerate(flags) if f == "--set")
+        served_name = recipes.load(target, overrides).app_name
+        target = str(Path(target).resolve())  # the job may start in another directory
+    app = deployments.AppRequest(target, served_name, launcher, name, port, flags, env)
+    with _Progress(f"starting lz serve {served_name} on {launcher}", quiet=json_) as progress:
+        row = deployments.deploy_app(app, progress=progress)
+    _report_started(row, json_, waited=True)

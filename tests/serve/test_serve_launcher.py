@@ -1,0 +1,67 @@
+"""`lz serve RECIPE --detach` / `--launcher slurm`: the app server as a deployment, started where
+the launcher puts it, answered through the real `openai` client, listed and stopped by `lz deploy`."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+
+import openai
+import pytest
+
+from tests.conftest import REPO, lz
+from tests.launchers.conftest import slurm_up
+
+RECIPE = str(REPO / "recipes" / "chatbot.toml")
+
+
+def _answer(url: str) -> str:
+    client = openai.OpenAI(base_url=url, api_key="unused", max_retries=0, timeout=120)
+    reply = client.chat.completions.create(
+        model="chatbot", messages=[{"role": "user", "content": "Say hi"}], max_tokens=8
+    )
+    return reply.choices[0].message.content
+
+
+def _rows() -> dict[str, dict]:
+    return {r["name"]: r for r in json.loads(lz("deploy", "ls", "--json", check=0).stdout)["deployments"]}
+
+
+@pytest.mark.integration
+def test_a_detached_app_server_is_a_deployment_until_stopped(lz_home):
+    row = json.loads(lz("serve", RECIPE, "--detach", "--name", "bot", "--json", check=0).stdout)
+    try:
+        assert row["engine"] == "lz-serve" and row["status"] == "running" and row["served_name"] == "chatbot"
+        assert _answer(row["url"]).strip()
+        assert _rows()["bot"]["status"] == "running"
+        assert "-m lazycli serve " + RECIPE in lz("deploy", "logs", "bot", check=0).stdout
+    finally:
+        stopped = lz("deploy", "stop", "--all", check=0)
+    assert "bot: cancelled" in stopped.stdout + stopped.stderr
+    assert _rows()["bot"]["status"] == "cancelled"
+
+
+def test_a_bad_recipe_submits_nothing(lz_home, tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('name = "x"\n[app]\nname = "x"\n[[app.steps]]\ntype = "llm"\nmodel = "nosuch"\n')
+    proc = lz("serve", str(bad), "--detach", check=2)
+    assert "bad.toml" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    assert _rows() == {}
+
+
+@pytest.mark.slurm
+@pytest.mark.integration
+def test_an_app_server_on_the_real_slurm_answers_and_stops_with_its_job(lz_home):
+    why = slurm_up()
+    if why:
+        pytest.skip(why)
+    row = json.loads(lz("serve", RECIPE, "--launcher", "slurm", "--name", "cb", "--json", check=0).stdout)
+    try:
+        assert row["launcher"] == "slurm" and row["job_id"].isdigit()
+        assert _answer(row["url"]).strip()
+    finally:
+        lz("deploy", "stop", "--all", check=0)
+    squeue = [shutil.which("squeue") or "squeue", "-h", "-j", row["job_id"]]
+    assert subprocess.run(squeue, capture_output=True, text=True).stdout.strip() == ""
+    assert _rows()["cb"]["status"] == "cancelled"
