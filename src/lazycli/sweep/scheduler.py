@@ -132,6 +132,11 @@ def _run_workers(plan, db, me, ids, job, limits, summary, progress) -> None:
         for w in workers:
             while w.is_alive():
                 w.join(0.2)
+    except KeyboardInterrupt:
+        # Trials cut short are not failures: hand them back, so the rerun takes them at once.
+        stop.set()
+        db.release(me)
+        raise
     finally:
         stop.set()
         beat.join()

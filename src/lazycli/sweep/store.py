@@ -202,6 +202,16 @@ class Store:
                 "UPDATE trials SET heartbeat = ? WHERE owner = ? AND status = 'running'", (time.time(), owner)
             )
 
+    def release(self, owner: str) -> int:
+        """This worker's running trials back to pending (it is stopping: Ctrl-C)."""
+        with self._write() as db:
+            cur = db.execute(
+                "UPDATE trials SET status = 'pending', owner = NULL, heartbeat = NULL "
+                "WHERE owner = ? AND status = 'running'",
+                (owner,),
+            )
+            return cur.rowcount
+
     def finish(self, trial: Trial, owner: str) -> None:
         """Record a trial's outcome, only if this worker still owns it (a stale takeover wins)."""
         with self._write() as db:
