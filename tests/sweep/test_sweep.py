@@ -32,6 +32,8 @@ def store_rows(home: Path, name: str) -> list[dict]:
     db.row_factory = sqlite3.Row
     try:
         return [dict(r) for r in db.execute("SELECT * FROM trials ORDER BY id")]
+    except sqlite3.OperationalError:  # the sweep has created the file but not its tables yet
+        return []
     finally:
         db.close()
 
