@@ -204,3 +204,24 @@ def test_rag_sweep_on_the_embedded_default_and_its_best_recipe_runs(lz_home, tmp
     assert len(run["sources"]) == top["app.steps.0.topk"]
     table = lz("sweep", "show", "rag-sweep", check=0).stdout
     assert table.splitlines()[2].split()[1:3] == [top["app.steps.0.retriever"], str(top["app.steps.0.topk"])]
+
+
+def test_workers_on_the_local_launcher_share_one_store(lz_home):
+    args = (
+        "--grid",
+        "app.steps.0.args.delay=0.2,0.21",
+        "--name",
+        "workers",
+        "--launcher",
+        "local",
+        "-j",
+        "2",
+    )
+    out = sweep_json(TOY, *args)
+    rows = store_rows(lz_home, "workers")
+    assert out["ran"] == 6 and len(rows) == 6 and all(r["status"] == "done" for r in rows)
+    owners = {r["owner"].split(":")[1] for r in rows}
+    assert len(owners) == 2  # two worker processes claimed trials, none ran twice
+    assert max_running(rows) <= 2
+    assert [r["params"]["app.steps.0.args.style"] for r in out["ranking"]][:2] == ["long", "long"]
+    assert sweep_json(TOY, *args)["ran"] == 0  # nothing left: no worker is even started

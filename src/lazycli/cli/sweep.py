@@ -61,6 +61,10 @@ def run_(
         None, "--min-score", help="Exit 1 when the best score is below this (CI)."
     ),
     retry_failed: bool = typer.Option(False, "--retry-failed", help="Run failed trials again."),
+    launcher: str | None = typer.Option(
+        None, "--launcher", help="Run -j workers there (slurm: one array job; local: processes)."
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="With --launcher: print the job, submit nothing."),
     json_: bool = typer.Option(False, "--json", help="Print the results as JSON only."),
 ) -> None:
     """Run every configuration of RECIPE (its [sweep] table, and --grid) through `lz eval`.
@@ -95,7 +99,21 @@ def run_(
             f"sweep {plan.name}: {len(plan.configs)} configurations × {plan.repeat} "
             f"on {len(plan.rows)} rows, -j {plan.jobs} ({plan.folder})"
         )
-    summary = scheduler.execute(plan, retry_failed=retry_failed, progress=progress)
+    if launcher is not None:
+        from lazycli.sweep import launch
+
+        flags = launch.forwarded_flags(plan, grid, eval_file, random_n, seed, metric, budget)
+        argv = launch.worker_argv(plan, flags)
+        if dry_run:
+            sys.stdout.write(launch.describe(plan, launcher, argv) + "\n")
+            return
+        summary = scheduler.on_launcher(plan, launcher, argv, retry_failed=retry_failed, progress=progress)
+    elif dry_run:
+        from lazycli.errors import LzError
+
+        raise LzError("--dry-run is for --launcher", hint="lz sweep RECIPE --launcher slurm --dry-run")
+    else:
+        summary = scheduler.execute(plan, retry_failed=retry_failed, progress=progress)
     names = [m.name for m in plan.metrics]
     failed = sum(1 for t in summary.trials if t.status == "failed")
     done = sum(1 for t in summary.trials if t.status == "done")

@@ -98,6 +98,32 @@ def execute(
         db.close()
 
 
+def on_launcher(
+    plan: Plan, launcher: str, argv: list[str], *, retry_failed: bool = False, progress=None
+) -> Summary:
+    """The trials run by -j worker jobs on `launcher`; this process records the plan and waits."""
+    from lazycli.sweep import launch
+
+    db = store.Store(plan.folder / "sweep.sqlite")
+    me = store.owner_id()
+    try:
+        planned = plan.trials()
+        added = db.add(planned)
+        retried = db.reset(stale_for=me, retry_failed=retry_failed)
+        ids = db.ids_of([(h, r) for h, r, _, _ in planned])
+        before = {t.id: t.attempts for t in db.trials(ids)}
+        summary = Summary(plan.name, str(plan.folder), len(planned), added, retried=retried)
+        if any(t.status in (store.PENDING, store.RUNNING) for t in db.trials(ids)):
+            workers = launch.submit(plan, launcher, argv)
+            summary.stopped = launch.wait(workers, db, ids, progress)
+        summary.trials = db.trials(ids)
+        summary.ran = sum(t.attempts > before.get(t.id, 0) for t in summary.trials)
+        summary.ranking = rank.rank(summary.trials, [m.name for m in plan.metrics])
+        return summary
+    finally:
+        db.close()
+
+
 def _run_workers(plan, db, me, ids, job, limits, summary, progress) -> None:
     stop = threading.Event()
     lock = threading.Lock()
