@@ -225,3 +225,30 @@ def test_workers_on_the_local_launcher_share_one_store(lz_home):
     assert max_running(rows) <= 2
     assert [r["params"]["app.steps.0.args.style"] for r in out["ranking"]][:2] == ["long", "long"]
     assert sweep_json(TOY, *args)["ran"] == 0  # nothing left: no worker is even started
+
+
+@pytest.mark.slow
+@pytest.mark.integration
+@pytest.mark.slurm
+def test_trials_run_as_a_slurm_array_job(lz_home):
+    from tests.launchers.conftest import slurm_up
+
+    why = slurm_up()
+    if why:
+        pytest.skip(why)
+    args = (
+        "--grid",
+        "app.steps.0.args.delay=0.2,0.21",
+        "--name",
+        "onslurm",
+        "--launcher",
+        "slurm",
+        "-j",
+        "2",
+    )
+    out = sweep_json(TOY, *args)
+    rows = store_rows(lz_home, "onslurm")
+    assert out["ran"] == 6 and all(r["status"] == "done" for r in rows) and max_running(rows) <= 2
+    script = (lz_home / "data" / "sweeps" / "onslurm" / "workers.sbatch").read_text()
+    assert "#SBATCH --array=0-1" in script and "sweep run" in script
+    assert [r["params"]["app.steps.0.args.style"] for r in out["ranking"]][:2] == ["long", "long"]
