@@ -252,3 +252,32 @@ def test_trials_run_as_a_slurm_array_job(lz_home):
     script = (lz_home / "data" / "sweeps" / "onslurm" / "workers.sbatch").read_text()
     assert "#SBATCH --array=0-1" in script and "sweep run" in script
     assert [r["params"]["app.steps.0.args.style"] for r in out["ranking"]][:2] == ["long", "long"]
+
+
+def test_llm_prompt_sweep_counts_tokens_and_stops_at_the_token_budget(lz_home):
+    from tests.eval.standin import EvalStandIn
+
+    standin = EvalStandIn({"What is the capital of France?": "Paris.", "Who wrote Hamlet?": "Shakespeare."})
+    try:
+        env = {"LZ_SWEEP_LLM_URL": standin.url}
+        recipe = str(DATA / "llm.toml")
+        out = json.loads(lz("sweep", recipe, "--json", "-j", "1", env=env, check=0).stdout)
+        by_prompt = {}
+        for r in out["ranking"]:
+            by_prompt.setdefault(r["params"]["app.steps.0.prompt"], set()).add(
+                r["metrics"]["contains"]["mean"]
+            )
+        # The stand-in answers only what follows "Question: ": the other template scores 0.
+        assert by_prompt == {"Question: {input}": {1.0}, "Q: {input}": {0.0}}
+        assert [t["tokens"] for t in out["trials"]] == [30] * 4  # 2 rows × 15 tokens the server reported
+        assert standin.count("model") == 8
+        # A warm rerun is answered from the cache: no trial, no model call, no token.
+        assert json.loads(lz("sweep", recipe, "--json", env=env, check=0).stdout)["ran"] == 0
+        assert standin.count("model") == 8
+        capped = lz(
+            "sweep", recipe, "--name", "tok", "--repeat", "2", "--budget", "tokens=40", "--json", env=env
+        )
+        capped = json.loads(capped.stdout)
+        assert capped["ran"] == 2 and capped["stopped"] == "budget: 40 tokens"
+    finally:
+        standin.close()
