@@ -64,6 +64,15 @@ def test_ranking_follows_the_metric_and_a_second_run_adds_no_trial(lz_home):
     assert (second["added"], second["ran"]) == (0, 0)
     assert second["ranking"] == first["ranking"]
     assert len(store_rows(lz_home, "toy")) == 3
+    # Exports of the stored sweep carry the same ranking.
+    csv_lines = lz("sweep", "show", "toy", "--csv", check=0).stdout.splitlines()
+    assert csv_lines[0].startswith("rank,app.steps.0.args.style,contains mean,contains std")
+    assert [line.split(",")[1] for line in csv_lines[1:]] == ["long", "short", "wrong"]
+    md = lz("sweep", "show", "toy", "--md", check=0).stdout
+    assert "| 1 | long | 1.000 |" in md
+    diff = json.loads(lz("sweep", "compare", "toy", "1", "3", "--json", check=0).stdout)
+    assert diff["differ"] == {"app.steps.0.args.style": ["long", "wrong"]}
+    assert diff["metrics"]["contains"]["delta"] == 1.0
 
 
 def test_failing_trial_is_recorded_and_the_sweep_goes_on(lz_home):
@@ -95,6 +104,34 @@ def test_repeat_budget_and_min_score(lz_home):
     assert proc.returncode == 1 and "best contains 0.5000 < --min-score 0.9" in proc.stderr
     assert "short" in proc.stdout  # the table is still printed
     lz("sweep", TOY, "--name", "gate", "--min-score", "0.9", check=0)  # long reaches 1.0
+    # Early stop: with -j 1 the grid's second configuration (long) reaches the target; wrong never runs.
+    early = sweep_json(TOY, "--name", "early", "--target", "1.0", "-j", "1")
+    assert early["ran"] == 2 and early["stopped"] == "target: contains 1 >= 1"
+
+
+def test_a_running_trial_is_stale_only_when_its_worker_is_gone(tmp_path):
+    from lazycli.sweep import store
+
+    db = store.Store(tmp_path / "sweep.sqlite")
+    db.add([(f"h{i}", 0, {"i": i}, 0) for i in range(3)])
+    ids = db.ids_of([(f"h{i}", 0) for i in range(3)])
+    for trial_id in ids:
+        db.claim([trial_id], "elsewhere:1:t")  # a worker on another host: only its heartbeat tells
+    now = time.time()
+    with db._write() as conn:
+        conn.execute("UPDATE trials SET heartbeat = ? WHERE id = ?", (now - store.STALE_S - 5, ids[0]))
+        conn.execute(
+            "UPDATE trials SET heartbeat = ?, owner = ? WHERE id = ?", (now, "elsewhere:2:u", ids[1])
+        )
+        dead = subprocess.Popen([sys.executable, "-c", "pass"])
+        dead.wait()  # a pid on this host that has exited: stale at once, heartbeat or not
+        conn.execute(
+            "UPDATE trials SET owner = ? WHERE id = ?", (f"{os.uname().nodename}:{dead.pid}:v", ids[2])
+        )
+    assert db.reset(stale_for=store.owner_id(), retry_failed=False) == 2
+    assert [t.status for t in db.trials(ids)] == ["pending", "running", "pending"]
+    assert db.claim(ids, "me:3:w").id == ids[0] and db.claim([ids[1]], "me:3:w") is None
+    db.close()
 
 
 @pytest.mark.parametrize(
