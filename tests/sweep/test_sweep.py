@@ -318,3 +318,17 @@ def test_llm_prompt_sweep_counts_tokens_and_stops_at_the_token_budget(lz_home):
         assert capped["ran"] == 2 and capped["stopped"] == "budget: 40 tokens"
     finally:
         standin.close()
+
+
+def test_dry_run_lists_the_configurations_and_stores_nothing(lz_home):
+    out = sweep_json(
+        TOY, "--grid", "app.steps.0.args.delay=0,0.1", "--random", "4", "--seed", "3", "--dry-run"
+    )
+    assert len(out["configs"]) == 4 and len({c["config_hash"] for c in out["configs"]}) == 4
+    assert (
+        out["configs"]
+        == sweep_json(
+            TOY, "--grid", "app.steps.0.args.delay=0,0.1", "--random", "4", "--seed", "3", "--dry-run"
+        )["configs"]
+    )  # same seed, same draw
+    assert not (lz_home / "data" / "sweeps").exists()

@@ -64,7 +64,9 @@ def run_(
     launcher: str | None = typer.Option(
         None, "--launcher", help="Run -j workers there (slurm: one array job; local: processes)."
     ),
-    dry_run: bool = typer.Option(False, "--dry-run", help="With --launcher: print the job, submit nothing."),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Print the configurations (with --launcher: the job) and run nothing."
+    ),
     json_: bool = typer.Option(False, "--json", help="Print the results as JSON only."),
 ) -> None:
     """Run every configuration of RECIPE (its [sweep] table, and --grid) through `lz eval`.
@@ -109,9 +111,8 @@ def run_(
             return
         summary = scheduler.on_launcher(plan, launcher, argv, retry_failed=retry_failed, progress=progress)
     elif dry_run:
-        from lazycli.errors import LzError
-
-        raise LzError("--dry-run is for --launcher", hint="lz sweep RECIPE --launcher slurm --dry-run")
+        _print_plan(plan, machine)
+        return
     else:
         summary = scheduler.execute(plan, retry_failed=retry_failed, progress=progress)
     names = [m.name for m in plan.metrics]
@@ -144,6 +145,34 @@ def run_(
         sys.stdout.write(rank.to_text(summary.ranking, plan.keys, names, title))
         sys.stdout.write(f"best: lz sweep best {plan.name} --write best.toml\n")
     _verdict(summary, plan)
+
+
+def _print_plan(plan, machine: bool) -> None:
+    """The configurations a run would try, checked, without running or storing anything."""
+    from lazycli.sweep import rank
+
+    configs = [{"config_hash": c.config_hash, "params": c.params} for c in plan.configs]
+    if machine:
+        print_json(
+            {
+                "name": plan.name,
+                "store": str(plan.folder / "sweep.sqlite"),
+                "data": str(plan.data),
+                "metrics": [m.name for m in plan.metrics],
+                "repeat": plan.repeat,
+                "jobs": plan.jobs,
+                "configs": configs,
+            }
+        )
+        return
+    names = rank.short_names(plan.keys)
+    print(
+        f"sweep {plan.name}: {len(configs)} of {plan.space_size} configurations × {plan.repeat}, "
+        f"-j {plan.jobs}, scored by {', '.join(m.name for m in plan.metrics)} on {plan.data}"
+    )
+    for n, c in enumerate(configs, 1):
+        print(f"  {n:3}  " + "  ".join(f"{names[k]}={v!r}" for k, v in c["params"].items()))
+    print(f"store: {plan.folder / 'sweep.sqlite'}")
 
 
 def _progress_printer(machine: bool):
