@@ -53,7 +53,8 @@ def with_scheduler(delays: list[float]) -> float:
     t0 = time.perf_counter()
     grid = "app.steps.0.args.delay=" + ",".join(str(d) for d in delays)
     # style=short: the toy's own [sweep.grid] narrowed to the value the by-hand run uses.
-    p = plan.build(TOY, grid=[grid, "app.steps.0.args.style=short"], name=f"bench-{os.getpid()}-{time.time_ns()}", jobs=1)
+    name = f"bench-{os.getpid()}-{time.time_ns()}"
+    p = plan.build(TOY, grid=[grid, "app.steps.0.args.style=short"], name=name, jobs=1)
     summary = scheduler.execute(p)
     assert all(t.status == "done" for t in summary.trials), [t.error for t in summary.trials]
     return time.perf_counter() - t0

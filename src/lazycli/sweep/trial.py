@@ -179,8 +179,10 @@ def run(job: Job, params: dict[str, Any], raw: dict[str, Any], config_hash: str)
         cache = lzeval.CallCache(enabled=job.cache)
         target = _Counted(targets.RecipeTarget(str(loaded.path), cache, sets=sets, loaded=loaded))
         target.inner.use_app(app)
-        report = lzeval.evaluate(target, job.rows, job.metrics, data=job.data, cache=cache)
-        cache.close()
+        try:
+            report = lzeval.evaluate(target, job.rows, job.metrics, data=job.data, cache=cache)
+        finally:
+            cache.close()
         out.metrics = {m.name: report.mean(m.name) for m in job.metrics}
         out.rows, out.row_errors, out.tokens = len(report.results), report.errors(), target.tokens
         first_error = next((r.errors for r in report.results if r.errors), None)
