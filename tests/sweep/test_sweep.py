@@ -234,6 +234,9 @@ def test_rag_sweep_on_the_embedded_default_and_its_best_recipe_runs(lz_home, tmp
     }
     assert recall[("cosine", 1)] < recall[("cosine", 3)]
     assert sweep_json(recipe)["ran"] == 0
+    # The four trials differ only in the app: they share one index, built once.
+    indexes = json.loads(lz("index", "ls", "--json", check=0).stdout)["indexes"]
+    assert [i["name"] for i in indexes] == ["rag-sweep-kb"]
     best = tmp_path / "best.toml"
     lz("sweep", "best", "rag-sweep", "--write", str(best), check=0)
     run = json.loads(lz("run", str(best), "--json", "How do I list deployments?", check=0).stdout)
@@ -332,3 +335,19 @@ def test_dry_run_lists_the_configurations_and_stores_nothing(lz_home):
         )["configs"]
     )  # same seed, same draw
     assert not (lz_home / "data" / "sweeps").exists()
+
+
+def test_a_swept_index_setting_gets_one_index_per_value():
+    from lazycli.sweep.trial import overrides
+
+    raw = {"indexes": {"kb": {"paths": ["docs"], "name": "kb"}}}
+    small = overrides({"indexes.kb.groups": ["s:64:8"], "app.steps.0.topk": 1}, raw)
+    small_k3 = overrides({"indexes.kb.groups": ["s:64:8"], "app.steps.0.topk": 3}, raw)
+    big = overrides({"indexes.kb.groups": ["b:256:32"], "app.steps.0.topk": 1}, raw)
+
+    def name(sets):
+        return next(s.split("=", 1)[1] for s in sets if s.startswith("indexes.kb.name="))
+
+    assert name(small) == name(small_k3) != name(big) and name(small).startswith('"kb-')
+    assert small[0] == 'indexes.kb.groups=["s:64:8"]'
+    assert not any(s.startswith("indexes.") for s in overrides({"app.steps.0.topk": 1}, raw))
