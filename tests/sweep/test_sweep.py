@@ -134,31 +134,49 @@ def test_a_running_trial_is_stale_only_when_its_worker_is_gone(tmp_path):
     db.close()
 
 
-@pytest.mark.parametrize(
-    ("args", "says"),
-    [
+def test_bad_input_is_one_line_and_exit_2_before_any_trial(lz_home):
+    for args, says in [
         (["--grid", "app.steps.0.argz.style=a,b"], "did you mean app.steps.0.args?"),
-        (["--grid", "app.steps.0.args.delay=fast,slow"], "'fast' is not a number"),
-        (["--grid", "app.steps.0.tpye=a"], "did you mean 'type'?"),
-        (["--grid", "app.steps.0.args.style="], "no values"),
-        (["--budget", "trials=0"], "budget trials=0: nothing could run"),
         (["--eval", "missing.jsonl"], "eval set missing.jsonl not found"),
-    ],
-)
-def test_bad_input_is_one_line_before_any_trial(lz_home, args, says):
-    proc = lz("sweep", TOY, *args)
-    assert proc.returncode == 2, proc.stderr
-    assert proc.stderr.count("\n") == 1 and says in proc.stderr and "Traceback" not in proc.stderr
+    ]:
+        proc = lz("sweep", TOY, *args)
+        assert proc.returncode == 2, proc.stderr
+        assert proc.stderr.count("\n") == 1 and says in proc.stderr and "Traceback" not in proc.stderr
     assert not (lz_home / "data" / "sweeps").exists()  # nothing ran, no store
 
 
+@pytest.mark.parametrize(
+    ("kw", "says"),
+    [
+        ({"grid": ["app.steps.0.args.delay=fast,slow"]}, "'fast' is not a number like the recipe's 0.0"),
+        ({"grid": ["app.steps.0.tpye=a"]}, "did you mean 'type'?"),
+        ({"grid": ["app.steps.0.args.style="]}, "no values"),
+        ({"grid": ["app.steps.3.topk=1"]}, "app.steps is a list of 1, no item '3'"),
+        ({"budget": ["trials=0"]}, "budget trials=0: nothing could run"),
+        ({"budget": ["steps=3"]}, "unknown budget 'steps'"),
+        ({"metric": ["mrrr"]}, "did you mean 'mrr'?"),
+    ],
+)
+def test_bad_values_are_refused_while_planning(lz_home, kw, says):
+    from lazycli.errors import LzError
+    from lazycli.sweep import plan
+
+    with pytest.raises(LzError) as err:
+        plan.build(Path(TOY), **kw)
+    assert says in f"{err.value.message} (hint: {err.value.hint})"
+    assert not (lz_home / "data" / "sweeps").exists()
+
+
 def test_empty_grid_is_refused(lz_home, tmp_path):
+    from lazycli.errors import LzError
+    from lazycli.sweep import plan
+
     recipe = tmp_path / "plain.toml"
     recipe.write_text((DATA / "toy.toml").read_text().split("[sweep.grid]")[0].replace('"qa.jsonl"', '"x"'))
     (tmp_path / "x").write_text((DATA / "qa.jsonl").read_text())
     (tmp_path / "toy.py").write_text((DATA / "toy.py").read_text())
-    proc = lz("sweep", str(recipe))
-    assert proc.returncode == 2 and "nothing to sweep" in proc.stderr
+    with pytest.raises(LzError, match="nothing to sweep"):
+        plan.build(recipe)
 
 
 def test_jobs_bound_is_never_exceeded(lz_home):
