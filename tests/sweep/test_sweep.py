@@ -155,6 +155,7 @@ def test_bad_input_is_one_line_and_exit_2_before_any_trial(lz_home):
         ({"budget": ["trials=0"]}, "budget trials=0: nothing could run"),
         ({"budget": ["steps=3"]}, "unknown budget 'steps'"),
         ({"metric": ["mrrr"]}, "did you mean 'mrr'?"),
+        ({"metric": ["faithfulness"]}, "faithfulness need a judge (hint: add --judge TARGET"),
     ],
 )
 def test_bad_values_are_refused_while_planning(lz_home, kw, says):
@@ -337,6 +338,19 @@ def test_llm_prompt_sweep_counts_tokens_and_stops_at_the_token_budget(lz_home):
         )
         capped = json.loads(capped.stdout)
         assert capped["ran"] == 2 and capped["stopped"] == "budget: 40 tokens"
+        # Judged metrics: the stand-in judge supports a claim its row's context states ("Paris."),
+        # not one it does not ("Shakespeare." against "Hamlet is a play."); "I do not know." claims
+        # nothing (1).
+        judged = lz(
+            "sweep", recipe, "--name", "judged", "--metric", "faithfulness,contains", "--judge", standin.url,
+            "--eval", str(DATA / "qa_context.jsonl"), "--grid", "app.steps.0.options.temperature=0.0",
+            "--json", env=env, check=0,
+        )  # fmt: skip
+        scores = {
+            r["params"]["app.steps.0.prompt"]: r["metrics"]["faithfulness"]["mean"]
+            for r in json.loads(judged.stdout)["ranking"]
+        }
+        assert scores == {"Question: {input}": 0.5, "Q: {input}": 1.0} and standin.count("judge") == 4
     finally:
         standin.close()
 

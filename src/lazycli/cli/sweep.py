@@ -49,6 +49,7 @@ def run_(
     jobs: int | None = typer.Option(None, "--jobs", "-j", min=1, help="Trials running at once."),
     eval_file: Path | None = typer.Option(None, "--eval", help="JSONL eval set (default: [sweep].eval)."),
     metric: list[str] = typer.Option([], "--metric", "-m", help="Metrics of `lz eval`; the first ranks."),
+    judge: str | None = typer.Option(None, "--judge", help="Target that judges judged metrics (lz eval)."),
     repeat: int | None = typer.Option(None, "--repeat", min=1, help="Runs per configuration (mean ± std)."),
     budget: list[str] = typer.Option(
         [], "--budget", help="Stop starting trials past trials=N, time=SECONDS or tokens=N."
@@ -94,6 +95,7 @@ def run_(
         name=name,
         target=target,
         min_score=min_score,
+        judge=judge,
     )
     progress = _progress_printer(machine)
     if progress:

@@ -324,6 +324,9 @@ class SweepSpec(_Strict):
     )
     eval: str | None = Field(None, description="JSONL eval set, relative to the recipe (default: [eval].qa)")
     metrics: list[str] = Field(default_factory=list, description="Metrics of `lz eval`; the first one ranks")
+    judge: str | None = Field(
+        None, description="Target that judges the judged metrics (as `lz eval --judge`)"
+    )
     jobs: int = Field(1, ge=1, le=256, description="Trials running at once")
     repeat: int = Field(1, ge=1, le=100, description="Runs per configuration (mean ± std)")
     random: int | None = Field(None, ge=1, description="Try this many configurations drawn at random")

@@ -49,6 +49,8 @@ def forwarded_flags(
         flags += ["--metric", m]
     for b in budget:
         flags += ["--budget", b]
+    if plan.judge:
+        flags += ["--judge", plan.judge]
     if plan.target is not None:
         flags += ["--target", repr(plan.target)]
     return [*flags, "--repeat", str(plan.repeat), "--name", plan.name, "-j", "1", "--json"]

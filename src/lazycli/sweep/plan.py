@@ -48,6 +48,7 @@ class Plan:
     target: float | None = None
     min_score: float | None = None
     space_size: int = 0
+    judge: str | None = None
 
     @property
     def folder(self) -> Path:
@@ -116,7 +117,7 @@ def _eval_path(flag: Path | None, loaded) -> Path:
     return path
 
 
-def _metrics(flag: list[str], loaded, rows, data: Path) -> list:
+def _metrics(flag: list[str], loaded, rows, data: Path, judge: str | None) -> list:
     from lazycli.eval import metrics as eval_metrics
 
     sweep = loaded.spec.sweep
@@ -131,10 +132,10 @@ def _metrics(flag: list[str], loaded, rows, data: Path) -> list:
             f"{data}: no metric applies to these rows", hint="give --metric, e.g. --metric contains"
         )
     judged = [m.name for m in chosen if m.kind == eval_metrics.JUDGED]
-    if judged:
+    if judged and not judge:
         raise LzError(
-            f"judged metrics ({', '.join(judged)}) are not swept yet",
-            hint="score with deterministic or retrieval metrics, e.g. --metric all-facts",
+            f"{', '.join(judged)} need a judge",
+            hint="add --judge TARGET (a deployment, provider:model or URL), or judge = … in [sweep]",
         )
     eval_metrics.check_rows(chosen, rows, data)
     return chosen
@@ -163,6 +164,7 @@ def build(
     name: str | None = None,
     target: float | None = None,
     min_score: float | None = None,
+    judge: str | None = None,
 ) -> Plan:
     from lazycli import recipes
     from lazycli.eval import data as eval_data
@@ -189,7 +191,13 @@ def build(
                 spaces.check_type(loaded.raw, key, value)
     data = _eval_path(eval_file, loaded)
     rows = eval_data.load(data)
-    chosen = _metrics(list(metric), loaded, rows, data)
+    judge = judge or table.judge
+    if judge:
+        from lazycli.client import targets as client_targets
+
+        if client_targets.kind_of(judge) is None:
+            raise client_targets._unknown_target(judge)
+    chosen = _metrics(list(metric), loaded, rows, data, judge)
     seed = table.seed if seed is None else seed
     random_n = random_n if random_n is not None else table.random
     params_list = space.sample(random_n, seed) if random_n else space.grid()
@@ -221,4 +229,5 @@ def build(
         target=target if target is not None else table.target,
         min_score=min_score if min_score is not None else table.min_score,
         space_size=space.size(),
+        judge=judge,
     )

@@ -87,6 +87,7 @@ def execute(
             data=str(plan.data),
             folder=folder,
             cache=plan.repeat == 1,  # a repeat measures again: no answer from the cache
+            judge=plan.judge,
         )
         limits = _Limits(plan, ids, db)
         _run_workers(plan, db, me, ids, job, limits, summary, progress)

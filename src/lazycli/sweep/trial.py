@@ -158,6 +158,7 @@ class Job:
     data: str
     folder: Path  # the sweep's folder
     cache: bool = True
+    judge: str | None = None
     resources: Resources = field(default_factory=Resources)
 
 
@@ -180,14 +181,18 @@ def run(job: Job, params: dict[str, Any], raw: dict[str, Any], config_hash: str)
         target = _Counted(targets.RecipeTarget(str(loaded.path), cache, sets=sets, loaded=loaded))
         target.inner.use_app(app)
         try:
-            report = lzeval.evaluate(target, job.rows, job.metrics, data=job.data, cache=cache)
+            report = lzeval.evaluate(
+                target, job.rows, job.metrics, data=job.data, judge=job.judge, cache=cache
+            )
         finally:
             cache.close()
         out.metrics = {m.name: report.mean(m.name) for m in job.metrics}
         out.rows, out.row_errors, out.tokens = len(report.results), report.errors(), target.tokens
-        first_error = next((r.errors for r in report.results if r.errors), None)
-        if out.rows and out.row_errors == out.rows:
-            out.error = "every row failed: " + "; ".join(f"{k}: {v}" for k, v in first_error.items())
+        # The app failing on every row is a failed trial; a metric failing on some rows (a judge
+        # reply that does not parse) is counted in row_errors and left out of that metric's mean.
+        app_errors = [r.errors["target"] for r in report.results if "target" in r.errors]
+        if out.rows and len(app_errors) == out.rows:
+            out.error = f"every row failed: {app_errors[0]}"
         else:
             out.status = "done"
     except LzError as exc:
