@@ -97,6 +97,12 @@ def test_repeat_budget_and_min_score(lz_home):
     assert best["done"] == 2 and best["metrics"]["contains"] == {"mean": 1.0, "std": 0.0}
     capped = sweep_json(TOY, "--budget", "trials=2", "--name", "capped")
     assert capped["ran"] == 2 and capped["stopped"] == "budget: 2 trials"
+    # time: the first trial (2 rows × 0.3 s) outlasts 0.2 s, so no second one starts.
+    timed = sweep_json(
+        TOY, "--grid", "app.steps.0.args.delay=0.3", "--budget", "time=0.2", "-j", "1", "--name", "t"
+    )
+    assert timed["ran"] == 1 and timed["stopped"] == "budget: 0.2 s"
+    assert [t["status"] for t in timed["trials"]].count("pending") == 2  # left for a later run
     # CI gate: exit 1 and one line when the best score is below --min-score.
     proc = lz(
         "sweep", TOY, "--name", "gate", "--grid", "app.steps.0.args.style=short,wrong", "--min-score", "0.9"
