@@ -29,8 +29,7 @@ Examples:
   lz sweep recipes/rag-sweep.toml                       the recipe's [sweep] table
   lz sweep recipes/rag-sweep.toml --grid app.steps.0.topk=1,2,5 --metric mrr,hit@1 -j 2
   lz sweep recipes/rag.toml --grid app.steps.3.options.temperature=0,0.7 --eval qa.jsonl --repeat 3
-  lz sweep recipes/rag.toml --grid app.steps.0.steps.0.topk=2,4,8 --grid app.steps.1.topk=1,3 \
-    --eval qa.jsonl --random 4 --seed 1 --budget time=600
+  lz sweep recipes/rag.toml --eval qa.jsonl --grid app.steps.1.topk=1,3,5 --random 2 --budget time=600
   lz sweep ls                       lz sweep show rag-sweep --md -o results.md
   lz sweep compare rag-sweep 1 2    lz sweep best rag-sweep --write best.toml
 """,
