@@ -38,25 +38,32 @@ class _Limits:
         self.reason: str | None = None
         self.lock = threading.Lock()
 
-    def stop_reason(self) -> str | None:
+    def claim(self, me: str) -> store.Trial | None:
+        """The next trial, unless a limit is reached: checked and claimed under one lock, so two
+        workers cannot both take the last trial a budget allows."""
         with self.lock:
-            if self.reason:
-                return self.reason
-            budget, plan = self.plan.budget, self.plan
-            trials = self.db.trials(self.ids)
-            used = [t for t in trials if t.status in (store.DONE, store.FAILED, store.RUNNING)]
-            if budget.trials is not None and len(used) >= budget.trials:
-                self.reason = f"budget: {budget.trials} trials"
-            elif budget.time_s is not None and time.monotonic() - self.started >= budget.time_s:
-                self.reason = f"budget: {budget.time_s:g} s"
-            elif budget.tokens is not None and sum(t.tokens or 0 for t in trials) >= budget.tokens:
-                self.reason = f"budget: {budget.tokens} tokens"
-            elif plan.target is not None:
-                best = rank.rank(trials, [m.name for m in plan.metrics])
-                score = best[0].mean(plan.metric) if best else None
-                if score is not None and score >= plan.target:
-                    self.reason = f"target: {plan.metric} {score:.4g} >= {plan.target:g}"
+            if self._stop_reason() is not None:
+                return None
+            return self.db.claim(self.ids, me)
+
+    def _stop_reason(self) -> str | None:
+        if self.reason:
             return self.reason
+        budget, plan = self.plan.budget, self.plan
+        trials = self.db.trials(self.ids)
+        used = [t for t in trials if t.status in (store.DONE, store.FAILED, store.RUNNING)]
+        if budget.trials is not None and len(used) >= budget.trials:
+            self.reason = f"budget: {budget.trials} trials"
+        elif budget.time_s is not None and time.monotonic() - self.started >= budget.time_s:
+            self.reason = f"budget: {budget.time_s:g} s"
+        elif budget.tokens is not None and sum(t.tokens or 0 for t in trials) >= budget.tokens:
+            self.reason = f"budget: {budget.tokens} tokens"
+        elif plan.target is not None:
+            best = rank.rank(trials, [m.name for m in plan.metrics])
+            score = best[0].mean(plan.metric) if best else None
+            if score is not None and score >= plan.target:
+                self.reason = f"target: {plan.metric} {score:.4g} >= {plan.target:g}"
+        return self.reason
 
 
 def execute(
@@ -131,8 +138,8 @@ def _run_workers(plan, db, me, ids, job, limits, summary, progress) -> None:
     total = len(ids)
 
     def worker() -> None:
-        while not stop.is_set() and limits.stop_reason() is None:
-            claimed = db.claim(ids, me)
+        while not stop.is_set():
+            claimed = limits.claim(me)
             if claimed is None:
                 return
             outcome = trial.run(job, claimed.params, plan.raw, claimed.config_hash)
