@@ -31,6 +31,7 @@ VERBS: dict[str, tuple[str, str]] = {
     "index": ("lazycli.cli.index", "Index documents for RAG (incremental, crash-safe); ls, info, rm."),
     "rag": ("lazycli.cli.rag", "Answer from an index with cited sources (REPL or one-shot); rag eval."),
     "eval": ("lazycli.cli.eval", "Score a recipe, model or endpoint on a JSONL set (metrics, judge, cache)."),
+    "sweep": ("lazycli.cli.sweep", "Try configurations of a recipe, scored by lz eval; ranked, resumable."),
     "run": ("lazycli.cli.run", "Run a recipe: plan, deploy/reuse, index, steps, then its app (--dry-run)."),
     "recipe": ("lazycli.cli.recipe", "Check recipe files (validate) and print the recipe JSON schema."),
     "serve": ("lazycli.cli.serve", "Serve a recipe's app or a model: OpenAI-compatible API + web chat page."),

@@ -312,6 +312,32 @@ class EvalSpec(_Strict):
     limit: int | None = Field(None, ge=1)
 
 
+class SweepSpec(_Strict):
+    """What `lz sweep RECIPE` tries (flags win): values per recipe key, scored by `lz eval`."""
+
+    grid: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Dotted recipe key (or nested tables) → list of values; every combination is tried",
+    )
+    paired: list[dict[str, Any]] = Field(
+        default_factory=list, description="Groups of keys whose value lists vary together (equal lengths)"
+    )
+    eval: str | None = Field(None, description="JSONL eval set, relative to the recipe (default: [eval].qa)")
+    metrics: list[str] = Field(default_factory=list, description="Metrics of `lz eval`; the first one ranks")
+    judge: str | None = Field(
+        None, description="Target that judges the judged metrics (as `lz eval --judge`)"
+    )
+    jobs: int = Field(1, ge=1, le=256, description="Trials running at once")
+    repeat: int = Field(1, ge=1, le=100, description="Runs per configuration (mean ± std)")
+    random: int | None = Field(None, ge=1, description="Try this many configurations drawn at random")
+    seed: int = Field(0, description="Seed of the random draw and of the trials")
+    budget: dict[str, float] = Field(
+        default_factory=dict, description="Stop starting trials past any of: trials, time (s), tokens"
+    )
+    min_score: float | None = Field(None, description="Fail (exit 1) when the best score is below")
+    target: float | None = Field(None, description="Stop early once a configuration reaches this score")
+
+
 class Recipe(_Strict):
     """A recipe: models, indexes, steps, an app, how to serve and evaluate it."""
 
@@ -323,6 +349,7 @@ class Recipe(_Strict):
     app: AppSpec | None = None
     serve: ServeSpec = Field(default_factory=ServeSpec)
     eval: EvalSpec | None = None
+    sweep: SweepSpec | None = None
 
 
 def json_schema() -> dict[str, Any]:
