@@ -466,7 +466,8 @@ class LLM(Node):
                 else:
                     from lazycli.client import resolve_target
 
-                    self._client = resolve_target(self.target)
+                    # A step that names a model (not a [models] key) asks for it to run.
+                    self._client = resolve_target(self.target, start=True)
             return self._client
 
     def messages(self, value: Any, ctx: Context, bound: dict[str, Any]) -> list[dict]:
@@ -558,7 +559,7 @@ class AgentStep(Node):
             return self._factory(self.target)
         from lazycli.client import resolve_target
 
-        return resolve_target(self.target)
+        return resolve_target(self.target, start=True)
 
     def apply(self, value: Any, ctx: Context, **bound: Any) -> Any:
         question = render(self.prompt, value, ctx, bound) if self.prompt else to_text(value)
@@ -630,7 +631,7 @@ class Rerank(Node):
                 if self.target:
                     from lazycli.client import resolve_target
 
-                    client = resolve_target(self.target)
+                    client = resolve_target(self.target, start=True)
                     self._scorer = lambda q, t: client.rerank(q, t, model=self.model)
                 elif self.backend == "cross-encoder":
                     # The same resolution as `lz rag --rerank`: a catalogue name becomes its local

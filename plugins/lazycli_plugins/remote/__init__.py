@@ -31,7 +31,7 @@ class RemoteEmbedder:
         from lazycli.client import resolve_target
 
         self.target = target
-        self.client = resolve_target(target)
+        self.client = resolve_target(target, start=True)  # `--embed/--rerank MODEL` asks for it
         self.model_name = _model_for(target, self.client)
         self.dim = None
         self.max_tokens = None
@@ -55,7 +55,7 @@ class RemoteReranker:
         from lazycli.client import resolve_target
 
         self.target = target
-        self.client = resolve_target(target)
+        self.client = resolve_target(target, start=True)  # `--embed/--rerank MODEL` asks for it
         self.model_name = _model_for(target, self.client)
 
     def rerank(self, query, texts):

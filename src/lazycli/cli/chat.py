@@ -172,7 +172,7 @@ def chat(
     from lazycli import settings
     from lazycli.client import resolve_target
 
-    client = resolve_target(target, model=model)
+    client = resolve_target(target, start=True, model=model)  # `lz chat MODEL` deploys it when needed
     chosen_style = _style_for(client, style)
     options = {"temperature": temperature, "max_tokens": max_tokens, "top_p": top_p, "stop": stop or None}
     log = settings.get().chat_log and not no_log
@@ -577,7 +577,7 @@ class Repl:
 
         try:
             if kind_of(arg) is not None:
-                self.client = resolve_target(arg)
+                self.client = resolve_target(arg, start=True)
                 if self.agent is not None:
                     self.agent.client = self.client
             else:

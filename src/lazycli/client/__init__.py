@@ -284,11 +284,14 @@ def clean_options(options: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def resolve_target(target: str | None = None, *, announce=None, model: str | None = None) -> ChatClient:
-    """A ChatClient for a deployment name, model name, provider[:model], http(s) URL, or None (default)."""
+def resolve_target(
+    target: str | None = None, *, start: bool = False, announce=None, model: str | None = None
+) -> ChatClient:
+    """A ChatClient for a deployment name, model name, provider[:model], http(s) URL, or None (default).
+    A model with no running deployment is deployed only with `start=True` (see `client.targets`)."""
     from lazycli.client.targets import resolve
 
-    return resolve(target, announce=announce, model=model)
+    return resolve(target, start=start, announce=announce, model=model)
 
 
 __all__ = [

@@ -1,9 +1,12 @@
-"""Target resolution: what `lz chat TARGET` (and rag, serve, recipes) talk to.
+"""Targets: what `lz chat TARGET` (and rag, serve, recipes, eval) talk to.
 
-In order: an http(s) URL (OpenAI-compatible; `lightllm+http://…`, `vllm+http://…`,
-`lmdeploy+http://…` pick another protocol), a deployment name (`lz deploy ls`), `provider[:model]`,
-a model name (a running deployment of it is reused, else one is started and we say so). No target:
-the configured `default_target`, else the first provider with a key, else the bundled model.
+`parse(name)` says what a name names, and nothing else (no process is started): an http(s) URL
+(OpenAI-compatible; `lightllm+http://…`, `vllm+http://…`, `lmdeploy+http://…` pick another
+protocol), a deployment name (`lz deploy ls`), `provider[:model]`, an online fine-tuned model, a
+model. `open_target(parsed, start=…)` makes the client; a model is served by a running deployment of
+it, and one is started only when the caller passes `start=True` (the verbs that promise it: chat,
+rag, serve, run). `resolve(name, start=…)` is both. No target: the configured `default_target`, else
+the first provider with a key, else the bundled model.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from lazycli.client import ChatClient
@@ -19,53 +23,129 @@ from lazycli.errors import LzError, did_you_mean
 
 BUNDLED_MODEL = "smollm2-135m-instruct"
 _SCHEMES = {"lightllm": "lightllm", "vllm": "vllm-generate", "lmdeploy": "lmdeploy", "openai": "openai"}
+_TARGET_KINDS = (
+    "a target is a deployment (`lz deploy ls`), a model (`lz models ls`), provider[:model] or a URL"
+)
 _URL = re.compile(r"^(?:(?P<proto>[a-z-]+)\+)?(?P<url>https?://\S+)$", re.I)
 
 
-def resolve(target: str | None, *, announce: Callable[[str], None] | None = None, model: str | None = None):
-    announce = announce or note
-    if target is None or not target.strip():
-        return _default(announce, model)
+# --- what a name names (pure) -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UrlTarget:
+    url: str
+    protocol: str = "openai"
+
+
+@dataclass(frozen=True)
+class DeploymentTarget:
+    name: str
+    row: dict = field(compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class ProviderTarget:
+    provider: str
+    model: str | None = None  # None: the provider's default model
+
+
+@dataclass(frozen=True)
+class ModelTarget:
+    name: str  # a model of the catalogue, registered, or on disk: served by a deployment of it
+
+
+Target = UrlTarget | DeploymentTarget | ProviderTarget | ModelTarget
+
+
+def parse(target: str, *, known_only: bool = False) -> Target | None:
+    """What `target` names, or None. Pure: it reads state and the catalogue and starts nothing.
+
+    In order: an http(s) URL (`lightllm+http://…` picks a protocol), a deployment name,
+    `provider[:model]`, an online model registered by `lz finetune PROVIDER:MODEL`, a model. With
+    `known_only`, a model counts only when it is known here (catalogue, registered or on disk), so a
+    stray word is not taken for a model to download.
+    """
     target = target.strip()
     url = _URL.match(target)
     if url:
-        return for_url(
-            url.group("url"), protocol=_SCHEMES.get((url.group("proto") or "openai").lower()), model=model
-        )
+        return UrlTarget(url.group("url"), _SCHEMES.get((url.group("proto") or "openai").lower(), "openai"))
     row = _deployment(target)
     if row is not None:
-        return for_deployment(row, model=model)
+        return DeploymentTarget(target, row)
     provider, _, provider_model = target.partition(":")
-    spec = _provider_spec(provider)
-    if spec is not None:
-        return for_provider(spec, model=model or provider_model or None, announce=announce)
+    if _provider_spec(provider) is not None:
+        return ProviderTarget(provider, provider_model or None)
     online = _online_model(target)
-    if online is not None:  # an online fine-tune registered by `lz finetune PROVIDER:MODEL`
-        spec = _provider_spec(online[0])
-        if spec is None:
-            raise LzError(f"model {target!r} is served by provider {online[0]!r}, which is not loaded",
-                          hint="`lz plugins` lists the loaded providers")  # fmt: skip
-        return for_provider(spec, model=model or online[1], announce=announce)
-    if _is_model(target):
-        return for_model(target, announce=announce, model=model)
-    raise _unknown_target(target)
+    if online is not None:
+        return ProviderTarget(online[0], online[1])
+    if _is_model(target, known_only=known_only):
+        return ModelTarget(target)
+    return None
 
 
 def kind_of(target: str) -> str | None:
     """What `target` names ("url", "deployment", "provider", "model"), or None; starts nothing.
 
-    `lz chat WORD` uses this to tell a target from a one-word prompt; a model counts only when it
-    is known here (catalogue, registered or on disk), so a stray word never starts a download.
-    """
-    if _URL.match(target):
-        return "url"
-    if _deployment(target) is not None:
-        return "deployment"
-    if _provider_spec(target.partition(":")[0]) is not None:
-        return "provider"
-    if _is_model(target, known_only=True):
-        return "model"
-    return None
+    `lz chat WORD` uses this to tell a target from a one-word prompt."""
+    parsed = parse(target, known_only=True)
+    return None if parsed is None else _KINDS[type(parsed)]
+
+
+_KINDS = {UrlTarget: "url", DeploymentTarget: "deployment", ProviderTarget: "provider", ModelTarget: "model"}
+
+
+# --- a client for it (starting a deployment only when asked) --------------------------------------
+
+
+def resolve(
+    target: str | None,
+    *,
+    start: bool = False,
+    announce: Callable[[str], None] | None = None,
+    model: str | None = None,
+):
+    """A client for `target` (None: the default target). `start=True` lets a model with no running
+    deployment be deployed (and says so through `announce`); otherwise that is a one-line error."""
+    announce = announce or note
+    if target is None:
+        return _default(announce, model, start=start)
+    if not target.strip():
+        raise LzError("the target is empty", hint=_TARGET_KINDS)
+    parsed = parse(target)
+    if parsed is None:
+        raise _unknown_target(target.strip())
+    return open_target(parsed, start=start, announce=announce, model=model)
+
+
+def open_target(
+    parsed: Target, *, start: bool, announce: Callable[[str], None] | None = None, model: str | None = None
+):
+    """A ChatClient for a parsed target; a model is deployed only with `start=True`."""
+    announce = announce or note
+    if isinstance(parsed, UrlTarget):
+        return for_url(parsed.url, protocol=parsed.protocol, model=model)
+    if isinstance(parsed, DeploymentTarget):
+        return for_deployment(parsed.row, model=model)
+    if isinstance(parsed, ProviderTarget):
+        spec = _provider_spec(parsed.provider)
+        if spec is None:  # an online fine-tune whose provider plugin is not loaded
+            raise LzError(
+                f"model {parsed.model!r} is served by provider {parsed.provider!r}, which is not loaded",
+                hint="`lz plugins` lists the loaded providers",
+            )
+        return for_provider(spec, model=model or parsed.model, announce=announce)
+    if start:
+        return for_model(parsed.name, announce=announce, model=model)
+    return _running_model(parsed.name, model=model)
+
+
+def _running_model(name: str, *, model: str | None) -> ChatClient:
+    deployments = _deployments_module()
+    row = deployments.find_running(name) if deployments is not None else None
+    if row is None:
+        raise LzError(f"model {name!r} has no running deployment", hint=f"start one: `lz deploy {name}`")
+    return for_deployment(row, model=model)
 
 
 # --- each kind ------------------------------------------------------------------------------------
@@ -126,19 +206,19 @@ def for_model(name: str, *, announce: Callable[[str], None], model: str | None =
     return for_deployment(row, model=model)
 
 
-def _default(announce: Callable[[str], None], model: str | None) -> ChatClient:
+def _default(announce: Callable[[str], None], model: str | None, *, start: bool) -> ChatClient:
     from lazycli import settings
 
     configured = settings.get().default_target
     if configured:
-        return resolve(configured, announce=announce, model=model)
+        return resolve(configured, start=start, announce=announce, model=model)
     from lazycli.providers import key_for, needs_key
 
     for spec in _providers().values():
         if needs_key(spec) and key_for(spec)[0]:
             announce(f"using {spec.name} (its API key is set); pick another with `lz chat TARGET`")
             return for_provider(spec, model=model, announce=announce)
-    return for_model(BUNDLED_MODEL, announce=announce, model=model)
+    return open_target(ModelTarget(BUNDLED_MODEL), start=start, announce=announce, model=model)
 
 
 # --- helpers --------------------------------------------------------------------------------------
@@ -264,5 +344,5 @@ def _unknown_target(target: str) -> LzError:
         close += [f"{name}:{rest}" for name in did_you_mean(prefix, list(_providers()))]
     close = list(dict.fromkeys(close))[:3]
     hint = ("did you mean " + " or ".join(repr(c) for c in close) + "? ") if close else ""
-    hint += "a target is a deployment (`lz deploy ls`), a model (`lz models ls`), provider[:model] or a URL"
+    hint += _TARGET_KINDS
     return LzError(f"unknown chat target {target!r}", hint=hint)

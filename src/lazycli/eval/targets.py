@@ -55,7 +55,7 @@ class CachedClient:
                     from lazycli.client import resolve_target
                     from lazycli.console import note
 
-                    self._client = resolve_target(self.target, announce=note)
+                    self._client = resolve_target(self.target, start=True, announce=note)  # lz eval MODEL
             return self._client
 
     @property

@@ -102,7 +102,8 @@ def prepare(
         )
     style = prompt.check_style(style)
     if client is None and results and prompt.STYLES[style].system is not None:
-        client = resolve_target(llm, announce=announce)
+        # `lz rag` (and rag steps) answer with the model they name: deployed when not running.
+        client = resolve_target(llm, start=True, announce=announce)
     # Small local models can ramble until the context is full: cap the answer unless asked.
     if options.get("max_tokens") is None:
         options["max_tokens"] = DEFAULT_MAX_TOKENS

@@ -657,14 +657,14 @@ def _check_tools(loaded: LoadedRecipe, node: schema.AgentNode, loc: Loc) -> None
 
 def _check_llm_model(loaded: LoadedRecipe, node: schema.LLMNode | schema.AgentNode, loc: Loc) -> None:
     model = node.model
-    if model is None or model in loaded.spec.models or "${" in model or "://" in model:
+    if model is None or model in loaded.spec.models or "${" in model:
         return
-    if ":" in model:
-        provider = model.split(":", 1)[0]
-        _check_provider(loaded, provider, loc + ("model",))
+    from lazycli.client.targets import parse
+
+    if parse(model) is not None:  # the one reading of a name that `lz chat` and the run use too
         return
-    if _is_deployment(model):
-        return
+    if ":" in model and "://" not in model:
+        _check_provider(loaded, model.split(":", 1)[0], loc + ("model",))  # a mistyped provider
     try:
         _resolve_model(model)
     except LzError as exc:
@@ -674,12 +674,6 @@ def _check_llm_model(loaded: LoadedRecipe, node: schema.LLMNode | schema.AgentNo
         raise LzError(
             f"{loaded.where(loc + ('model',))}: {dotted_path(loc + ('model',))}: {exc.message}", hint=hint
         ) from None
-
-
-def _is_deployment(name: str) -> bool:
-    from lazycli import deployments
-
-    return deployments.get(name) is not None
 
 
 def _resolve_model(model: str):

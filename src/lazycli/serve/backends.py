@@ -207,6 +207,6 @@ class AppBackend:
             if self._embedder is None:
                 from lazycli.client import resolve_target
 
-                self._embedder = resolve_target(self.embed_target)
+                self._embedder = resolve_target(self.embed_target, start=True)  # [serve] embed = MODEL
         chosen = self._embedder.model if model is None or model == self.name else model
         return self._embedder.embed(texts, chosen)

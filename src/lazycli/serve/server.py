@@ -49,7 +49,7 @@ def prepare(target: str, overrides: tuple[str, ...] = (), *, announce=note) -> S
         raise LzError("--set applies to recipes only", hint="serve a .toml recipe, or drop --set")
     from lazycli.client import resolve_target
 
-    client = resolve_target(target, announce=announce)
+    client = resolve_target(target, start=True, announce=announce)  # `lz serve MODEL` serves it
     backend = ModelBackend(target, client)
     capacity = engine_capacity(client.target)
     if capacity:
