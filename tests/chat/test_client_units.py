@@ -126,3 +126,21 @@ def test_chat_log_list_show_search():
     assert "100% sure_x?" in shown and "5→3 tokens" in shown
     missing = lz("logs", "show", "999")
     assert missing.returncode == 2 and "lz logs list" in missing.stderr
+
+
+def test_parse_says_what_a_name_names_and_starts_nothing(lz_home):
+    from lazycli.client import targets
+
+    url = targets.UrlTarget("http://10.0.0.1:8000/v1", "vllm-generate")
+    assert targets.parse("vllm+http://10.0.0.1:8000/v1") == url
+    assert targets.parse("qwen:qwen-max") == targets.ProviderTarget("qwen", "qwen-max")
+    assert targets.parse("openai") == targets.ProviderTarget("openai", None)
+    assert targets.parse("smollm2-135m-instruct") == targets.ModelTarget("smollm2-135m-instruct")
+    assert targets.parse("no-such-thing-xyz", known_only=True) is None
+    # Without start=True a model that is not running is one line, and nothing was deployed.
+    with pytest.raises(LzError, match=r"model 'smollm2-135m-instruct' has no running deployment") as caught:
+        resolve_target("smollm2-135m-instruct")
+    assert "lz deploy smollm2-135m-instruct" in caught.value.hint
+    from lazycli import deployments
+
+    assert deployments.list_deployments() == []
