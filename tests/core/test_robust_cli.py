@@ -93,6 +93,64 @@ def test_a_host_that_does_not_resolve_is_refused(lz_home):
     one_line_error(lz("serve", "smollm2-135m-instruct", "--host", "999.1.1.1"), "--host", "999.1.1.1")
 
 
+def test_an_empty_target_or_prompt_is_refused_and_starts_nothing(lz_home):
+    # An unset shell variable (`lz chat "$T" hi`) must not mean "the default", which deploys a model.
+    one_line_error(lz("chat", "", "hi"), "the target is empty")
+    one_line_error(lz("serve", ""), "the target is empty")
+    one_line_error(lz("chat", "", input=""), "nothing to ask", "PROMPT")
+    one_line_error(lz("doctor", "--only", ""), "--only names no check", "checks: config")
+    assert lz("deploy", "ls", "--json", check=0).stdout.count('"name"') == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (("chat", "hi", "--temperature", "nan"), "'nan' is not a finite number"),
+        (("chat", "hi", "--top-p", "1e400"), "'1e400' is not a finite number"),
+        (("doctor", "--timeout", "99999999999999999999"), "is too large"),
+        (("logs", "list", "--limit", "99999999999999999999"), "is too large"),
+    ],
+)
+def test_numbers_no_option_means_are_refused_at_the_door(lz_home, args, needle):
+    proc = lz(*args)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert needle in proc.stderr
+
+
+def test_an_id_beyond_64_bits_is_just_not_found(lz_home):
+    one_line_error(lz("logs", "show", "99999999999999999999"), "no logged exchange")
+
+
+def test_a_url_with_an_impossible_port_is_refused_before_any_request(lz_home):
+    proc = lz("chat", "http://127.0.0.1:99999/v1", "hi")
+    one_line_error(proc, "http://127.0.0.1:99999/v1", "its port is not in 1-65535")
+    assert "retry" not in proc.stderr
+
+
+@pytest.fixture
+def web_server():
+    """A real HTTP server that is not an API: Python's file server (501 for POST, HTML pages)."""
+    import functools
+    import http.server
+    import threading
+
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=os.getcwd())
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize("stream", [True, False])
+def test_a_url_that_is_no_openai_server_says_so_in_one_line(lz_home, web_server, stream):
+    proc = lz("chat", f"{web_server}/v1", "hi", *(() if stream else ("--no-stream",)))
+    line = one_line_error(
+        proc, f"{web_server}/v1/chat/completions is not an OpenAI-compatible endpoint", "HTTP 501", "/v1"
+    )
+    assert "<" not in line and "retry" not in proc.stderr
+
+
 # --- recipes: validation checks what a run would check ------------------------------------------
 
 

@@ -19,13 +19,16 @@ from lazycli.errors import LzError, did_you_mean
 
 BUNDLED_MODEL = "smollm2-135m-instruct"
 _SCHEMES = {"lightllm": "lightllm", "vllm": "vllm-generate", "lmdeploy": "lmdeploy", "openai": "openai"}
+_TARGET_KINDS = "a target is a deployment (`lz deploy ls`), a model (`lz models ls`), provider[:model] or a URL"
 _URL = re.compile(r"^(?:(?P<proto>[a-z-]+)\+)?(?P<url>https?://\S+)$", re.I)
 
 
 def resolve(target: str | None, *, announce: Callable[[str], None] | None = None, model: str | None = None):
     announce = announce or note
-    if target is None or not target.strip():
+    if target is None:
         return _default(announce, model)
+    if not target.strip():  # "" is a mistake (an unset shell variable), not a request for the default
+        raise LzError("the target is empty", hint=_TARGET_KINDS)
     target = target.strip()
     url = _URL.match(target)
     if url:
@@ -74,6 +77,9 @@ def kind_of(target: str) -> str | None:
 def for_url(
     url: str, *, protocol: str | None = "openai", model: str | None = None, template: str | None = None
 ):
+    from lazycli.settings import HttpUrl, check_value
+
+    check_value(HttpUrl, url, "the target URL")  # a port such as 99999 fails here, not as "refused"
     backend = _backend(protocol or "openai", url, name=url, template=template)
     model = model or _first_model(backend) or "default"
     if hasattr(backend, "default_embed_model"):
@@ -264,5 +270,5 @@ def _unknown_target(target: str) -> LzError:
         close += [f"{name}:{rest}" for name in did_you_mean(prefix, list(_providers()))]
     close = list(dict.fromkeys(close))[:3]
     hint = ("did you mean " + " or ".join(repr(c) for c in close) + "? ") if close else ""
-    hint += "a target is a deployment (`lz deploy ls`), a model (`lz models ls`), provider[:model] or a URL"
+    hint += _TARGET_KINDS
     return LzError(f"unknown chat target {target!r}", hint=hint)
