@@ -187,8 +187,9 @@ def error_from_response(
         body = text
     kind, message = classify(status, body, codes)
     if url and _not_this_api(status, body):
+        said = f": {message[:100]}" if message else ""
         return ProviderError(
-            f"{name}: {url} is not {api} endpoint (HTTP {status}" + (f": {message[:100]})" if message else ")"),
+            f"{name}: {url} is not {api} endpoint (HTTP {status}{said})",
             kind="not_api",
             status=status,
             hint=KIND_HINTS["not_api"],

@@ -15,7 +15,6 @@ import subprocess
 import sys
 import traceback
 
-import pytest
 from tests.conftest import _reset_caches
 
 NOWHERE = "nosuch-xyz"

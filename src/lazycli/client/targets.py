@@ -19,7 +19,9 @@ from lazycli.errors import LzError, did_you_mean
 
 BUNDLED_MODEL = "smollm2-135m-instruct"
 _SCHEMES = {"lightllm": "lightllm", "vllm": "vllm-generate", "lmdeploy": "lmdeploy", "openai": "openai"}
-_TARGET_KINDS = "a target is a deployment (`lz deploy ls`), a model (`lz models ls`), provider[:model] or a URL"
+_TARGET_KINDS = (
+    "a target is a deployment (`lz deploy ls`), a model (`lz models ls`), provider[:model] or a URL"
+)
 _URL = re.compile(r"^(?:(?P<proto>[a-z-]+)\+)?(?P<url>https?://\S+)$", re.I)
 
 
