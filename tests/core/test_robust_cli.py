@@ -151,6 +151,16 @@ def test_a_url_that_is_no_openai_server_says_so_in_one_line(lz_home, web_server,
     assert "<" not in line and "retry" not in proc.stderr
 
 
+def test_k8s_dry_run_without_the_kubernetes_extra_is_an_install_hint(lz_home, tmp_path):
+    # What an environment without the extra looks like to Python: `import kubernetes` fails.
+    blocker = tmp_path / "blocked"
+    blocker.mkdir()
+    (blocker / "kubernetes.py").write_text("raise ModuleNotFoundError(\"No module named 'kubernetes'\")\n")
+    path = os.pathsep.join([str(blocker), os.environ.get("PYTHONPATH", "")])
+    proc = lz("deploy", "smollm2-135m-instruct", "--launcher", "k8s", "--dry-run", env={"PYTHONPATH": path})
+    one_line_error(proc, "the k8s launcher needs the kubernetes client", "pip install 'lazycli[k8s]'")
+
+
 # --- recipes: validation checks what a run would check ------------------------------------------
 
 
