@@ -161,6 +161,18 @@ def test_k8s_dry_run_without_the_kubernetes_extra_is_an_install_hint(lz_home, tm
     one_line_error(proc, "the k8s launcher needs the kubernetes client", "pip install 'lazycli[k8s]'")
 
 
+def test_an_offline_modelscope_download_fails_fast_in_one_line_and_leaves_no_dir(lz_home):
+    from lazycli.fsutil import free_port
+
+    endpoint = f"http://127.0.0.1:{free_port()}"  # nothing listens: what "offline" looks like
+    proc = lz(
+        "download", "qwen2.5-0.5b-instruct", "--source", "modelscope", env={"MODELSCOPE_ENDPOINT": endpoint}
+    )
+    one_line_error(proc, f"cannot reach {endpoint}", "Connection refused", "run again")
+    assert "WARNING" not in proc.stderr and "retry" not in proc.stderr
+    assert not list((lz_home / "cache").rglob("*Qwen2.5-0.5B*"))
+
+
 # --- recipes: validation checks what a run would check ------------------------------------------
 
 
