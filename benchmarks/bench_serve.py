@@ -1,12 +1,16 @@
-"""How much latency `lz serve` adds in front of an engine, measured against calling the engine directly.
+"""How much latency `lz serve` adds in front of an engine, measured against calling the engine directly,
+and what recording every exchange (its trace) costs on top.
 
-Starts the fast local engine stand-in (tests/serve/engine_standin.py) and `lz serve URL` in front of
-it, then for each path (direct, through lz serve) measures:
+Starts the fast local engine stand-in (tests/serve/engine_standin.py) and two `lz serve URL` in front
+of it, one recording traces (the default) and one with chat_log off, then for each path (direct,
+serve untraced, serve traced) measures:
   * sequential streaming requests: mean and p50/p95 time to the last byte;
   * CONCURRENCY streaming requests at once (default 64): wall time, p50/p95, errors.
-Prints the added latency per request (ms) and the ratios serve/direct.
+Prints the added latency per request (ms), the ratios serve/direct and traced/untraced, and checks
+that every traced request was stored. With --busy-db another process holds the traced server's
+state database write-locked for the whole measurement (several `lz` processes at once).
 
-    python benchmarks/bench_serve.py [--requests 200] [--concurrency 64] [--pieces 16] [--json]
+    python benchmarks/bench_serve.py [--requests 200] [--concurrency 64] [--pieces 16] [--busy-db] [--json]
 
 With --real, the engine is the real default one instead: the bundled SmolLM2 on llama.cpp, started
 with `lz deploy` (so with lz's own engine flags) and `lz serve DEPLOYMENT` in front of it. For 1, 4
@@ -95,6 +99,31 @@ async def _concurrent(base: str, n: int) -> tuple[float, list[float], int]:
     return wall, times, len(results) - len(times)
 
 
+async def _interleaved(bases: list[str], n: int) -> list[list[float]]:
+    """Sequential requests alternating between paths (order flipped every round), so that the load
+    of a shared machine drifts over all paths alike; one list of times per path."""
+    import httpx
+
+    times: list[list[float]] = [[] for _ in bases]
+    async with httpx.AsyncClient(timeout=60) as client:
+        for i in range(5):
+            for base in bases:
+                await _one(client, base, i)
+        for i in range(n):
+            order = list(range(len(bases)))
+            if i % 2:
+                order.reverse()
+            for k in order:
+                times[k].append(await _one(client, bases[k], i))
+    return times
+
+
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds a process has used (Linux /proc): load-independent cost."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
@@ -112,6 +141,49 @@ def measure(base: str, requests: int, concurrency: int) -> dict:
         "conc_p95_ms": _pct(conc, 0.95) * 1000 if conc else None,
         "conc_errors": errors,
     }
+
+
+def _start_serve(engine_port: int, env: dict) -> tuple[subprocess.Popen, str]:
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lazycli", "serve", f"http://127.0.0.1:{engine_port}/v1", "--port", str(port)],
+        env=env,
+        stderr=subprocess.DEVNULL,
+    )
+    _wait(f"http://127.0.0.1:{port}/health", proc)
+    return proc, f"http://127.0.0.1:{port}/v1"
+
+
+_LOCK = """
+import sqlite3, sys, time
+db = sqlite3.connect(sys.argv[1], isolation_level=None)
+db.execute("BEGIN IMMEDIATE")
+print("locked", flush=True)
+sys.stdin.read()
+db.execute("COMMIT")
+"""
+
+
+def _hold_lock(home: str) -> subprocess.Popen:
+    """Another process holding the state database's write lock until its stdin closes."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _LOCK, str(Path(home) / "data" / "state.db")],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout.readline().strip() == "locked"
+    return proc
+
+
+def _recorded(home: str) -> int:
+    import sqlite3
+
+    db = sqlite3.connect(Path(home) / "data" / "state.db")
+    try:
+        return db.execute("SELECT COUNT(*) FROM chat_logs WHERE kind = 'serve'").fetchone()[0]
+    finally:
+        db.close()
 
 
 # --- the real default engine ---------------------------------------------------------------------
@@ -238,6 +310,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=200, help="sequential requests per path")
     parser.add_argument("--concurrency", type=int, default=64, help="streaming requests at once")
     parser.add_argument("--pieces", type=int, default=16, help="stream pieces per answer")
+    parser.add_argument("--busy-db", action="store_true", help="hold the traced server's db locked")
     parser.add_argument("--json", action="store_true", help="print JSON only")
     parser.add_argument("--real", action="store_true", help="the real default engine (llama.cpp + SmolLM2)")
     parser.add_argument("--max-tokens", type=int, default=16, help="--real: tokens per answer")
@@ -253,8 +326,11 @@ def main() -> None:
         print(json.dumps(report, indent=2)) if args.json else print_real(report)
         return
 
-    engine_port, serve_port = _free_port(), _free_port()
+    engine_port = _free_port()
     env = dict(os.environ, LAZYCLI_HOME=tempfile.mkdtemp(prefix="lz-bench-serve-"))
+    untraced_env = dict(
+        env, LAZYCLI_HOME=tempfile.mkdtemp(prefix="lz-bench-serve-off-"), LAZYCLI_CHAT_LOG="false"
+    )
     engine = subprocess.Popen(
         [
             sys.executable,
@@ -266,48 +342,60 @@ def main() -> None:
         ],
         env=env,
     )
-    serve = None
+    procs: list[subprocess.Popen] = [engine]
+    lock = None
     try:
         _wait(f"http://127.0.0.1:{engine_port}/health", engine)
-        serve = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "lazycli",
-                "serve",
-                f"http://127.0.0.1:{engine_port}/v1",
-                "--port",
-                str(serve_port),
-            ],
-            env=env,
-            stderr=subprocess.DEVNULL,
-        )
-        _wait(f"http://127.0.0.1:{serve_port}/health", serve)
+        untraced, untraced_url = _start_serve(engine_port, untraced_env)
+        procs.append(untraced)
+        traced, traced_url = _start_serve(engine_port, env)
+        procs.append(traced)
         direct = measure(f"http://127.0.0.1:{engine_port}/v1", args.requests, args.concurrency)
-        served = measure(f"http://127.0.0.1:{serve_port}/v1", args.requests, args.concurrency)
+        lock = _hold_lock(env["LAZYCLI_HOME"]) if args.busy_db else None
+        cpu0 = (_cpu_s(untraced.pid), _cpu_s(traced.pid))
+        plain = measure(untraced_url, args.requests, args.concurrency)
+        served = measure(traced_url, args.requests, args.concurrency)
+        pair = asyncio.run(_interleaved([untraced_url, traced_url], args.requests))
+        cpu1 = (_cpu_s(untraced.pid), _cpu_s(traced.pid))
+        if lock is not None:
+            lock.stdin.close()  # release: the recorder's queued traces go in now
+            lock.wait(timeout=15)
     finally:
-        for proc in (serve, engine):
-            if proc is not None:
-                proc.terminate()
-                proc.wait(timeout=15)
+        for proc in reversed(procs):
+            proc.terminate()  # SIGTERM: lz serve flushes its queued traces before it exits
+            proc.wait(timeout=30)
+    recorded = _recorded(env["LAZYCLI_HOME"])
     report = {
         "requests": args.requests,
         "concurrency": args.concurrency,
         "pieces": args.pieces,
+        "busy_db": args.busy_db,
         "direct": direct,
+        "serve_untraced": plain,
         "serve": served,
+        "interleaved_untraced_p50_ms": _pct(pair[0], 0.5) * 1000,
+        "interleaved_traced_p50_ms": _pct(pair[1], 0.5) * 1000,
+        "trace_added_ms_p50": (_pct(pair[1], 0.5) - _pct(pair[0], 0.5)) * 1000,
+        "ratio_traced_untraced_seq_p50": _pct(pair[1], 0.5) / _pct(pair[0], 0.5),
+        "cpu_ms_per_request_untraced": (cpu1[0] - cpu0[0])
+        * 1000
+        / (2 * args.requests + args.concurrency + 10),
+        "cpu_ms_per_request_traced": (cpu1[1] - cpu0[1]) * 1000 / (2 * args.requests + args.concurrency + 10),
+        "ratio_traced_untraced_conc_wall": served["conc_wall_ms"] / plain["conc_wall_ms"],
+        "traces_expected": 10 + 2 * args.requests + args.concurrency,
+        "traces_recorded": recorded,
         "added_ms_per_request_p50": served["seq_p50_ms"] - direct["seq_p50_ms"],
         "added_ms_per_request_mean": served["seq_mean_ms"] - direct["seq_mean_ms"],
         "ratio_seq_p50": served["seq_p50_ms"] / direct["seq_p50_ms"],
         "ratio_conc_wall": served["conc_wall_ms"] / direct["conc_wall_ms"],
-        "errors": direct["conc_errors"] + served["conc_errors"],
+        "errors": direct["conc_errors"] + plain["conc_errors"] + served["conc_errors"],
     }
     if args.json:
         print(json.dumps(report, indent=2))
         return
-    print(f"{'':26}{'direct':>10}{'lz serve':>10}")
+    print(f"{'':26}{'direct':>10}{'untraced':>10}{'traced':>10}")
     for key in ("seq_mean_ms", "seq_p50_ms", "seq_p95_ms", "conc_wall_ms", "conc_p50_ms", "conc_p95_ms"):
-        print(f"{key:26}{direct[key]:10.1f}{served[key]:10.1f}")
+        print(f"{key:26}{direct[key]:10.1f}{plain[key]:10.1f}{served[key]:10.1f}")
     print(f"errors (direct + serve, {args.concurrency} concurrent streams): {report['errors']}")
     print(
         f"added latency per streaming request: p50 {report['added_ms_per_request_p50']:.1f} ms, "
@@ -316,6 +404,15 @@ def main() -> None:
     print(
         f"ratio serve/direct: sequential p50 {report['ratio_seq_p50']:.2f}x, "
         f"{args.concurrency} concurrent wall {report['ratio_conc_wall']:.2f}x"
+    )
+    print(
+        f"tracing{' (db write-locked by another process)' if args.busy_db else ''}, interleaved sequential "
+        f"p50 {report['interleaved_untraced_p50_ms']:.1f} → {report['interleaved_traced_p50_ms']:.1f} ms "
+        f"({report['trace_added_ms_p50']:+.2f} ms, {report['ratio_traced_untraced_seq_p50']:.2f}x); "
+        f"server CPU per request {report['cpu_ms_per_request_untraced']:.2f} → "
+        f"{report['cpu_ms_per_request_traced']:.2f} ms; concurrent wall "
+        f"{report['ratio_traced_untraced_conc_wall']:.2f}x; "
+        f"traces stored {recorded}/{report['traces_expected']}"
     )
 
 

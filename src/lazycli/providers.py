@@ -15,6 +15,7 @@ Kept light at import (plugin modules import it): httpx is imported when the firs
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import random
@@ -47,6 +48,7 @@ KIND_HINTS = {
     "bad_request": "check the options sent (temperature, max tokens, stop…)",
     "server": "the service failed; retry later",
     "connection": "check the URL and that the server is up",
+    "not_api": "check the URL: give the server's API base (an OpenAI-compatible one usually ends in /v1)",
     "timeout": "raise request_timeout (`lz config set request_timeout 300`) or retry",
     "disconnected": "the partial answer was kept; ask again",
     "content_filter": "the service refused the content",
@@ -114,7 +116,7 @@ def _error_fields(body: Any) -> tuple[str, list[str]]:
     Ark: {"error": {"code": "AuthenticationError", "message", "type"}}; FastAPI: {"detail": ...}.
     """
     if not isinstance(body, dict):
-        return (str(body)[:300] if body else ""), []
+        return (_one_line(str(body))[:300] if body else ""), []
     inner = body.get("error") if isinstance(body.get("error"), dict) else body
     message = inner.get("message") or inner.get("msg") or body.get("message") or body.get("detail") or ""
     if isinstance(body.get("error"), str):
@@ -125,6 +127,24 @@ def _error_fields(body: Any) -> tuple[str, list[str]]:
     if inner is not body:
         codes += [str(body.get(k)) for k in ("code", "type") if body.get(k) not in (None, "")]
     return message.strip(), codes
+
+
+def _one_line(text: str) -> str:
+    """A non-JSON error body (an HTML error page, a proxy's text) as one line of its words."""
+    title = re.search(r"<title>(.*?)</title>", text, re.I | re.S)
+    body = re.sub(r"<(script|style|head)\b.*?</\1>", " ", text, flags=re.I | re.S)
+    words = " ".join(re.sub(r"<[^>]+>", " ", body).split())
+    return words or (" ".join(title.group(1).split()) if title else "")
+
+
+def _not_this_api(status: int, body: Any) -> bool:
+    """A 404/405/501 without an API error body: the URL reached a web server, or a path that does
+    not exist there (a missing /v1), not the API (which answers errors in JSON)."""
+    if status not in (404, 405, 501):
+        return False
+    if not isinstance(body, dict):
+        return True
+    return set(body) == {"detail"} and body["detail"] in ("Not Found", "Method Not Allowed")
 
 
 def classify(status: int | None, body: Any, codes_table: Mapping[str, str] | None = None) -> tuple[str, str]:
@@ -158,12 +178,22 @@ def error_from_response(
     retry_after: float | None = None,
     model: str | None = None,
     key_source: str | None = None,
+    url: str | None = None,
+    api: str = "an OpenAI-compatible",
 ) -> ProviderError:
     try:
         body: Any = json.loads(text) if text else None
     except ValueError:
         body = text
     kind, message = classify(status, body, codes)
+    if url and _not_this_api(status, body):
+        said = f": {message[:100]}" if message else ""
+        return ProviderError(
+            f"{name}: {url} is not {api} endpoint (HTTP {status}{said})",
+            kind="not_api",
+            status=status,
+            hint=KIND_HINTS["not_api"],
+        )
     detail = f": {message}" if message else ""
     what = {
         "auth": f"{name} rejected the API key" + (f" (from {key_source})" if key_source else ""),
@@ -220,6 +250,8 @@ class HttpEndpoint:
     # Native tool calling (`tools` / `tool_calls` on the wire): the OpenAI-compatible base has it;
     # the prompt-only engine protocols built on this class do not.
     supports_tools = False
+    # What the server at the URL should be; a 404/405/501 without an API error says it is not.
+    api = "an OpenAI-compatible"
 
     def __init__(
         self,
@@ -283,10 +315,12 @@ class HttpEndpoint:
             if self._client is None:
                 import httpx
 
+                trust_env = not is_loopback(self.base_url)
                 self._client = httpx.Client(
                     timeout=httpx.Timeout(self.timeout, connect=min(10.0, self.timeout)),
                     # Proxies from the environment apply to online services, never to 127.0.0.1.
-                    trust_env=not is_loopback(self.base_url),
+                    trust_env=trust_env,
+                    verify=_ssl_context(trust_env),
                 )
             return self._client
 
@@ -349,6 +383,8 @@ class HttpEndpoint:
                 retry_after=retry_after,
                 model=model,
                 key_source=self.key_source,
+                url=url,
+                api=self.api,
             )
             retryable = response.status_code in RETRY_STATUS and error.kind in (
                 "rate_limit",
@@ -409,6 +445,15 @@ class HttpEndpoint:
                     self.name, 200, self.redact(data), codes=self.error_codes, model=model
                 )
             yield event
+
+
+@functools.lru_cache(maxsize=2)
+def _ssl_context(trust_env: bool):
+    """One TLS context per process: building one loads the CA bundle (~0.1 s), and lz makes a
+    client per endpoint (chat, embed, rerank, each step of a recipe)."""
+    import httpx
+
+    return httpx.create_ssl_context(trust_env=trust_env)
 
 
 def is_loopback(url: str) -> bool:

@@ -41,9 +41,11 @@ def _http_url(value: str) -> str:
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError("not an http(s) URL (e.g. http://127.0.0.1:8000/v1)")
     try:
-        parts.port  # noqa: B018 - raises for a port outside 0-65535
+        port = parts.port  # raises for a port outside 0-65535
     except ValueError:
-        raise ValueError("its port is not in 1-65535") from None
+        port = 0
+    if port == 0:
+        raise ValueError("its port is not in 1-65535")
     return value
 
 

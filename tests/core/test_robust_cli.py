@@ -93,6 +93,88 @@ def test_a_host_that_does_not_resolve_is_refused(lz_home):
     one_line_error(lz("serve", "smollm2-135m-instruct", "--host", "999.1.1.1"), "--host", "999.1.1.1")
 
 
+def test_an_empty_target_or_prompt_is_refused_and_starts_nothing(lz_home):
+    # An unset shell variable (`lz chat "$T" hi`) must not mean "the default", which deploys a model.
+    one_line_error(lz("chat", "", "hi"), "the target is empty")
+    one_line_error(lz("serve", ""), "the target is empty")
+    one_line_error(lz("chat", "", input=""), "nothing to ask", "PROMPT")
+    one_line_error(lz("doctor", "--only", ""), "--only names no check", "checks: config")
+    assert lz("deploy", "ls", "--json", check=0).stdout.count('"name"') == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (("chat", "hi", "--temperature", "nan"), "'nan' is not a finite number"),
+        (("chat", "hi", "--top-p", "1e400"), "'1e400' is not a finite number"),
+        (("doctor", "--timeout", "99999999999999999999"), "is too large"),
+        (("logs", "list", "--limit", "99999999999999999999"), "is too large"),
+    ],
+)
+def test_numbers_no_option_means_are_refused_at_the_door(lz_home, capsys, args, needle):
+    from tests.core.test_fuzz_flags import run_in_process  # in-process: the parse is all there is
+
+    code, output = run_in_process(list(args), capsys)
+    assert code == 2 and "Traceback" not in output, output
+    assert needle in output
+
+
+def test_an_id_beyond_64_bits_is_just_not_found(lz_home):
+    one_line_error(lz("logs", "show", "99999999999999999999"), "no logged exchange")
+
+
+def test_a_url_with_an_impossible_port_is_refused_before_any_request(lz_home):
+    proc = lz("chat", "http://127.0.0.1:99999/v1", "hi")
+    one_line_error(proc, "http://127.0.0.1:99999/v1", "its port is not in 1-65535")
+    assert "retry" not in proc.stderr
+
+
+@pytest.fixture
+def web_server():
+    """A real HTTP server that is not an API: Python's file server (501 for POST, HTML pages)."""
+    import functools
+    import http.server
+    import threading
+
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=os.getcwd())
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize("stream", [True, False])
+def test_a_url_that_is_no_openai_server_says_so_in_one_line(lz_home, web_server, stream):
+    proc = lz("chat", f"{web_server}/v1", "hi", *(() if stream else ("--no-stream",)))
+    line = one_line_error(
+        proc, f"{web_server}/v1/chat/completions is not an OpenAI-compatible endpoint", "HTTP 501", "/v1"
+    )
+    assert "<" not in line and "retry" not in proc.stderr
+
+
+def test_k8s_dry_run_without_the_kubernetes_extra_is_an_install_hint(lz_home, tmp_path):
+    # What an environment without the extra looks like to Python: `import kubernetes` fails.
+    blocker = tmp_path / "blocked"
+    blocker.mkdir()
+    (blocker / "kubernetes.py").write_text("raise ModuleNotFoundError(\"No module named 'kubernetes'\")\n")
+    path = os.pathsep.join([str(blocker), os.environ.get("PYTHONPATH", "")])
+    proc = lz("deploy", "smollm2-135m-instruct", "--launcher", "k8s", "--dry-run", env={"PYTHONPATH": path})
+    one_line_error(proc, "the k8s launcher needs the kubernetes client", "pip install 'lazycli[k8s]'")
+
+
+def test_an_offline_modelscope_download_fails_fast_in_one_line_and_leaves_no_dir(lz_home):
+    from lazycli.fsutil import free_port
+
+    endpoint = f"http://127.0.0.1:{free_port()}"  # nothing listens: what "offline" looks like
+    proc = lz(
+        "download", "qwen2.5-0.5b-instruct", "--source", "modelscope", env={"MODELSCOPE_ENDPOINT": endpoint}
+    )
+    one_line_error(proc, f"cannot reach {endpoint}", "Connection refused", "run again")
+    assert "WARNING" not in proc.stderr and "retry" not in proc.stderr
+    assert not list((lz_home / "cache").rglob("*Qwen2.5-0.5B*"))
+
+
 # --- recipes: validation checks what a run would check ------------------------------------------
 
 

@@ -115,6 +115,8 @@ def test_dead_process_shows_exit_code_in_ls_and_restart_brings_it_back(standin_e
             time.sleep(0.2)
         assert listed["status"] == "completed" or (listed["status"] == "failed" and listed["exit_code"])
         assert "exit" in lz("deploy", "ls", check=0).stdout  # the table shows the exit code
+        chat = lz("chat", "r", "hi", env=standin_env)  # the hint names the verb that brings it back
+        assert chat.returncode == 2 and "start it again: `lz deploy restart r`" in chat.stderr, chat.stderr
         again = json.loads(lz("deploy", "restart", "r", "--json", env=standin_env, check=0).stdout)
         assert again["name"] == "r" and again["status"] == "running" and again["pid"] != row["pid"]
         assert again["engine"] == "lmdeploy"

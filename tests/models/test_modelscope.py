@@ -36,6 +36,7 @@ def fake_ms(monkeypatch):
         return target
 
     monkeypatch.setattr(ms_module, "snapshot_download", fake)
+    monkeypatch.setattr(download, "_check_reachable", lambda endpoint: None)  # the fake is the hub
     return calls
 
 
@@ -71,6 +72,7 @@ def test_revision_is_passed_and_failures_are_user_errors(fake_ms):
         download.download(ref, source="modelscope", revision="v1.0.0")
     assert fake_ms[0]["revision"] == "v1.0.0"
     assert local.read_marker(local.cache_dir_for("modelscope", "broken/model")) is None
+    assert not local.cache_dir_for("modelscope", "broken/model").exists()  # no empty model dir left
     assert "run again" in info.value.hint
 
 

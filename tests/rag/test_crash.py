@@ -59,9 +59,12 @@ def test_kill_9_at_several_points_then_rerun_equals_clean_build(tmp_path, lz_hom
     # search-data build).
     for files_done, delay in ((4, 0.05), (FILES // 2, 0.2), (FILES, 0.0)):
         proc = _start(docs, env)
-        kills += _kill_when(proc, lz_home, files_done, delay)
+        killed = _kill_when(proc, lz_home, files_done, delay)
+        kills += killed
         proc.stdout.close()
         proc.stderr.close()
+        if killed and files_done == FILES // 2:
+            _info_shows_the_committed_part(env, _done_files(lz_home))
     assert kills >= 2, "the runs finished before they could be killed: the test proves nothing"
 
     final = subprocess.run(
@@ -86,3 +89,20 @@ def test_kill_9_at_several_points_then_rerun_equals_clean_build(tmp_path, lz_hom
         os.environ["LAZYCLI_HOME"] = str(lz_home)
     hits = retrieve("kb", "waggle dance", retrievers=("bm25",))
     assert hits and "waggle" in hits[0]["text"]
+
+
+def _info_shows_the_committed_part(env: dict, committed: int) -> None:
+    """After a kill, `lz index info` counts what is committed, and that part is searchable."""
+    import json
+
+    def lz(*args):
+        proc = subprocess.run(
+            [sys.executable, "-m", "lazycli", *args], env=env, capture_output=True, text=True
+        )
+        assert proc.returncode == 0, proc.stderr
+        return json.loads(proc.stdout)
+
+    info = lz("index", "info", "kb", "--json")
+    assert committed > 0 and info["files"] == committed and info["chunks"] > 0
+    hits = lz("rag", "--index", "kb", "--retrieve-only", "--json", "Note")["results"]
+    assert hits

@@ -124,7 +124,12 @@ def test_rag_stack_deploys_two_models_and_serves_chat_and_embeddings(home):
         base,
         _,
     ):
-        assert deployments(home)["all-minilm-l6-v2"] == "running"
+        assert deployments(home)["rag-stack-embed"] == "running"
+        # The index is embedded by that deployment (its server logs the requests), not in-process.
+        info = json.loads(lz("index", "info", "rag-stack-docs", "--json", env=_env(home), check=0).stdout)
+        assert info["embed"] == "rag-stack-embed" and info["chunks"] > 0
+        log = lz("deploy", "logs", "rag-stack-embed", env=_env(home), check=0).stdout
+        assert "POST /v1/embeddings" in log
         client = openai.OpenAI(base_url=base + "/v1", api_key="unused", max_retries=0, timeout=300)
         vectors = client.embeddings.create(model="rag-stack", input=["hello", "world"]).data
         assert len(vectors) == 2 and len(vectors[0].embedding) == 384  # all-MiniLM-L6-v2

@@ -76,6 +76,7 @@ def test_64_concurrent_streams_all_complete(server):
     ("path", "body", "status", "code"),
     [
         ("/v1/chat/completions", b'{"messages": [', 400, "json_invalid"),
+        ("/v1/chat/completions", b'{"messages": [{"role": "user", "content": "\xff"}]}', 400, "json_invalid"),
         ("/v1/chat/completions", b'{"model": "standin"}', 422, "invalid_value"),
         ("/v1/chat/completions", b'{"messages": []}', 422, "invalid_value"),
         ("/v1/chat/completions", b'{"messages": [{"role": "wizard", "content": "x"}]}', 422, "invalid_value"),

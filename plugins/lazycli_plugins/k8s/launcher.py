@@ -92,8 +92,21 @@ def _seconds(limit: str) -> int:
     return (int(days) if days else 0) * 86400 + h * 3600 + m * 60 + s
 
 
+def _models():
+    """`kubernetes.client` (API models and calls), or one line saying how to install it."""
+    try:
+        from kubernetes import client
+    except ImportError:
+        raise LzError(
+            "the k8s launcher needs the kubernetes client, which is not installed",
+            hint="pip install 'lazycli[k8s]'",
+        ) from None
+    return client
+
+
 def _client():
     """The kubernetes client, configured from KUBECONFIG/~/.kube/config or the in-cluster account."""
+    _models()
     from kubernetes import client, config
     from kubernetes.config.config_exception import ConfigException
 
@@ -127,7 +140,7 @@ class K8sLauncher:
     ) -> list[Any]:
         """The API objects submit creates, as kubernetes client models, in creation order
         (`strict=False`, for --dry-run, shows an unset image as <k8s_image>)."""
-        from kubernetes import client
+        client = _models()
 
         image = resources.extra.get("image") or _settings().image or (None if strict else "<k8s_image>")
         if not image:
@@ -216,7 +229,7 @@ class K8sLauncher:
         return objects
 
     def _requirements(self, resources: Resources):
-        from kubernetes import client
+        client = _models()
 
         limits: dict[str, str] = {}
         requests: dict[str, str] = {}
@@ -231,7 +244,7 @@ class K8sLauncher:
         return client.V1ResourceRequirements(limits=limits or None, requests=requests or None)
 
     def describe(self, argv: list[str], resources: Resources, env: dict[str, str], log_path=None) -> str:
-        from kubernetes import client
+        client = _models()
 
         name = _k8s_name(log_path)
         namespace = resources.extra.get("namespace") or _settings().namespace

@@ -610,35 +610,64 @@ def ms_snapshot_kwargs(the_plan: dict, target: Path) -> dict:
 
 def _download_ms(ref: ModelRef, the_plan: dict, *, progress: bool) -> dict:
     """ModelScope through its own client (which verifies sha256 per file itself); lz adds the marker."""
-    try:
-        from modelscope.hub.snapshot_download import snapshot_download
-    except ImportError:
-        raise LzError(
-            "the modelscope client is not installed", hint="pip install 'lazycli[modelscope]'"
-        ) from None
+    import importlib.util
+
+    if importlib.util.find_spec("modelscope") is None:
+        raise LzError("the modelscope client is not installed", hint="pip install 'lazycli[modelscope]'")
     target = Path(the_plan["target_dir"])
     if local.read_marker(target):
         return _ms_summary(ref, the_plan, target, already=True)
+    _check_reachable(the_plan["endpoint"])  # the client retries for half a minute before it says
+    from modelscope.hub.snapshot_download import snapshot_download  # slow: only once it can be used
+
     (target / local.READY_MARKER).unlink(missing_ok=True)
+    created = not target.exists()
     target.mkdir(parents=True, exist_ok=True)
     try:
         with _quiet_client(not progress):
             # The token goes as an argument (never argv or logs); MODELSCOPE_ENDPOINT picks the server.
             snapshot_download(**ms_snapshot_kwargs(the_plan, target), token=_ms_token())
     except Exception as exc:  # the client raises plain exceptions; name the repo and keep the cause
+        if created and not _ms_files(target):  # nothing to resume from: leave no empty model dir
+            shutil.rmtree(target, ignore_errors=True)
         if isinstance(exc, LzError):
             raise
         raise LzError(
             f"modelscope download of {the_plan['repo_id']} failed: {_ms_reason(exc)}",
             hint="run again to resume; for private models `lz keys set modelscope`",
         ) from None
-    files = {
-        str(p.relative_to(target)): {"size": p.stat().st_size}
+    files = {name: {"size": size} for name, size in _ms_files(target).items()}
+    _write_marker(target, the_plan, "", files)
+    return _ms_summary(ref, the_plan, target, already=False)
+
+
+def _ms_files(target: Path) -> dict[str, int]:
+    """The model's files in a ModelScope download dir (not the client's bookkeeping): name → size."""
+    return {
+        str(p.relative_to(target)): p.stat().st_size
         for p in sorted(target.rglob("*"))
         if p.is_file() and p.relative_to(target).parts[0] not in MS_BOOKKEEPING
     }
-    _write_marker(target, the_plan, "", files)
-    return _ms_summary(ref, the_plan, target, already=False)
+
+
+def _check_reachable(endpoint: str, timeout: float = 5.0) -> None:
+    """Fail in seconds when the hub's host does not resolve or take a connection (offline, a typo
+    in MODELSCOPE_DOMAIN). Behind a proxy the client's own connection is the only test."""
+    import socket
+    from urllib.parse import urlsplit
+
+    if any(os.environ.get(v) for v in ("https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY")):
+        return
+    parts = urlsplit(endpoint)
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        socket.create_connection((parts.hostname or "", port), timeout=timeout).close()
+    except (OSError, ValueError) as exc:
+        why = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+        raise LzError(
+            f"cannot reach {endpoint} ({why})",
+            hint="check the network (or MODELSCOPE_DOMAIN / MODELSCOPE_ENDPOINT); run again to resume",
+        ) from None
 
 
 def _ms_reason(exc: Exception) -> str:
@@ -659,7 +688,7 @@ def _quiet_client(quiet: bool):
 
     logger = logging.getLogger("modelscope_hub")
     level = logger.level
-    logger.setLevel(logging.WARNING)
+    logger.setLevel(logging.ERROR)  # its retry warnings too: lz reports the outcome in one line
     try:
         # tqdm resolves sys.stderr when a bar is created (TQDM_DISABLE is read only at tqdm's import).
         with open(os.devnull, "w") as sink, contextlib.redirect_stderr(sink):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import typer
 import typer.main
 from typer.core import TyperGroup
@@ -12,8 +14,50 @@ from lazycli.console import options
 
 
 def _to_command(obj):
-    """A verb module's `app` (a typer app) as a command of the same click flavour as the root."""
-    return typer.main.get_command(obj) if isinstance(obj, typer.Typer) else obj
+    """A verb module's `app` (a typer app) as a command of the same click flavour as the root,
+    its numbers checked once for every verb (see `_checked_numbers`)."""
+    command = typer.main.get_command(obj) if isinstance(obj, typer.Typer) else obj
+    _checked_numbers(command)
+    return command
+
+
+# No float flag of lz means more (seconds, rates, sampling values); a timeout beyond it overflows
+# the clock (`time.monotonic() + t`), a temperature beyond it is a typo.
+MAX_FLOAT = 1e9
+
+
+class _FiniteNumber:
+    """A number flag's type that also refuses what no lz option means: nan and ±inf (they break
+    JSON request bodies and comparisons), floats beyond MAX_FLOAT and integers beyond 64 bits
+    (SQLite cannot bind them)."""
+
+    def convert(self, value, param, ctx):
+        number = super().convert(value, param, ctx)
+        if isinstance(number, float) and not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        if isinstance(number, float) and abs(number) > MAX_FLOAT:
+            self.fail(f"{value!r} is too large (at most {MAX_FLOAT:g}).", param, ctx)
+        if isinstance(number, int) and not -(2**63) <= number < 2**63:
+            self.fail(f"{value!r} is too large.", param, ctx)
+        return number
+
+
+_CHECKED: dict[type, type] = {}
+
+
+def _checked_numbers(command) -> None:
+    """Give every int/float parameter of `command` (and of its sub-commands) a `_FiniteNumber`
+    type: one check at the door instead of one per verb."""
+    from typer._click.types import FloatParamType, IntParamType
+
+    for param in getattr(command, "params", ()):
+        kind = type(param.type)
+        if issubclass(kind, (IntParamType, FloatParamType)) and not issubclass(kind, _FiniteNumber):
+            if kind not in _CHECKED:
+                _CHECKED[kind] = type(kind.__name__, (_FiniteNumber, kind), {})
+            param.type.__class__ = _CHECKED[kind]  # same fields, one more check
+    for sub in (getattr(command, "commands", None) or {}).values():
+        _checked_numbers(sub)
 
 
 class LazyGroup(TyperGroup):

@@ -165,9 +165,10 @@ def chat(
     if piped:
         prompt = f"{prompt}\n\n{piped}" if prompt else piped
     interactive = prompt is None and is_tty(sys.stdin)
-    if prompt is None and not interactive:
+    if (prompt is None and not interactive) or (prompt is not None and not prompt.strip()):
         raise LzError(
-            "nothing to ask: no PROMPT and stdin is empty", hint='lz chat "question", or pipe text in'
+            "nothing to ask: the PROMPT is missing or empty, and so is stdin",
+            hint='lz chat "question", or pipe text in',
         )
     from lazycli import settings
     from lazycli.client import resolve_target

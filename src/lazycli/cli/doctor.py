@@ -55,7 +55,13 @@ def doctor(
 
 
 def _names(values: list[str]) -> tuple[str, ...]:
-    return tuple(name.strip() for value in values for name in value.split(",") if name.strip())
+    names = tuple(name.strip() for value in values for name in value.split(",") if name.strip())
+    if values and not names:  # `--only ""` (an unset variable) must not mean every check, models and all
+        from lazycli import doctor as checks
+        from lazycli.errors import LzError
+
+        raise LzError("--only names no check", hint=f"checks: {', '.join(s.name for s in checks.steps())}")
+    return names
 
 
 class _Progress:

@@ -192,6 +192,9 @@ def info(
 
     row = _public(manifest.require(name))
     entries = manifest.files(name)
+    # From the per-file entries, which each commit updates: right even when a run was killed.
+    done = [e for e in entries.values() if e.hash]
+    row["files"], row["chunks"] = len(done), sum(e.chunks or 0 for e in done)
     row["pending"] = sorted(p for p, e in entries.items() if e.hash is None)
     row["disk_bytes"] = sum(f.stat().st_size for f in Path(row["path"]).rglob("*") if f.is_file())
     if files:

@@ -73,6 +73,8 @@ def _first(value: Any) -> Any:
 class LightLLM(HttpEndpoint):
     """LightLLM's own API: /generate and /generate_stream."""
 
+    api = "a LightLLM"
+
     def __init__(self, name: str, base_url: str, *, template: str | None = None, **kwargs: Any) -> None:
         super().__init__(name, base_url, **kwargs)
         self.template = template
@@ -134,6 +136,8 @@ def _strip_stops(text: str, stops: list[str]) -> str:
 class VLLMGenerate(HttpEndpoint):
     """vLLM's legacy demo API server: /generate, whose text includes the prompt."""
 
+    api = "a vLLM /generate"
+
     def __init__(self, name: str, base_url: str, *, template: str | None = None, **kwargs: Any) -> None:
         super().__init__(name, base_url, **kwargs)
         self.template = template
@@ -183,6 +187,8 @@ class VLLMGenerate(HttpEndpoint):
 
 class LMDeployInteractive(HttpEndpoint):
     """LMDeploy's /v1/chat/interactive, used statelessly (interactive_mode false, full messages)."""
+
+    api = "an LMDeploy"
 
     def _body(self, messages: list[dict], options: dict, stream: bool) -> dict:
         body: dict[str, Any] = {"prompt": messages, "interactive_mode": False, "stream": stream}

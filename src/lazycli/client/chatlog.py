@@ -283,7 +283,7 @@ def get_log(ident: str) -> list[dict[str, Any]]:
     conversation id (oldest first)."""
     if ident == "last":
         return _rows("SELECT * FROM chat_logs ORDER BY id DESC LIMIT 1")
-    if ident.isdigit():
+    if ident.isascii() and ident.isdigit() and int(ident) < 2**63:  # SQLite ids are 64-bit
         found = _rows("SELECT * FROM chat_logs WHERE id = ?", (int(ident),))
         if found:
             return found

@@ -154,6 +154,9 @@ def _running_model(name: str, *, model: str | None) -> ChatClient:
 def for_url(
     url: str, *, protocol: str | None = "openai", model: str | None = None, template: str | None = None
 ):
+    from lazycli.settings import HttpUrl, check_value
+
+    check_value(HttpUrl, url, "the target URL")  # a port such as 99999 fails here, not as "refused"
     backend = _backend(protocol or "openai", url, name=url, template=template)
     model = model or _first_model(backend) or "default"
     if hasattr(backend, "default_embed_model"):

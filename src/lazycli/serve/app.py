@@ -240,6 +240,8 @@ def create_app(backend: Any, limits: Limits | None = None, recorder: trace.Recor
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException):
         # Starlette's own errors (a body that is not UTF-8, 404, 405) in the OpenAI error shape too.
+        if exc.status_code == 400 and exc.detail == "There was an error parsing the body":  # not UTF-8
+            return error(400, "request body is not UTF-8 JSON", "invalid_request_error", "json_invalid")
         return error(exc.status_code, str(exc.detail), "invalid_request_error", headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
