@@ -12,7 +12,7 @@ Other parts (rag, serve, recipes) call only `resolve_target(...)` and the `ChatC
     done = llm.complete(messages, tools=[schema], tool_choice="auto")
     done.tool_calls                                     # [ToolCall(id, name, arguments)], streamed too
 
-A backend speaks one wire protocol (`lazycli.providers.OpenAICompatible` for the OpenAI API, the
+A backend speaks one wire protocol (`lazycli.client.http.OpenAICompatible` for the OpenAI API, the
 adapters in `lazycli.client.adapters` for LightLLM / vLLM's demo server / LMDeploy); `ChatClient`
 adds timing, option cleaning and the `last` completion. This module stays light: httpx is imported
 by the backends when they send their first request.

@@ -1,4 +1,4 @@
-"""Adapters for engines with their own wire protocol (the OpenAI one is `lazycli.providers`).
+"""Adapters for engines with their own wire protocol (the OpenAI one is `lazycli.client.http`).
 
 - LightLLM: POST /generate {"inputs", "parameters": {max_new_tokens, temperature, top_p,
   stop_sequences, do_sample}} → {"generated_text": [..], "count_output_tokens", "finish_reason",
@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from lazycli.client import KNOWN_OPTIONS, Chunk, Completion
-from lazycli.providers import HttpEndpoint, ProviderError
+from lazycli.client.http import HttpEndpoint, ProviderError
 
 # --- chat templates for prompt-only protocols ----------------------------------------------------
 

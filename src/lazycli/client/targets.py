@@ -229,7 +229,7 @@ def _default(announce: Callable[[str], None], model: str | None, *, start: bool)
 
 def _backend(protocol: str, url: str, *, name: str, template: str | None = None, served: str | None = None):
     if protocol == "openai":
-        from lazycli.providers import OpenAICompatible
+        from lazycli.client.http import OpenAICompatible
 
         # A self-hosted server (lz's embed engine, vLLM, llama.cpp…) serves /v1/embeddings and
         # /v1/rerank for the one model it runs: that model is the default for both.
