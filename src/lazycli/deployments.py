@@ -32,7 +32,7 @@ from lazycli.launchers import FINISHED, PORT_PLACEHOLDER, Job, Resources, Status
 LOG_TAIL_LINES = 20
 HEALTH_PROBE_INTERVAL_S = 0.05  # keeps "engine healthy → lz says ready" well under 0.5 s
 ORPHAN_PENDING_S = 120.0  # a row with no job this long after it was reserved: its lz process died
-ACTIVE = (Status.PENDING, Status.STARTING, Status.RUNNING, Status.UNKNOWN)
+ACTIVE = tuple(s for s in Status if s.active)  # pending, starting, running, unknown
 
 
 class DeployError(LzError):

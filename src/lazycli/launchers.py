@@ -36,6 +36,16 @@ class Status(enum.StrEnum):
     def finished(self) -> bool:
         return self in FINISHED
 
+    @property
+    def active(self) -> bool:
+        """Not finished: it holds its name (a new deploy or job of that name is refused)."""
+        return self not in FINISHED
+
+    @property
+    def reachable(self) -> bool:
+        """Worth sending a request to: started, and not known to have ended."""
+        return self in (Status.STARTING, Status.RUNNING, Status.UNKNOWN)
+
 
 FINISHED = frozenset(
     {

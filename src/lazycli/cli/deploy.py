@@ -14,6 +14,7 @@ import typer
 
 from lazycli.cli._groups import DefaultCommandGroup
 from lazycli.console import console, err_console, is_tty, note, options, print_json, want_json
+from lazycli.launchers import Status
 
 RAW_EXTRA = "lz_raw_extra"
 
@@ -327,7 +328,7 @@ def _print_plan(plan: dict, json_: bool) -> None:
 
 def _status_text(row: dict) -> str:
     status = row["status"]
-    if row.get("exit_code") is not None and status not in ("running", "starting"):
+    if row.get("exit_code") is not None and Status(status).finished:
         return f"{status} (exit {row['exit_code']})"
     return status
 

@@ -20,6 +20,7 @@ from typing import Any
 from lazycli.client import ChatClient
 from lazycli.console import note
 from lazycli.errors import LzError, did_you_mean
+from lazycli.launchers import Status
 
 BUNDLED_MODEL = "smollm2-135m-instruct"
 _SCHEMES = {"lightllm": "lightllm", "vllm": "vllm-generate", "lmdeploy": "lmdeploy", "openai": "openai"}
@@ -167,7 +168,7 @@ def for_url(
 def for_deployment(row: dict, *, model: str | None = None) -> ChatClient:
     name = row.get("name") or "?"
     status = str(row.get("status") or "")
-    if status and status not in ("running", "starting", "unknown"):
+    if status and not Status(status).reachable:
         raise LzError(
             f"deployment {name!r} is {status}, not running",
             hint=f"`lz deploy logs {name}` shows why; start it again: `lz deploy restart {name}`",

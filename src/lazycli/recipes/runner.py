@@ -150,10 +150,12 @@ def _deploy_request(spec: schema.ModelSpec):
 
 
 def _running(spec: schema.ModelSpec) -> dict | None:
+    from lazycli.launchers import Status
+
     deployments = _deployments()
     if spec.name:
         row = deployments.get(spec.name)
-        return row if row and str(row.get("status")) == "running" else None
+        return row if row and Status(row["status"]) is Status.RUNNING else None
     return deployments.find_running(spec.model)
 
 
