@@ -65,3 +65,19 @@ def test_an_app_server_on_the_real_slurm_answers_and_stops_with_its_job(lz_home)
     squeue = [shutil.which("squeue") or "squeue", "-h", "-j", row["job_id"]]
     assert subprocess.run(squeue, capture_output=True, text=True).stdout.strip() == ""
     assert _rows()["cb"]["status"] == "cancelled"
+
+
+@pytest.mark.slurm
+@pytest.mark.integration
+def test_lz_run_deploys_every_model_of_the_recipe_through_the_launcher(lz_home):
+    why = slurm_up()
+    if why:
+        pytest.skip(why)
+    try:
+        out = json.loads(lz("run", RECIPE, "--launcher", "slurm", "--json", "Say hi", check=0).stdout)
+        assert str(out["output"]).strip()
+        [row] = _rows().values()
+        assert row["launcher"] == "slurm" and row["status"] == "running" and row["job_id"].isdigit()
+        assert out["results"]["models"]["llm"]["launcher"] == "slurm"
+    finally:
+        lz("deploy", "stop", "--all", check=0)

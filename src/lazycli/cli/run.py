@@ -21,6 +21,9 @@ def run(
     eval_: bool = typer.Option(
         False, "--eval", help="Score the app on the QA set of the recipe's eval table."
     ),
+    launcher: str | None = typer.Option(
+        None, "--launcher", "-l", help="Deploy every model of the recipe through this launcher (slurm, …)."
+    ),
 ) -> None:
     """Run a recipe: validate it, print the plan, deploy (or reuse) its models, build (or update) its
     indexes, run its steps, then run its app once on INPUT, or open a chat REPL on a terminal.
@@ -34,12 +37,19 @@ def run(
       lz run recipes/rag.toml --set app.steps.0.steps.0.topk=5 --json "question"
       echo "question" | lz run recipes/rag.toml -
       lz run my-recipe.toml --eval --json            # score the app on its eval QA set
+      lz run recipes/rag.toml --launcher slurm "q"   # its models deployed through Slurm
     """
     from lazycli import recipes
     from lazycli.console import is_tty, print_json, want_json
 
     as_json = want_json(json_)
     loaded = recipes.load(recipe, set_)
+    if launcher is not None:  # every sub-service on one launcher: the same as --set models.K.launcher=L
+        from lazycli.plugins import registry
+
+        registry().get("launchers", launcher)  # an unknown one is one line before anything starts
+        moved = [f"models.{key}.launcher={launcher}" for key in loaded.spec.models]
+        loaded = recipes.load(recipe, [*set_, *moved])
     actions = recipes.plan(loaded)
     if dry_run:
         if as_json:
