@@ -25,6 +25,12 @@ OPTIONS = dict(
         option("enable_prefix_caching", "--enable-prefix-caching", bool, "reuse KV cache across requests"),
         option("pipeline_parallel_size", "--pipeline-parallel-size", int, "pipeline stages"),
         option("tensor_parallel_size", "--tensor-parallel-size", int, "GPUs per model (default: --gpus)"),
+        option(
+            "distributed_executor_backend",
+            "--distributed-executor-backend",
+            str,
+            "ray | mp (multi-node: ray)",
+        ),
         option("tokenizer", "--tokenizer", str, "tokenizer name or path"),
         option("chat_template", "--chat-template", str, "chat template file or string"),
         option("seed", "--seed", int, "random seed"),
@@ -37,6 +43,10 @@ OPTIONS = dict(
 
 def _tail(req: EngineRequest) -> list[str]:
     options = dict(req.options)
+    if req.distributed:  # --nodes N: tensor parallel inside a node, pipeline parallel across nodes
+        options.setdefault("tensor_parallel_size", max(1, req.gpus // req.nodes))
+        options.setdefault("pipeline_parallel_size", req.nodes)
+        options.setdefault("distributed_executor_backend", "ray")
     options.setdefault("tensor_parallel_size", max(1, req.gpus))
     return render_flags(options, OPTIONS, style="dash") + list(req.extra_args)
 
@@ -75,6 +85,7 @@ def lazycli_engines():
     yield EngineSpec(
         name="vllm",
         argv=argv,
+        multi_node=True,
         model_types=("llm", "vlm"),
         formats=("hf",),
         health_path="/health",

@@ -61,6 +61,7 @@ class DeployRequest:
     force_set: bool = False  # pass unknown engine options through unchecked
     extra_args: tuple[str, ...] = ()
     resources: Resources | None = None
+    nodes: int | None = None  # given: a multi-node deployment (a Ray cluster over the allocation)
 
     @classmethod
     def from_row(cls, row: dict) -> DeployRequest:
@@ -75,6 +76,7 @@ class DeployRequest:
             options=row.get("options") or {},
             force_set=True,
             extra_args=tuple(row.get("extra_args") or ()),
+            nodes=row.get("nodes"),
         )
 
 
@@ -97,6 +99,7 @@ class Plan:
     resources: Resources
     env: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    nodes: int | None = None  # a multi-node deployment over this many nodes
 
     @property
     def request(self) -> EngineRequest:
@@ -109,6 +112,8 @@ class Plan:
             options=self.options,
             extra_args=tuple(self.extra_args),
             model_type=self.model_type,
+            nodes=self.nodes or 1,
+            distributed=self.nodes is not None,
         )
 
     def argv(self) -> list[str]:
@@ -165,6 +170,8 @@ def plan(request: DeployRequest) -> Plan:
     launcher_name = launcher or current.default_launcher
     launcher_obj = registry().get("launchers", launcher_name).factory()
     res = dataclasses.replace(resources, gpus=gpus) if resources else Resources(gpus=gpus)
+    if request.nodes is not None:
+        res = _multi_node(request.nodes, gpus, spec, launcher_name, launcher_obj, ref, res, notes)
     if name is not None:
         _check_name(name)
     return Plan(
@@ -183,9 +190,55 @@ def plan(request: DeployRequest) -> Plan:
         options=checked,
         extra_args=list(request.extra_args),
         resources=res,
+        nodes=request.nodes,
         env={"PYTHONUNBUFFERED": "1"},  # engine logs reach the file as they happen (log tail on failure)
         notes=notes,
     )
+
+
+def _multi_node(nodes, gpus, spec, launcher_name, launcher, ref, res: Resources, notes) -> Resources:
+    """Resources for one model over `nodes` nodes (`gpus` in all), or one line saying why not."""
+    if nodes < 1:
+        raise LzError(f"--nodes {nodes}: at least 1", hint="--nodes 2 --gpus 16 spreads a model over 2 nodes")
+    if not spec.multi_node:
+        from lazycli.plugins import registry
+
+        capable = ", ".join(n for n, s in registry().all("engines").items() if s.multi_node) or "none"
+        raise LzError(f"engine {spec.name} serves a model on one node only", hint=f"--nodes needs: {capable}")
+    if not getattr(launcher, "multi_node", False):
+        raise LzError(f"launcher {launcher_name} runs jobs on one node", hint="use --launcher slurm")
+    if gpus % nodes:  # 0 GPUs: CPU nodes (vLLM's CPU backend)
+        per = -(-gpus // nodes)  # rounded up
+        raise LzError(
+            f"--gpus {gpus} does not divide across --nodes {nodes}: every node runs the same number of GPUs",
+            hint=f"--gpus is the total: e.g. --gpus {per * nodes} for {per} per node",
+        )
+    _check_memory(ref, gpus, nodes)
+    per_node = gpus // nodes
+    notes.append(
+        f"{nodes} node(s) x {per_node} GPU(s): tensor parallel {per_node} inside a node, pipeline parallel "
+        f"{nodes} across nodes, over a Ray cluster the job starts (override: --set tensor_parallel_size=…, "
+        "pipeline_parallel_size=…)"
+    )
+    return dataclasses.replace(res, nodes=nodes, gpus=per_node, cluster="ray")
+
+
+def _check_memory(ref, gpus: int, nodes: int) -> None:
+    """Weights in 16-bit plus 20% (KV cache, activations) must fit the GPUs asked for."""
+    from lazycli import settings
+
+    if not ref.params_b or gpus == 0:
+        return
+    per_gpu = settings.get().gpu_memory_gb
+    need_gb = ref.params_b * 2 * 1.2
+    need = int(-(-need_gb // (per_gpu * 0.9)))  # gpu_memory_utilization 0.9, rounded up
+    need = -(-need // nodes) * nodes  # the same number on every node
+    if gpus < need:
+        raise LzError(
+            f"{ref.name} ({ref.params_b:g}B parameters) needs about {need_gb:.0f} GB in 16-bit: at least "
+            f"{need} GPUs of {per_gpu:g} GB, and --gpus is {gpus}",
+            hint=f"ask for --gpus {need} or more (or set gpu_memory_gb to your GPUs' size)",
+        )
 
 
 def _check_fits(spec: EngineSpec, ref) -> None:
@@ -249,12 +302,13 @@ def _reserve(p: Plan) -> dict:
         db.execute(
             """INSERT INTO deployments (name, model, model_path, engine, launcher, status, protocol,
                    served_name, health_path, gpus, port, port_pinned, created_at, updated_at,
-                   options_json, extra_args_json)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                   options_json, extra_args_json, nodes)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             (
                 name, p.model, str(p.model_path) if p.model_path else None, p.engine.name, p.launcher_name,
                 Status.PENDING.value, p.engine.protocol, p.served_name, p.engine.health_path, p.gpus,
                 p.port, int(p.port is not None), now, now, json.dumps(p.options), json.dumps(p.extra_args),
+                p.nodes,
             ),
         )  # fmt: skip
         return _row(db, name)

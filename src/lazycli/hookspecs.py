@@ -56,6 +56,8 @@ class EngineRequest:
     options: Mapping[str, Any] = field(default_factory=dict)
     extra_args: Sequence[str] = ()
     model_type: str = "llm"
+    nodes: int = 1  # > 1, or asked for with --nodes: a multi-node deployment (a Ray cluster under it)
+    distributed: bool = False  # --nodes was given: the engine spreads over the cluster
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,7 @@ class EngineSpec:
     needs_gpu: bool = False
     concurrency: int = 0  # requests it runs at once (0: unknown); `lz serve` queues the rest itself
     crash_hint: str = ""  # what to do when the engine dies by a signal (a crash, not a user error)
+    multi_node: bool = False  # serves one model across nodes (`lz deploy … --nodes N`)
 
 
 @dataclass(frozen=True)

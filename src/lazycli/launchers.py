@@ -70,6 +70,9 @@ class Resources:
     memory: str | None = None  # e.g. "16G"
     time_limit: str | None = None  # e.g. "04:00:00"
     partition: str | None = None
+    # "ray": the job starts a Ray cluster over its nodes first (head on the first, a worker on each
+    # other) and runs its command on the head with RAY_ADDRESS set; launchers with `multi_node`.
+    cluster: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -205,6 +208,29 @@ _PICK_PORT = (
 )
 
 
+# A Ray cluster over a multi-node job (Resources.cluster == "ray"), the shape of Ray's own Slurm
+# guide: the head on the job's first node (where the batch script runs), a worker on every other node
+# (one `srun` step each), then the command runs on the head with RAY_ADDRESS set (vLLM's ray executor
+# reads it). `ray` is LAZYCLI_RAY_BIN when set (Ray lives in its own venv), else the one on PATH.
+RAY_CLUSTER = """\
+RAY=${LAZYCLI_RAY_BIN:-ray}
+mapfile -t LZ_NODES < <(scontrol show hostnames "$SLURM_JOB_NODELIST")
+LZ_HEAD_IP=${LAZYCLI_NODE_HOST:-$(hostname -I 2>/dev/null | awk '{print $1}')}
+LZ_RAY_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("", 0)); print(s.getsockname()[1])')
+export RAY_ADDRESS="$LZ_HEAD_IP:$LZ_RAY_PORT"
+echo "lz: ray head on ${LZ_NODES[0]} at $RAY_ADDRESS, ${#LZ_NODES[@]} node(s)"
+"$RAY" start --head --node-ip-address="$LZ_HEAD_IP" --port="$LZ_RAY_PORT" --block &
+for _ in $(seq 1 120); do "$RAY" status --address="$RAY_ADDRESS" >/dev/null 2>&1 && break; sleep 1; done
+for node in "${LZ_NODES[@]:1}"; do
+  srun --nodes=1 --ntasks=1 -w "$node" "$RAY" start --address="$RAY_ADDRESS" --block &
+done
+for _ in $(seq 1 120); do
+  up=$("$RAY" status --address="$RAY_ADDRESS" 2>/dev/null | grep -c ' node_')
+  [ "$up" -ge "${#LZ_NODES[@]}" ] && break
+  sleep 1
+done"""
+
+
 def wrapper_script(
     argv: list[str], *, host_expr: str = "$(hostname)", preamble: str = "", one_line: bool = False
 ) -> str:
@@ -227,7 +253,7 @@ def env_names(env: dict[str, str]) -> str:
 def resources_text(resources: Resources) -> str:
     """One line describing what a job asks for, for `--dry-run`."""
     parts = [f"nodes={resources.nodes}", f"gpus={resources.gpus}"]
-    for key in ("cpus", "memory", "time_limit", "partition"):
+    for key in ("cpus", "memory", "time_limit", "partition", "cluster"):
         value = getattr(resources, key)
         if value is not None:
             parts.append(f"{key}={value}")

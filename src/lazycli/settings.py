@@ -131,6 +131,7 @@ class CoreSettings(BaseSettings):
     default_engine: str = Field("auto", description="Engine used when --engine is not given")
     default_launcher: str = Field("local", description="Launcher used when --launcher is not given")
     deploy_timeout: float = Field(300.0, gt=0, description="Seconds to wait for an engine to turn healthy")
+    gpu_memory_gb: float = Field(80.0, gt=0, description="Memory of one GPU, for sizing multi-node deploys")
     # chat
     default_target: str | None = Field(None, description="Target of `lz chat` when none is given")
     chat_log: bool = Field(True, description="Log conversations to the state database")

@@ -310,3 +310,9 @@ def m008_jobs(db: sqlite3.Connection) -> None:
             ended_at REAL
         )"""
     )
+
+
+@migration
+def m009_deployment_nodes(db: sqlite3.Connection) -> None:
+    """`lz deploy … --nodes N`: a multi-node deployment keeps its node count (restart needs it)."""
+    db.execute("ALTER TABLE deployments ADD COLUMN nodes INTEGER")

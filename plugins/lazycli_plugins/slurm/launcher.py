@@ -18,6 +18,7 @@ from pathlib import Path
 from lazycli.errors import LzError
 from lazycli.fsutil import atomic_write_text
 from lazycli.launchers import (
+    RAY_CLUSTER,
     Job,
     Resources,
     Status,
@@ -116,6 +117,7 @@ def _exit_code(value: str | None) -> int | None:
 
 class SlurmLauncher:
     name = NAME
+    multi_node = True  # --nodes N: one allocation, a Ray cluster over it when Resources.cluster asks
 
     # --- the job script ---------------------------------------------------------------------
 
@@ -158,7 +160,8 @@ class SlurmLauncher:
         """The complete job script sbatch receives."""
         header = ["#!/bin/bash"] + [f"#SBATCH {opt}" for opt in self.directives(resources, log_path)]
         header.append("# written by lz; the job picks its port on the node and prints it below")
-        body = wrapper_script(argv, host_expr="${SLURMD_NODENAME:-$(hostname)}")
+        preamble = RAY_CLUSTER if resources.cluster == "ray" else ""
+        body = wrapper_script(argv, host_expr="${SLURMD_NODENAME:-$(hostname)}", preamble=preamble)
         return "\n".join(header) + "\n" + body
 
     def script_path(self, log_path: Path) -> Path:

@@ -62,7 +62,10 @@ def start(
     port: int | None = typer.Option(
         None, "--port", "-p", callback=lambda v: _check_port(v), help="Pin the port (default: a free one)."
     ),
-    gpus: int = typer.Option(0, "--gpus", min=0, help="GPUs; > 1 means tensor parallel."),
+    gpus: int = typer.Option(0, "--gpus", min=0, help="GPUs (in all, with --nodes); > 1: tensor parallel."),
+    nodes: int | None = typer.Option(
+        None, "--nodes", help="Spread the model over N nodes (vllm on slurm: a Ray cluster in the job)."
+    ),
     set_: list[str] = typer.Option([], "--set", help="Engine option key=value (checked); repeatable."),
     force_set: bool = typer.Option(False, "--force-set", help="Pass unknown --set keys through unchecked."),
     timeout: float | None = typer.Option(
@@ -83,6 +86,7 @@ def start(
       lz deploy smollm2-135m-instruct
       lz deploy smollm2-135m-instruct --name tiny --port 8011 --set n_ctx=2048
       lz deploy qwen2-1.5b --engine lmdeploy --gpus 4 --dry-run
+      lz deploy qwen2-72b-instruct --engine vllm --launcher slurm --nodes 2 --gpus 16 --dry-run
       lz deploy ./my-model.gguf -- --chat_format chatml
     """
     from lazycli import deployments, engines
@@ -90,7 +94,7 @@ def start(
     extra = ctx.meta.get(RAW_EXTRA, [])
     request = deployments.DeployRequest(
         model, engine=engine, launcher=launcher, name=name, port=port, gpus=gpus,
-        options=engines.parse_set(set_), force_set=force_set, extra_args=tuple(extra),
+        options=engines.parse_set(set_), force_set=force_set, extra_args=tuple(extra), nodes=nodes,
     )  # fmt: skip
     if dry_run:
         _print_plan(deployments.plan(request).describe(), json_)
