@@ -37,7 +37,7 @@ class Action:
     """One line of the plan."""
 
     id: str  # models.llm | indexes.kb | steps.0
-    action: str  # deploy | reuse | provider | local | index | download | run
+    action: str  # deploy | reuse | provider | url | local | index | download | run
     detail: str
     command: list[str] | None = None  # the equivalent `lz …` command line
     argv: list[str] | None = None  # the process it starts (engine argv), when known
@@ -91,6 +91,8 @@ def _plan_one(loaded: LoadedRecipe, rid: str, *, probe_deploys: bool) -> Action:
 def _plan_model(rid: str, spec: schema.ModelSpec, *, probe: bool) -> Action:
     if spec.provider:
         return Action(rid, "provider", f"call {spec.provider}:{spec.model} (nothing deployed)")
+    if spec.url:
+        return Action(rid, "url", f"use the server at {spec.url} (nothing deployed)")
     if not spec.deploy:
         return Action(
             rid,
@@ -266,6 +268,8 @@ def _execute_one(run: Run, rid: str, *, progress: bool) -> dict[str, Any]:
 def _run_model(run: Run, key: str, spec: schema.ModelSpec) -> dict[str, Any]:
     if spec.provider:
         return _provider_result(spec)
+    if spec.url:  # served elsewhere (a cluster Service, a shared server): talk to it as it is
+        return {"target": spec.url, "model": spec.model, "url": spec.url, "reused": True}
     if not spec.deploy:
         from lazycli import catalog
 

@@ -26,6 +26,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from lazycli.settings import HttpUrl
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
@@ -51,6 +53,10 @@ class ModelSpec(_Strict):
     options: dict[str, Any] = Field(default_factory=dict, description="Engine options (as `lz deploy --set`)")
     timeout: float | None = Field(None, gt=0, description="Seconds to wait for the engine to turn healthy")
     deploy: bool = Field(True, description="false: only make sure the model is on disk (e.g. an embedder)")
+    url: HttpUrl | None = Field(
+        None,
+        description="An OpenAI-compatible server already serving it (a cluster Service): nothing deployed",
+    )
 
 
 class IndexSpec(_Strict):
