@@ -39,6 +39,10 @@ VERBS: dict[str, tuple[str, str]] = {
     "engines": ("lazycli.cli.engines", "Managed environments for engines and finetuners: install, ls, rm."),
     "launch": ("lazycli.cli.launch", "Run any command on a launcher (local, slurm, …) as a tracked job."),
     "jobs": ("lazycli.cli.jobs", "Jobs started with lz launch: ls, status, logs (-f), cancel."),
+    "pack": (
+        "lazycli.cli.pack",
+        "A Dockerfile and Kubernetes manifests for a recipe's app on a cluster.",
+    ),
 }
 
 EPILOG = """\b
