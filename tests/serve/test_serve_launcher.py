@@ -14,12 +14,13 @@ from tests.conftest import REPO, lz
 from tests.launchers.conftest import slurm_up
 
 RECIPE = str(REPO / "recipes" / "chatbot.toml")
+RAG = str(REPO / "recipes" / "rag.toml")
 
 
-def _answer(url: str) -> str:
+def _answer(url: str, model: str = "chatbot") -> str:
     client = openai.OpenAI(base_url=url, api_key="unused", max_retries=0, timeout=120)
     reply = client.chat.completions.create(
-        model="chatbot", messages=[{"role": "user", "content": "Say hi"}], max_tokens=8
+        model=model, messages=[{"role": "user", "content": "What causes tides?"}], max_tokens=8
     )
     return reply.choices[0].message.content
 
@@ -56,10 +57,11 @@ def test_an_app_server_on_the_real_slurm_answers_and_stops_with_its_job(lz_home)
     why = slurm_up()
     if why:
         pytest.skip(why)
-    row = json.loads(lz("serve", RECIPE, "--launcher", "slurm", "--name", "cb", "--json", check=0).stdout)
+    args = ["serve", RAG, "--launcher", "slurm", "--detach", "--name", "cb", "--json"]
+    row = json.loads(lz(*args, check=0).stdout)
     try:
-        assert row["launcher"] == "slurm" and row["job_id"].isdigit()
-        assert _answer(row["url"]).strip()
+        assert row["launcher"] == "slurm" and row["job_id"].isdigit() and row["served_name"] == "rag"
+        assert _answer(row["url"], "rag").strip()
     finally:
         lz("deploy", "stop", "--all", check=0)
     squeue = [shutil.which("squeue") or "squeue", "-h", "-j", row["job_id"]]
