@@ -53,3 +53,18 @@ def test_a_real_llamacpp_judge_scores_every_row_and_a_rerun_calls_no_model(tmp_p
     second = json.loads(lz(*args, check=0).stdout)
     assert second["model_calls"] == 0 and second["cache_hits"] == 2
     assert (second["rows"][0]["output"], second["rows"][0]["scores"]) == (row["output"], row["scores"])
+
+
+def test_the_judge_sees_the_part_of_a_long_passage_the_answer_comes_from_within_its_budget():
+    from lazycli.eval.judge import evidence
+    from lazycli.rag.splitter import count_tokens
+
+    filler = "\n\n".join(
+        f"Paragraph {i} talks about deployment logs and engines at length." for i in range(80)
+    )
+    deep = "Set base_url in the [endpoints.NAME] table of config.toml."
+    passages = [filler + "\n\n" + deep + "\n\n" + filler, filler]
+    shown = evidence(passages, "Use the [endpoints.NAME] table with its base_url.", budget=200)
+    assert len(shown) == 2 and deep in shown[0]
+    assert sum(count_tokens(p) for p in shown) <= 200 + 10
+    assert evidence(["short passage"], "anything") == ["short passage"]  # whole when it fits

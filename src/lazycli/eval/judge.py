@@ -18,6 +18,9 @@ from dataclasses import dataclass
 
 SYSTEM = "You are a strict grader. Reply with one JSON object and nothing else."
 PARAMS = {"temperature": 0.0, "max_tokens": 300}
+# The passages shown to the judge, at most (prefill is the cost of a local judge: 1,500 tokens took
+# 11 s with SmolLM2 here, and five whole passages overflowed its 4,096-token window).
+CONTEXT_TOKENS = 1200
 MAX_CLAIMS = 12  # more sentences than this are judged in MAX_CLAIMS groups: one verdict each
 
 
@@ -119,10 +122,39 @@ def claims(answer: str) -> list[str]:
     return [" ".join(found[i : i + size]) for i in range(0, len(found), size)]
 
 
+def evidence(contexts: list[str], about: str, budget: int = CONTEXT_TOKENS) -> list[str]:
+    """`contexts` within `budget` tokens: whole when they fit, else from each passage (an equal
+    share) the paragraphs, list items and table rows sharing most words with `about` (the answer,
+    or the reference statements), kept in their order. A quote lifted from deep in a passage is
+    then still in front of the judge, which a cut at each passage's start would drop."""
+    from lazycli.rag.prompt import _blocks, _trim, _units, _words
+    from lazycli.rag.splitter import count_tokens
+
+    if sum(count_tokens(c) for c in contexts) <= budget:
+        return contexts
+    wanted = _words(about)
+    share = max(32, budget // len(contexts))
+    out = []
+    for text in contexts:
+        units = [u for b in _blocks(text) for u in _units(b)] or [text]
+        ranked = sorted(range(len(units)), key=lambda i: -len(_words(units[i]) & wanted))
+        keep, used = set(), 0
+        for i in ranked:
+            cost = count_tokens(units[i])
+            if keep and used + cost > share:
+                continue
+            keep.add(i)
+            used += cost
+        out.append(_trim("\n\n".join(units[i] for i in sorted(keep)), share))
+    return out
+
+
 def build(metric: str, row, answer: str, contexts: list[str]) -> Prompt:
     """The judge prompt for one metric and row (a JudgeError when the row lacks what it needs)."""
     if metric in ("faithfulness", "context-recall", "context-precision") and not contexts:
         raise JudgeError(f"{metric}: no context (the target retrieved nothing and the row has no 'context')")
+    about = answer if metric == "faithfulness" else " ".join([row.q, *reference_statements(row)])
+    contexts = evidence(contexts, about)
     if metric == "faithfulness":
         said = claims(answer)
         user = (
