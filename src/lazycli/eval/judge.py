@@ -18,9 +18,11 @@ from dataclasses import dataclass
 
 SYSTEM = "You are a strict grader. Reply with one JSON object and nothing else."
 PARAMS = {"temperature": 0.0, "max_tokens": 300}
-# The passages shown to the judge, at most (prefill is the cost of a local judge: 1,500 tokens took
-# 11 s with SmolLM2 here, and five whole passages overflowed its 4,096-token window).
-CONTEXT_TOKENS = 1200
+# The passages shown to the judge, at most (prefill is the cost of a local judge: 1,400 tokens took
+# 50 s with SmolLM2 on the shared 2-core machine, and five whole passages overflowed its 4,096-token
+# window). The parts kept are those sharing most words with what is judged, so 600 is enough for
+# a 64-token answer under a 120-token quote.
+CONTEXT_TOKENS = 600
 MAX_CLAIMS = 12  # more sentences than this are judged in MAX_CLAIMS groups: one verdict each
 
 
