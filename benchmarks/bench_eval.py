@@ -116,8 +116,8 @@ CANDIDATES = [
 def lz_cli(*args: str, env: dict) -> str:
     import subprocess
 
-    proc = subprocess.run([sys.executable, "-c", "from lazycli.cli import main; main()", *args], env=env, text=True,
-                          capture_output=True, check=False)  # fmt: skip
+    argv = [sys.executable, "-c", "from lazycli.cli import main; main()", *args]
+    proc = subprocess.run(argv, env=env, text=True, capture_output=True, check=False)
     if proc.returncode != 0:
         raise SystemExit(f"lz {' '.join(args)} failed:\n{proc.stderr[-2000:]}")
     return proc.stdout

@@ -49,7 +49,7 @@ STYLES = {
         Style("extract", None, quote=True, help="quote the best passage with its citation; no model call"),
     )
 }
-DEFAULT_STYLE = "quote"
+DEFAULT_STYLE = "focused"  # chosen with lz eval: see docs/eval.md
 
 
 def check_style(name: str) -> str:
