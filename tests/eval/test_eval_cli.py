@@ -74,6 +74,11 @@ def test_scores_rows_and_a_warm_rerun_calls_no_model(tmp_path, standin):
     # The Hamlet answer has two claims, one of them (1850) not in the context: faithfulness 1/2.
     assert [r["scores"]["faithfulness"] for r in first["rows"]] == [1.0, 0.5, 1.0]
     assert first["aggregates"]["faithfulness"]["mean"] == pytest.approx(0.8333, abs=1e-4)
+    # A URL judge gets each reply's JSON schema (llama.cpp turns it into a grammar): one verdict a claim.
+    hamlet = next(r["body"] for r in standin.requests if r["kind"] == "judge" and "1850" in str(r["body"]))
+    verdicts = hamlet["response_format"]["schema"]["properties"]["verdicts"]
+    assert hamlet["response_format"]["type"] == "json_object"
+    assert verdicts["minItems"] == 2 == verdicts["maxItems"]
     low, high = first["aggregates"]["all-facts"]["ci95"]
     assert low < 2 / 3 < high  # a Wilson interval around 2/3 over 3 rows
     assert first["model_calls"] == 3 + 6 and standin.count() == 9
@@ -198,7 +203,8 @@ def test_show_prompts_prints_every_judge_prompt():
     proc = lz("eval", "--data", "x.jsonl", "--show-prompts", check=0)
     for name in ("faithfulness", "answer-relevancy", "context-recall", "context-precision"):
         assert f"=== {name} ===" in proc.stdout
-    assert '{"claims": <integer>, "supported": <integer>}' in proc.stdout
+    assert "Statements:\n[1] {claim 1}.\n[2] {claim 2}." in proc.stdout  # lz splits the answer
+    assert '{"verdicts": [<2 values, each 0 or 1>]}' in proc.stdout
 
 
 def test_a_killed_run_resumes_from_its_cache(tmp_path, standin, lz_home):

@@ -202,7 +202,7 @@ def _show_prompts(chosen) -> None:
     names = [m.name for m in chosen if m.kind == JUDGED] or [n for n, m in FIXED.items() if m.kind == JUDGED]
     row = Row(q="{question}", facts=["{fact 1}", "{fact 2}"])
     for name in names:
-        prompt = judging.build(name, row, "{answer}", ["{passage 1}", "{passage 2}"])
+        prompt = judging.build(name, row, "{claim 1}. {claim 2}.", ["{passage 1}", "{passage 2}"])
         print(f"=== {name} ===")
         for message in prompt.messages():
             print(f"[{message['role']}]\n{message['content']}")

@@ -185,8 +185,9 @@ def to_text(report: Report, width: int = 100) -> str:
         ci = f"{_cell(a.low)}–{_cell(a.high)}" if a.mean is not None else ""
         lines.append(f"{a.metric:<20} {_cell(a.mean):>6}  {ci:<13} {a.n:>4} {a.errors:>6}")
     t = timing(report.results)
+    ttft = "n/a (not streamed)" if t["ttft_s"] is None else f"{_cell(t['ttft_s'])} s"
     lines.append(
-        f"{len(report.results)} rows; time to first token {_cell(t['ttft_s'])} s, latency "
+        f"{len(report.results)} rows; time to first token {ttft}, latency "
         f"{_cell(t['latency_s'])} s; model calls {report.calls}, cache hits {report.cache_hits}"
     )
     return "\n".join(lines) + "\n"

@@ -47,19 +47,31 @@ class Judge:
     """A judge target's cached calls and the parsing of its replies."""
 
     def __init__(self, target: str, cache: CallCache) -> None:
+        from lazycli.client import targets as client_targets
+
         self.target = target
         self.client = CachedClient(target, cache)
+        # llama.cpp (what lz deploys locally) turns a response_format schema into a grammar; a
+        # provider's API may refuse the extra key, so it gets the prompt alone.
+        self.constrained = client_targets.kind_of(target) in ("deployment", "model", "url")
+
+    def params(self, prompt: judging.Prompt) -> dict:
+        params = dict(judging.PARAMS)
+        if self.constrained:
+            params["response_format"] = prompt.response_format()
+        return params
 
     def score(self, metric: str, row, output: Output) -> float:
         contexts = [c["text"] for c in output.contexts] or list(row.context)
         prompt = judging.build(metric, row, output.text, contexts)
-        n_items = len(judging.reference_statements(row)) if metric == "context-recall" else len(contexts)
+        if metric == "faithfulness" and prompt.n_items == 0:
+            return 1.0  # no claim (an empty answer): nothing unsupported was said; no call
 
         def parse(value: dict) -> float:
-            return judging.score(prompt, value["text"], n_items=n_items)
+            return judging.score(prompt, value["text"])
 
         # A reply that does not parse raises before it is stored: the rerun asks again.
-        value, _cached = self.client.call(prompt.messages(), dict(judging.PARAMS), check=parse)
+        value, _cached = self.client.call(prompt.messages(), self.params(prompt), check=parse)
         return parse(value)
 
 

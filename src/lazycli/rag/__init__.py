@@ -6,7 +6,7 @@ Other parts call only these (heavy modules are imported when called):
     retrieve(index, query, *, retrievers=("cosine", "bm25"), topk=5, fusion="rrf", rerank=None,
              groups=None) -> list[dict]       # {"source", "file", "score", "text", "group", ...}
     answer(index, question, *, llm=None, stream=True, **kw)   # AnswerStream, or the result dict
-    evaluate(index, qa, *, ks=(1, 5, 10), **retrieve_kw) -> dict   # n, recall@k, mrr, ndcg@10
+    evaluate(index, qa, *, ks=(1, 5, 10), **retrieve_kw) -> dict   # n, hit@k, recall@k, mrr, ndcg@10
     Index(name)                                # an opened index for many queries (REPL, sweeps)
 """
 
@@ -36,9 +36,18 @@ def answer(index, question, *, llm=None, stream=True, **kw):
 
 
 def evaluate(index, qa, *, ks=(1, 5, 10), **kw) -> dict:
-    from lazycli.rag.metrics import evaluate as _evaluate
+    """Retrieval metrics over `qa` ({"q", "sources"} dicts), as `lz rag eval --json` prints them:
+    hit@k and source recall@k for each k, mrr, ndcg@10 (lazycli.eval computes them)."""
+    from lazycli import eval as lzeval
+    from lazycli.eval import data, metrics, targets
 
-    return _evaluate(index, qa, ks=ks, **kw)
+    rows = [data.parse_row(record, f"qa[{n}]", n) for n, record in enumerate(qa, start=1)]
+    names = [f"{kind}@{k}" for k in sorted(set(ks)) for kind in ("hit", "recall")] + ["mrr", "ndcg@10"]
+    chosen = metrics.parse(names)
+    metrics.check_rows(chosen, rows, "qa")
+    target = targets.RetrievalTarget(getattr(index, "name", index), topk=max([*ks, 10]), search=kw)
+    report = lzeval.evaluate(target, rows, chosen, cache=lzeval.CallCache(enabled=False))
+    return {"n": len(rows)} | {a.metric: round(a.mean, 4) for a in report.aggregates if a.mean is not None}
 
 
 def __getattr__(name):

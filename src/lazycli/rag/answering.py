@@ -109,7 +109,7 @@ def prepare(
         options["max_tokens"] = DEFAULT_MAX_TOKENS
     if options.get("temperature") is None:
         options["temperature"] = DEFAULT_TEMPERATURE
-    messages = prompt.messages(question, results, context_tokens, style)
+    messages = prompt.messages(question, results, context_tokens, style, quote_tokens)
     return AnswerStream(client, question, results, messages, options, style=style, quote_tokens=quote_tokens)
 
 
