@@ -1,0 +1,83 @@
+"""Media engines that run on a CPU with models shipped inside wheels (no hub download):
+
+- `espeak`: text-to-speech (tts) with eSpeak NG → POST /v1/audio/speech
+- `pocketsphinx`: speech-to-text (stt) with CMU PocketSphinx → POST /v1/audio/transcriptions
+- `rapidocr`: OCR with PP-OCR ONNX models → POST /v1/ocr
+
+Each runs `python -m lazycli_plugins.media.server --backend NAME …` (see server.py for the wire).
+Install them with `pip install 'lazycli[media]'`.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from lazycli.engines import module_available, option, render_flags
+from lazycli.hookspecs import EngineRequest, EngineSpec, hookimpl
+
+INSTALL_HINT = "pip install 'lazycli[media]'"
+_SERVER_MODULES = ("fastapi", "uvicorn", "numpy")
+
+VOICE = dict([option("voice", "--voice", str, "default voice: alloy, nova, echo, … or an eSpeak voice")])
+THREADS = dict([option("threads", "--threads", int, "onnxruntime threads")])
+LIMITS = dict(
+    [
+        option("max_audio_mb", "--max-audio-mb", float, "largest audio upload in MiB (default 25)"),
+        option("max_image_mb", "--max-image-mb", float, "largest image upload in MiB (default 20)"),
+    ]
+)
+
+
+def _argv(backend: str, known: dict):
+    def argv(req: EngineRequest) -> list[str]:
+        head = [
+            sys.executable, "-m", "lazycli_plugins.media.server",
+            "--backend", backend,
+            "--model", str(req.model_path),
+            "--served-name", req.served_name,
+            "--host", req.host,
+            "--port", str(req.port),
+        ]  # fmt: skip
+        return head + render_flags(req.options, known, style="dash") + list(req.extra_args)
+
+    return argv
+
+
+def _installed(*modules: str):
+    return lambda: all(module_available(m) for m in (*_SERVER_MODULES, *modules))
+
+
+@hookimpl
+def lazycli_engines():
+    tts_options = {**VOICE, **LIMITS}
+    yield EngineSpec(
+        name="espeak",
+        argv=_argv("espeak", tts_options),
+        model_types=("tts",),
+        formats=("espeak",),
+        options=tts_options,
+        is_installed=_installed("espeakng_loader"),
+        install_hint=INSTALL_HINT,
+        description="eSpeak NG text-to-speech on CPU: /v1/audio/speech (WAV)",
+    )
+    yield EngineSpec(
+        name="pocketsphinx",
+        argv=_argv("pocketsphinx", LIMITS),
+        model_types=("stt",),
+        formats=("pocketsphinx",),
+        options=LIMITS,
+        is_installed=_installed("pocketsphinx"),
+        install_hint=INSTALL_HINT,
+        description="CMU PocketSphinx speech recognition on CPU: /v1/audio/transcriptions (WAV)",
+    )
+    ocr_options = {**THREADS, **LIMITS}
+    yield EngineSpec(
+        name="rapidocr",
+        argv=_argv("rapidocr", ocr_options),
+        model_types=("ocr",),
+        formats=("onnx",),
+        options=ocr_options,
+        is_installed=_installed("rapidocr", "onnxruntime", "PIL"),
+        install_hint=INSTALL_HINT,
+        description="RapidOCR (PP-OCR ONNX) on CPU: /v1/ocr",
+    )
