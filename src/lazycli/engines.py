@@ -137,7 +137,7 @@ def choose_media_engine(
         return Choice(spec.name, f"{model_type} model in {model_format} format → {spec.name} (not installed)")
     if fits:
         raise LzError(
-            f"{fits[0].name} serves {model_type} models in {model_format} format but needs a GPU, and none is here",
+            f"{fits[0].name} serves {model_type} models ({model_format}) but needs a GPU, and none is here",
             hint="deploy on a GPU machine (--launcher slurm) or pick a CPU model from `lz models`",
         )
     raise LzError(

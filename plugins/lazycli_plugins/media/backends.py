@@ -79,7 +79,8 @@ class Espeak:
         self.lib.espeak_SetParameter(_RATE, max(80, min(450, round(BASE_RATE * speed))), 0)
         self._samples = array.array("h")
         encoded = text.encode("utf-8")
-        status = self.lib.espeak_Synth(encoded, len(encoded) + 1, 0, _POS_CHARACTER, 0, _CHARS_UTF8, None, None)
+        size = len(encoded) + 1
+        status = self.lib.espeak_Synth(encoded, size, 0, _POS_CHARACTER, 0, _CHARS_UTF8, None, None)
         self.lib.espeak_Synchronize()
         if status != 0:
             raise RuntimeError(f"eSpeak NG failed to synthesise (status {status})")

@@ -32,7 +32,7 @@ MAX_TEXT = 4096  # characters per /v1/audio/speech request, as OpenAI's
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="lazycli_plugins.media.server", description=__doc__.splitlines()[0])
     parser.add_argument("--backend", required=True, choices=sorted(BACKENDS))
-    parser.add_argument("--model", default=None, help="model folder (default: the one in the backend's wheel)")
+    parser.add_argument("--model", default=None, help="model folder (default: the wheel's)")
     parser.add_argument("--served-name", default=None, help="model name reported to clients")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
@@ -180,7 +180,8 @@ def build_app(backend, args: argparse.Namespace):
             upload = parse_form(raw, content_type).get("file")
             if upload is None:
                 return error(400, "no 'file' field in the upload (send the image as -F file=@page.png)")
-            blob = from_bytes(upload.data, kind="image", name=upload.filename or "file", limit=limits["image"])
+            name = upload.filename or "file"
+            blob = from_bytes(upload.data, kind="image", name=name, limit=limits["image"])
         else:
             body = _loads(raw)
             image = body.get("image")
@@ -191,7 +192,7 @@ def build_app(backend, args: argparse.Namespace):
             else:
                 blob = from_bytes(_b64(image), kind="image", name="image", limit=limits["image"])
         if blob.mime == "application/pdf":
-            raise MediaError("PDF pages must be sent as images", hint="render each page to PNG first", status=415)
+            raise MediaError("PDF pages must be sent as images", hint="render each page to PNG", status=415)
         lines = await run(backend.read, blob.data, blob.name)
         return {
             "model": served,
@@ -226,7 +227,7 @@ def _b64(text: str) -> bytes:
     try:
         return base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
-        raise MediaError("'image' is neither a data URL nor valid base64", hint="encode the file again") from None
+        raise MediaError("'image' is neither a data URL nor base64", hint="encode the file again") from None
 
 
 def main(argv: list[str] | None = None) -> None:

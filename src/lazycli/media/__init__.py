@@ -153,7 +153,7 @@ def decode_data_url(value: str, *, kind: str, limit: int | None = None, name: st
     try:
         data = base64.b64decode(payload, validate=True)
     except (binascii.Error, ValueError):
-        raise MediaError(f"{name}: the base64 in the data URL is corrupt", hint="encode the file again") from None
+        raise MediaError(f"{name}: the data URL's base64 is corrupt", hint="encode the file again") from None
     return from_bytes(data, kind=kind, name=name, limit=limit)
 
 
