@@ -33,7 +33,7 @@ VOICES = {
     "fable": "en-gb-x-rp",
 }
 DEFAULT_VOICE = "alloy"
-BASE_RATE = 150  # eSpeak words per minute at speed 1.0 (its own default, 175, is hard to follow)
+BASE_RATE = 140  # eSpeak words per minute at speed 1.0 (its own 175 is too fast for PocketSphinx)
 
 # espeak_AUDIO_OUTPUT and flags from speak_lib.h
 _SYNCHRONOUS = 2

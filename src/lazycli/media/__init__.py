@@ -118,12 +118,12 @@ def from_bytes(data: bytes, *, kind: str, name: str = "upload", limit: int | Non
     mime = sniff(data)
     if mime is None:
         raise MediaError(
-            f"{name}: not a {kind} file lz knows (its bytes match no {kind} format)",
+            f"{name}: not {_a(kind)} file lz knows (its bytes match no {kind} format)",
             hint="audio: WAV, FLAC, OGG, MP3; images: PNG, JPEG, GIF, BMP, TIFF, WebP, PDF",
             status=415 if _looks_binary(data) else 400,
         )
     if not mime.startswith(kind) and not (kind == "image" and mime == "application/pdf"):
-        raise MediaError(f"{name}: expected {kind}, got {mime}", hint=f"give a {kind} file", status=415)
+        raise MediaError(f"{name}: expected {kind}, got {mime}", hint=f"give {_a(kind)} file", status=415)
     return Blob(data=data, mime=mime, name=name)
 
 
@@ -165,7 +165,7 @@ def load(value: str | Path, *, kind: str, limit: int | None = None, base: Path |
     if base is not None and not path.is_absolute():
         path = base / path
     if not path.is_file():
-        raise MediaError(f"no {kind} file at {path}", hint="check the path")
+        raise MediaError(f"no {kind} file at {path}", hint="check the path", status=404)
     cap = limit_for(kind, limit)
     size = path.stat().st_size
     if size > cap:
@@ -175,6 +175,10 @@ def load(value: str | Path, *, kind: str, limit: int | None = None, base: Path |
             status=413,
         )
     return from_bytes(path.read_bytes(), kind=kind, name=str(path), limit=limit)
+
+
+def _a(kind: str) -> str:
+    return f"an {kind}" if kind[0] in "aeiou" else f"a {kind}"
 
 
 def _looks_binary(data: bytes) -> bool:
@@ -187,3 +191,25 @@ def _size(n: int) -> str:
     if n >= 1024:
         return f"{n / 1024:.0f} KiB"
     return f"{n} B"
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write `data` to `path` so a reader sees the old file or the new one, never half of one."""
+    import os
+    import tempfile
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
