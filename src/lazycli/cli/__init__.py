@@ -27,7 +27,7 @@ VERBS: dict[str, tuple[str, str]] = {
     "models": ("lazycli.cli.models", "The model catalogue and local models (ls, info, add, rm)."),
     "deploy": ("lazycli.cli.deploy", "Start model servers that outlive lz; ls, status, logs, stop, restart."),
     "chat": ("lazycli.cli.chat", "Chat with a deployment, model, provider[:model] or URL."),
-    "speak": ("lazycli.cli.speak", "Text to speech (WAV) with a tts model; the bundled eSpeak NG by default."),
+    "speak": ("lazycli.cli.speak", "Text to speech (WAV) with a tts model (default: the bundled eSpeak NG)."),
     "transcribe": ("lazycli.cli.transcribe", "Speech to text from an audio file with an stt model."),
     "ocr": ("lazycli.cli.ocr", "The text in an image, with an OCR model (the bundled PP-OCR by default)."),
     "logs": ("lazycli.cli.logs", "Exchanges and their traces: list (--bad, --since…), show, rate, export."),
