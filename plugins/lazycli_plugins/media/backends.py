@@ -16,6 +16,7 @@ from __future__ import annotations
 import array
 import ctypes
 import io
+import struct
 import wave
 from dataclasses import dataclass
 from pathlib import Path
@@ -117,7 +118,7 @@ def read_wav(data: bytes, name: str = "audio") -> Audio:
         with wave.open(io.BytesIO(data), "rb") as w:
             channels, width, rate = w.getnchannels(), w.getsampwidth(), w.getframerate()
             frames = w.readframes(w.getnframes())
-    except (wave.Error, EOFError) as exc:
+    except (wave.Error, EOFError, struct.error, ValueError, RuntimeError) as exc:  # RuntimeError: chunk
         raise MediaError(f"{name}: corrupt WAV file ({exc})", hint="send a PCM WAV file") from None
     if width not in (1, 2, 3, 4) or channels < 1 or rate < 4000:
         raise MediaError(f"{name}: unsupported WAV ({width * 8}-bit, {channels} ch, {rate} Hz)", status=415)

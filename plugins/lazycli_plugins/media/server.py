@@ -113,6 +113,14 @@ def build_app(backend, args: argparse.Namespace):
     async def _media_error(request: Request, exc: MediaError):
         return error(exc.status, str(exc))
 
+    @app.exception_handler(Exception)
+    async def _bug(request: Request, exc: Exception):
+        # A bug, not bad input: still JSON on the wire (its log has the traceback).
+        return JSONResponse(
+            {"error": {"message": f"{type(exc).__name__}: {exc}", "type": "internal_error", "code": 500}},
+            status_code=500,
+        )
+
     @app.get("/health")
     def health():
         return {"status": "ok", "model": served, "kind": kind, "backend": args.backend}
