@@ -153,6 +153,7 @@ class AppBackend:
     """A recipe's app: the last user message is the input, earlier messages the history."""
 
     kind = "app"
+    media: dict[str, str] = {}  # noqa: RUF012 - kind → deployment, set per instance by lz serve
 
     def __init__(
         self, name: str, app: Any, *, embed_target: str | None = None, description: str = ""
@@ -170,8 +171,9 @@ class AppBackend:
         last_user = max((i for i, m in enumerate(msgs) if m["role"] == "user"), default=None)
         if last_user is None:
             raise LzError("no user message to answer", hint="send at least one message with role 'user'")
+        history, opts = msgs[:last_user], dict(options)
         return msgs[last_user]["content"], Context(
-            input=msgs[last_user]["content"], history=msgs[:last_user], options=dict(options)
+            input=msgs[last_user]["content"], history=history, options=opts, local_files=False
         )
 
     def chat(self, messages: list[dict], options: dict) -> Reply:
@@ -188,7 +190,7 @@ class AppBackend:
         return StreamReply(self.app.stream(value, ctx), finish)
 
     def invoke(self, value: Any, options: dict) -> dict:
-        ctx = Context(input=value, options=dict(options))
+        ctx = Context(input=value, options=dict(options), local_files=False)
         out = self.app.run(value, ctx)
         result = {"output": out, "sources": list(ctx.sources)}
         if ctx.steps:  # an app with agents: their steps (thought, tool calls, results)
