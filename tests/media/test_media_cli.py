@@ -1,0 +1,115 @@
+"""`lz deploy` of the bundled media models (auto picks the media engine, offline), `lz speak`,
+`lz transcribe`, `lz ocr` and `lz serve MODEL` end to end, and bad files refused in one line with
+exit 2. The module shares one LAZYCLI_HOME so each engine starts once; it stops them all at the end."""
+
+from __future__ import annotations
+
+import io
+import json
+import wave
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import lz
+from tests.serve.conftest import lz_serve
+
+from .conftest import media_installed, render_text
+
+pytestmark = pytest.mark.integration
+if not all(media_installed(b) for b in ("espeak", "pocketsphinx", "rapidocr")):
+    pytest.skip("the media extra is not installed (pip install 'lazycli[media]')", allow_module_level=True)
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory):
+    path = tmp_path_factory.mktemp("lzhome-media")
+    yield path
+    lz("deploy", "stop", "--all", env={"LAZYCLI_HOME": str(path)}, timeout=120)
+
+
+def run(home: Path, *args: str, check: int | None = 0, timeout: float = 300):
+    return lz(*args, env={"LAZYCLI_HOME": str(home)}, check=check, timeout=timeout)
+
+
+def test_deploy_picks_media_engines_offline(home):
+    tts = json.loads(run(home, "deploy", "espeak-ng-en", "--json").stdout)
+    ocr = json.loads(run(home, "deploy", "pp-ocrv6-small", "--json").stdout)
+    assert (tts["engine"], ocr["engine"]) == ("espeak", "rapidocr")
+    assert httpx.get(tts["url"].removesuffix("/v1") + "/health").json()["kind"] == "tts"
+    rows = json.loads(run(home, "deploy", "ls", "--json").stdout)["deployments"]
+    listed = {r["name"]: r["status"] for r in rows}
+    assert listed == {"espeak-ng-en": "running", "pp-ocrv6-small": "running"}
+
+
+def test_speak_then_transcribe_from_the_shell(home, tmp_path):
+    out = tmp_path / "q.wav"
+    sentence = "please call me tomorrow morning"
+    meta = json.loads(run(home, "speak", sentence, "-o", str(out), "--json").stdout)
+    with wave.open(str(out), "rb") as w:
+        seconds = w.getnframes() / w.getframerate()
+        assert (w.getnchannels(), w.getsampwidth()) == (1, 2)
+    assert meta["seconds"] == pytest.approx(seconds, abs=0.01) and 1.0 < seconds < 6.0
+    # No stt deployment yet: lz transcribe starts the bundled PocketSphinx itself.
+    heard = run(home, "transcribe", str(out)).stdout.split()
+    assert sum(w in heard for w in sentence.split(" ")) >= 4, heard
+
+
+def test_ocr_from_the_shell(home, tmp_path):
+    page = tmp_path / "page.png"
+    page.write_bytes(render_text(["Quarterly report 2026", "Total 1234 units"]))
+    assert run(home, "ocr", str(page)).stdout.splitlines() == ["Quarterly report 2026", "Total 1234 units"]
+
+
+def test_bad_files_are_one_line_exit_2(home, tmp_path):
+    png = tmp_path / "page.png"
+    png.write_bytes(render_text(["x"]))
+    corrupt = tmp_path / "broken.png"
+    corrupt.write_bytes(png.read_bytes()[:60])
+    huge = tmp_path / "huge.png"
+    with open(huge, "wb") as fh:  # sparse: 21 MiB on paper, nothing on disk
+        fh.write(b"\x89PNG\r\n\x1a\n")
+        fh.truncate(21 * 1024 * 1024)
+    mp3 = tmp_path / "voice.mp3"
+    mp3.write_bytes(b"ID3\x04\x00\x00" + b"\x00" * 4000)
+    cases = [
+        (("transcribe", str(mp3)), "mp3 audio is not supported"),
+        (("transcribe", str(png)), "expected audio"),
+        (("ocr", str(huge)), "over the 20.0 MiB limit"),
+        (("ocr", str(corrupt)), "corrupt or unreadable image"),
+    ]
+    for args, words in cases:
+        proc = run(home, *args, check=2)
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1 and words in lines[0] and "Traceback" not in proc.stderr, proc.stderr
+    rows = json.loads(run(home, "deploy", "ls", "--json").stdout)["deployments"]
+    assert all(r["status"] == "running" for r in rows)
+
+
+def test_serve_a_tts_model_on_the_openai_path(home):
+    from openai import OpenAI
+
+    with lz_serve("espeak-ng-en", home=home) as (base, _proc):
+        client = OpenAI(base_url=base + "/v1", api_key="none", max_retries=0, timeout=60)
+        audio = client.audio.speech.create(model="espeak-ng-en", voice="nova", input="hello world").content
+        with wave.open(io.BytesIO(audio), "rb") as w:
+            assert w.getnframes() / w.getframerate() > 0.5
+        hi = {"messages": [{"role": "user", "content": "hi"}]}
+        chat = httpx.post(base + "/v1/chat/completions", json=hi)
+        assert chat.status_code == 400 and "/v1/audio/speech" in chat.json()["error"]["message"]
+        wrong = httpx.post(base + "/v1/audio/speech", json={"input": "hi", "response_format": "flac"})
+        assert wrong.status_code == 400 and "flac" in wrong.json()["error"]["message"]
+        assert httpx.get(base + "/health").status_code == 200
+
+
+def test_auto_never_picks_an_llm_engine_for_media_models():
+    from lazycli import engines
+
+    specs = engines.engine_specs()
+    for model_type, fmt, engine in (("tts", "espeak", "espeak"), ("stt", "pocketsphinx", "pocketsphinx")):
+        assert engines.choose_engine(model_type, fmt, gpus=4, specs=specs).engine == engine
+    assert engines.choose_engine("ocr", "onnx", gpus=0, specs=specs).engine == "rapidocr"
+    for model_type in ("sd", "tts", "stt", "ocr"):
+        with pytest.raises(engines.LzError, match=f"no engine serves {model_type} models in hf format"):
+            engines.choose_engine(model_type, "hf", gpus=4, specs=specs)
