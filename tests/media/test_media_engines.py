@@ -42,9 +42,7 @@ def _wav_facts(data: bytes) -> tuple[int, int, int, float, int]:
         )
 
 
-@pytest.mark.parametrize(
-    "sentence", ["one two three four five", "please call me tomorrow morning", "the weather is nice today"]
-)
+@pytest.mark.parametrize("sentence", ["one two three four five", "the weather is nice today"])
 def test_speech_round_trip_brings_the_words_back(tts_server, stt_server, sentence):
     wav = _speak(tts_server.url, sentence, response_format="wav")
     channels, width, rate, seconds, peak = _wav_facts(wav)
