@@ -113,3 +113,22 @@ def test_auto_never_picks_an_llm_engine_for_media_models():
     for model_type in ("sd", "tts", "stt", "ocr"):
         with pytest.raises(engines.LzError, match=f"no engine serves {model_type} models in hf format"):
             engines.choose_engine(model_type, "hf", gpus=4, specs=specs)
+
+
+def test_index_ocr_finds_a_scanned_pdf(home, tmp_path):
+    """A PDF with no text layer (a page image, as a scanner writes it) and a PNG: `lz index --ocr`
+    reads them through the OCR deployment, and `lz rag` finds the scanned page."""
+    from PIL import Image
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    page = render_text(["The warehouse in Lyon ships", "orders every Tuesday"], size=(720, 80))
+    Image.open(io.BytesIO(page)).convert("RGB").save(docs / "scan.pdf")
+    (docs / "note.png").write_bytes(render_text(["Invoices are due in 30 days"], size=(720, 80)))
+    (docs / "plain.md").write_text("# Plain\nThe cafeteria opens at noon.\n")
+    summary = json.loads(run(home, "index", str(docs), "--name", "scans", "--ocr", "--json").stdout)
+    assert summary["files"] == 3 and summary["unsupported"] == 0 and summary["failed"] == []
+    question = "when does the warehouse ship"
+    found = json.loads(run(home, "rag", "--index", "scans", question, "--retrieve-only", "--json").stdout)
+    top = found["results"][0]
+    assert top["file"] == "scan.pdf" and "orders every Tuesday" in top["text"]
