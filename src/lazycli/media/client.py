@@ -55,6 +55,16 @@ def endpoint(target: str | None, kind: str, *, announce=None) -> Endpoint:
     return Endpoint(row["url"].rstrip("/"), row.get("served_name") or row["model"], kind, target)
 
 
+def usage_hint(row: dict) -> str | None:
+    """How to use a media deployment (`lz deploy` prints it), None for other engines."""
+    from lazycli.serve.media import kind_of_engine
+
+    kind = kind_of_engine(row.get("engine"))
+    verbs = {"tts": 'lz speak -m {} "Hello" -o hello.wav', "stt": "lz transcribe -m {} audio.wav"}
+    verbs["ocr"] = "lz ocr -m {} page.png"
+    return f"use: {verbs[kind].format(row['name'])}" if kind else None
+
+
 def _check_kind(row: dict, kind: str, target: str) -> None:
     from lazycli import engines
 
