@@ -36,7 +36,7 @@ def free_port() -> int:
 class Server:
     """One media engine server process; `url` is its /v1 base."""
 
-    def __init__(self, backend: str, log: Path, *extra: str) -> None:
+    def __init__(self, backend: str, log: Path, *extra: str, env: dict | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/v1"
         argv = [
@@ -45,7 +45,9 @@ class Server:
         ]  # fmt: skip
         self.log = log
         with open(log, "wb") as fh:
-            self.proc = subprocess.Popen(argv, stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            self.proc = subprocess.Popen(
+                argv, stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env
+            )
 
     def wait(self, timeout: float = 120) -> Server:
         deadline = time.monotonic() + timeout

@@ -4,6 +4,11 @@
 - `pocketsphinx`: speech-to-text (stt) with CMU PocketSphinx → POST /v1/audio/transcriptions
 - `rapidocr`: OCR with PP-OCR ONNX models → POST /v1/ocr
 
+and LazyLLM's GPU models, the libraries imported only in the engine's process (see gpu.py):
+
+- `chattts` (tts, ChatTTS), `funasr` (stt, SenseVoiceSmall), `diffusers` (sd, Stable Diffusion)
+  → /v1/audio/speech, /v1/audio/transcriptions, /v1/images/generations
+
 Each runs `python -m lazycli_plugins.media.server --backend NAME …` (see server.py for the wire).
 Install them with `pip install 'lazycli[media]'`.
 """
@@ -39,6 +44,17 @@ def _argv(backend: str, known: dict):
             "--port", str(req.port),
         ]  # fmt: skip
         return head + render_flags(req.options, known, style="dash") + list(req.extra_args)
+
+    return argv
+
+
+def _gpu_argv(backend: str, known: dict):
+    plain = _argv(backend, known)
+
+    def argv(req: EngineRequest) -> list[str]:
+        options = dict(req.options)
+        options.setdefault("device", "cuda" if req.gpus > 0 else "cpu")
+        return plain(EngineRequest(**{**req.__dict__, "options": options}))
 
     return argv
 
@@ -80,4 +96,47 @@ def lazycli_engines():
         is_installed=_installed("rapidocr", "onnxruntime", "PIL"),
         install_hint=INSTALL_HINT,
         description="RapidOCR (PP-OCR ONNX) on CPU: /v1/ocr",
+    )
+    gpu_options = {
+        **LIMITS,
+        **dict(
+            [option("device", "--device", str, "torch device: cuda, cuda:1, cpu (default: cuda with --gpus)")]
+        ),
+    }
+    yield EngineSpec(
+        name="chattts",
+        argv=_gpu_argv("chattts", gpu_options),
+        model_types=("tts",),
+        formats=("hf",),
+        options=gpu_options,
+        is_installed=_installed("ChatTTS", "torch"),
+        install_hint="pip install ChatTTS (in the engine's environment; it needs torch)",
+        needs_gpu=True,
+        description="ChatTTS text-to-speech: /v1/audio/speech (WAV, 24 kHz)",
+    )
+    yield EngineSpec(
+        name="funasr",
+        argv=_gpu_argv("funasr", gpu_options),
+        model_types=("stt",),
+        formats=("hf",),
+        options=gpu_options,
+        is_installed=_installed("funasr", "torch"),
+        install_hint="pip install funasr (in the engine's environment; it needs torch)",
+        needs_gpu=True,
+        description="FunASR SenseVoice speech recognition: /v1/audio/transcriptions",
+    )
+    sd_options = {
+        **gpu_options,
+        **dict([option("steps", "--steps", int, "diffusion steps (default: the pipeline's)")]),
+    }
+    yield EngineSpec(
+        name="diffusers",
+        argv=_gpu_argv("diffusers", sd_options),
+        model_types=("sd",),
+        formats=("hf",),
+        options=sd_options,
+        is_installed=_installed("diffusers", "torch"),
+        install_hint="pip install diffusers transformers accelerate (in the engine's environment)",
+        needs_gpu=True,
+        description="Stable Diffusion via diffusers: /v1/images/generations (b64_json PNG)",
     )

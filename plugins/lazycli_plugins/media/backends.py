@@ -158,7 +158,8 @@ class Pocketsphinx:
             self._decoders[rate] = Decoder(**kwargs)
         return self._decoders[rate]
 
-    def transcribe(self, audio: Audio) -> str:
+    def transcribe(self, audio: Audio, language: str | None = None) -> str:
+        # The bundled model is en-us only: `language` is accepted (OpenAI's field) and not used.
         decoder = self._decoder(audio.rate)
         decoder.start_utt()
         decoder.process_raw(audio.pcm, full_utt=True)

@@ -24,8 +24,17 @@ import threading
 import time
 from pathlib import Path
 
-BACKENDS = {"espeak": "tts", "pocketsphinx": "stt", "rapidocr": "ocr"}
-PATHS = {"tts": "/v1/audio/speech", "stt": "/v1/audio/transcriptions", "ocr": "/v1/ocr"}
+BACKENDS = {
+    "espeak": "tts", "pocketsphinx": "stt", "rapidocr": "ocr",  # CPU, models in wheels
+    "chattts": "tts", "funasr": "stt", "diffusers": "sd",  # GPU (lazycli_plugins.media.gpu)
+}  # fmt: skip
+PATHS = {
+    "tts": "/v1/audio/speech",
+    "stt": "/v1/audio/transcriptions",
+    "ocr": "/v1/ocr",
+    "sd": "/v1/images/generations",
+}
+MAX_IMAGES = 4  # per /v1/images/generations request
 MAX_TEXT = 4096  # characters per /v1/audio/speech request, as OpenAI's
 
 
@@ -40,6 +49,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--max-audio-mb", type=float, default=25.0, help="largest audio upload")
     parser.add_argument("--max-image-mb", type=float, default=20.0, help="largest image upload")
     parser.add_argument("--voice", default=None, help="default voice (tts)")
+    parser.add_argument(
+        "--device", default="cpu", help="torch device of the GPU backends (cuda, cuda:1, cpu)"
+    )
+    parser.add_argument(
+        "--steps", type=int, default=None, help="diffusion steps (sd; default: the pipeline's)"
+    )
     return parser.parse_args(argv)
 
 
@@ -47,6 +62,11 @@ def load_backend(args: argparse.Namespace):
     from lazycli_plugins.media import backends
 
     model = Path(args.model) if args.model else None
+    if args.backend in ("chattts", "funasr", "diffusers"):
+        from lazycli_plugins.media import gpu
+
+        cls = {"chattts": gpu.ChatTts, "funasr": gpu.SenseVoice, "diffusers": gpu.Diffusion}[args.backend]
+        return cls(model, args.device)
     if args.backend == "espeak":
         return backends.Espeak(model)
     if args.backend == "pocketsphinx":
@@ -169,7 +189,8 @@ def build_app(backend, args: argparse.Namespace):
             )
         audio = read_wav(blob.data, blob.name)
         started = time.perf_counter()
-        text = await run(backend.transcribe, audio)
+        language = fields["language"].text if "language" in fields else None
+        text = await run(backend.transcribe, audio, language)
         fmt = fields["response_format"].text if "response_format" in fields else "json"
         if fmt == "text":
             return Response(text, media_type="text/plain")
@@ -177,6 +198,28 @@ def build_app(backend, args: argparse.Namespace):
             took = time.perf_counter() - started
             return {"text": text, "duration": audio.seconds, "language": "english", "processing_s": took}
         return {"text": text}
+
+    @app.post("/v1/images/generations")
+    async def images(request: Request):
+        if kind != "sd":
+            return wrong_kind("/v1/images/generations")
+        body = await _json(request)
+        prompt = body.get("prompt")
+        if not isinstance(prompt, str) or not prompt.strip():
+            return error(400, "'prompt' must be non-empty text")
+        n = body.get("n", 1)
+        if not isinstance(n, int) or not 1 <= n <= MAX_IMAGES:
+            return error(400, f"'n' must be a whole number from 1 to {MAX_IMAGES}")
+        if (body.get("response_format") or "b64_json") != "b64_json":
+            return error(400, "response_format must be b64_json (this server keeps no image URLs)")
+        try:
+            width, height = (int(v) for v in str(body.get("size") or "1024x1024").lower().split("x"))
+        except ValueError:
+            return error(400, "'size' must be WIDTHxHEIGHT, e.g. 1024x1024")
+        if not (64 <= width <= 2048 and 64 <= height <= 2048 and width % 8 == 0 and height % 8 == 0):
+            return error(400, "'size' sides must be multiples of 8 from 64 to 2048")
+        encoded = await run(backend.generate, prompt, n, width, height, args.steps)
+        return {"created": int(time.time()), "data": [{"b64_json": b} for b in encoded]}
 
     @app.post("/v1/ocr")
     async def ocr(request: Request):
