@@ -110,9 +110,15 @@ def test_auto_never_picks_an_llm_engine_for_media_models():
     for model_type, fmt, engine in (("tts", "espeak", "espeak"), ("stt", "pocketsphinx", "pocketsphinx")):
         assert engines.choose_engine(model_type, fmt, gpus=4, specs=specs).engine == engine
     assert engines.choose_engine("ocr", "onnx", gpus=0, specs=specs).engine == "rapidocr"
-    for model_type in ("sd", "tts", "stt", "ocr"):
-        with pytest.raises(engines.LzError, match=f"no engine serves {model_type} models in hf format"):
-            engines.choose_engine(model_type, "hf", gpus=4, specs=specs)
+    # hf-format media models: the GPU engine the catalogue names, never vLLM, and none without a GPU
+    for model_type, engine in (("tts", "chattts"), ("stt", "funasr"), ("sd", "diffusers")):
+        assert (
+            engines.choose_engine(model_type, "hf", gpus=4, specs=specs, preferred=(engine,)).engine == engine
+        )
+        with pytest.raises(engines.LzError, match="needs a GPU"):
+            engines.choose_engine(model_type, "hf", gpus=0, specs=specs, preferred=(engine,))
+    with pytest.raises(engines.LzError, match="no engine serves ocr models in hf format"):
+        engines.choose_engine("ocr", "hf", gpus=4, specs=specs, preferred=("transformers",))
 
 
 def test_index_ocr_finds_a_scanned_pdf(home, tmp_path):

@@ -14,7 +14,7 @@ from typing import Any
 from lazycli.errors import LzError
 from lazycli.media import Blob, MediaError
 
-PATHS = {"tts": "/audio/speech", "stt": "/audio/transcriptions", "ocr": "/ocr"}
+PATHS = {"tts": "/audio/speech", "stt": "/audio/transcriptions", "ocr": "/ocr", "sd": "/images/generations"}
 # The bundled model each kind uses when no target is given (models shipped in the `media` extra).
 DEFAULT_MODELS = {"tts": "espeak-ng-en", "stt": "pocketsphinx-en-us", "ocr": "pp-ocrv6-small"}
 TIMEOUT_S = 300.0
@@ -62,6 +62,7 @@ def usage_hint(row: dict) -> str | None:
     kind = kind_of_engine(row.get("engine"))
     verbs = {"tts": 'lz speak -m {} "Hello" -o hello.wav', "stt": "lz transcribe -m {} audio.wav"}
     verbs["ocr"] = "lz ocr -m {} page.png"
+    verbs["sd"] = "POST {}/images/generations".replace("{}", row.get("url") or "URL")
     return f"use: {verbs[kind].format(row['name'])}" if kind else None
 
 

@@ -1,5 +1,5 @@
-"""The media paths of `lz serve`: OpenAI's `/v1/audio/speech` and `/v1/audio/transcriptions`, and
-lz's `/v1/ocr`, passed through to the deployment of the matching kind.
+"""The media paths of `lz serve`: OpenAI's `/v1/audio/speech`, `/v1/audio/transcriptions` and
+`/v1/images/generations`, and lz's `/v1/ocr`, passed through to the deployment of the matching kind.
 
 A recipe exposes them for its `[models]` that are tts/stt/ocr models (voice-rag: stt and tts); `lz
 serve MODEL` of a media model exposes its own path. The request body goes to the engine as it came
@@ -14,7 +14,12 @@ from typing import Any
 
 from lazycli.errors import LzError
 
-PATHS = {"tts": "/v1/audio/speech", "stt": "/v1/audio/transcriptions", "ocr": "/v1/ocr"}
+PATHS = {
+    "tts": "/v1/audio/speech",
+    "stt": "/v1/audio/transcriptions",
+    "ocr": "/v1/ocr",
+    "sd": "/v1/images/generations",
+}
 KINDS = tuple(PATHS)
 
 
@@ -137,3 +142,7 @@ def mount(app, backend: Any, error) -> None:
     @app.post(PATHS["ocr"])
     async def ocr(request: Request):
         return await relay("ocr", request)
+
+    @app.post(PATHS["sd"])
+    async def images(request: Request):
+        return await relay("sd", request)
