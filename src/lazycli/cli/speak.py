@@ -34,6 +34,8 @@ def speak(
         text = sys.stdin.read()
     if not text.strip():
         raise LzError("nothing to say: TEXT is empty", hint='lz speak "Hello" -o hello.wav')
+    if str(output) != "-" and output.is_dir():
+        raise LzError(f"--output {output} is a folder", hint=f"name a file: -o {output / 'speech.wav'}")
     ep = client.endpoint(model, "tts")
     audio = client.speak(ep, text, voice=voice, speed=speed)
     seconds = wav_seconds(audio.data)

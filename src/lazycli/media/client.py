@@ -76,7 +76,7 @@ def _check_kind(row: dict, kind: str, target: str) -> None:
     if kind not in types:
         raise LzError(
             f"{target} is a {'/'.join(types)} deployment ({row['engine']}), not {kind}",
-            hint=f"give a {kind} model, e.g. {DEFAULT_MODELS[kind]}",
+            hint=f"give {'an' if kind[0] in 'os' else 'a'} {kind} model, e.g. {DEFAULT_MODELS[kind]}",
         )
 
 
