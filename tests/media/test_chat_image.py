@@ -94,3 +94,20 @@ def test_bad_images_are_refused_before_any_request(vision_url, tmp_path, lz_home
         proc = lz("chat", vision_url, "What is it?", "--image", str(path), check=2)
         assert words in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
     assert _VisionStandin.seen == []
+
+
+def test_lz_serve_passes_image_parts_to_a_vision_model(vision_url, tmp_path, lz_home):
+    from openai import OpenAI
+
+    from tests.serve.conftest import lz_serve
+
+    png = render_text(["A red bicycle"])
+    url = "data:image/png;base64," + base64.b64encode(png).decode()
+    parts = [{"type": "text", "text": "What is in it?"}, {"type": "image_url", "image_url": {"url": url}}]
+    with lz_serve(vision_url, home=lz_home) as (base, _):
+        client = OpenAI(base_url=base + "/v1", api_key="-", max_retries=0, timeout=60)
+        reply = client.chat.completions.create(
+            model=vision_url, messages=[{"role": "user", "content": parts}]
+        )
+    assert reply.choices[0].message.content == "I see 1 image(s)"
+    assert _VisionStandin.seen[-1]["messages"][-1]["content"] == parts

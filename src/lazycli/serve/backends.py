@@ -68,11 +68,21 @@ def _last_user(messages: list[dict]) -> str:
     return next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")
 
 
+def _model_content(content: Any) -> Any:
+    """Text, or the parts as sent when they carry an image or audio for a multimodal model."""
+    if isinstance(content, list) and any(
+        isinstance(p, dict) and p.get("type") in ("image_url", "input_audio") for p in content
+    ):
+        return content
+    return message_text(content)
+
+
 def model_messages(messages: list[dict]) -> list[dict]:
-    """Plain text content, with the tool-calling fields a served model needs kept as sent."""
+    """Plain text content (image and audio parts kept as sent), with the tool-calling fields a
+    served model needs kept as sent."""
     out = []
     for m in messages:
-        message = {"role": m["role"], "content": message_text(m.get("content"))}
+        message = {"role": m["role"], "content": _model_content(m.get("content"))}
         for key in ("tool_calls", "tool_call_id", "name"):
             if m.get(key) is not None:
                 message[key] = m[key]
