@@ -138,3 +138,36 @@ def test_index_ocr_finds_a_scanned_pdf(home, tmp_path):
     found = json.loads(run(home, "rag", "--index", "scans", question, "--retrieve-only", "--json").stdout)
     top = found["results"][0]
     assert top["file"] == "scan.pdf" and "orders every Tuesday" in top["text"]
+
+
+def test_served_app_takes_audio_parts_in_chat(home, tmp_path):
+    """A recipe whose app transcribes: /v1/chat/completions with an OpenAI `input_audio` part gives
+    the words back; /v1/audio/transcriptions is passed to its stt deployment."""
+    import base64
+
+    from openai import OpenAI
+
+    recipe = tmp_path / "hear.toml"
+    recipe.write_text(
+        '[models.stt]\nmodel = "pocketsphinx-en-us"\n\n[app]\nname = "hear"\n\n'
+        '[[app.steps]]\ntype = "stt"\nmodel = "stt"\n'
+    )
+    wav = tmp_path / "q.wav"
+    run(home, "speak", "one two three four five", "-o", str(wav))
+    audio = {
+        "type": "input_audio",
+        "input_audio": {"data": base64.b64encode(wav.read_bytes()).decode(), "format": "wav"},
+    }
+    with lz_serve(str(recipe), home=home) as (base, _):
+        client = OpenAI(base_url=base + "/v1", api_key="-", max_retries=0, timeout=120)
+        reply = client.chat.completions.create(
+            model="hear", messages=[{"role": "user", "content": [{"type": "text", "text": "listen"}, audio]}]
+        )
+        heard = reply.choices[0].message.content.split()
+        assert sum(w in heard for w in ("one", "two", "three", "four", "five")) >= 4, heard
+        text = client.audio.transcriptions.create(
+            model="hear", file=("q.wav", wav.read_bytes(), "audio/wav")
+        ).text
+        assert sum(w in text.split() for w in ("one", "two", "three", "four", "five")) >= 4, text
+        no_ocr = httpx.post(base + "/v1/ocr", json={"image": "x"})
+        assert no_ocr.status_code == 404 and "no ocr model" in no_ocr.json()["error"]["message"]

@@ -182,9 +182,14 @@ class AppBackend:
         if last_user is None:
             raise LzError("no user message to answer", hint="send at least one message with role 'user'")
         history, opts = msgs[:last_user], dict(options)
-        return msgs[last_user]["content"], Context(
-            input=msgs[last_user]["content"], history=history, options=opts, local_files=False
-        )
+        from lazycli.media.parts import files_in
+
+        # In an app with stt/ocr models, an image or audio part makes the input {"text",
+        # "image"/"audio": data URL} for those steps; elsewhere the text alone, as before.
+        value = msgs[last_user]["content"]
+        if self.media.keys() & {"stt", "ocr"}:
+            value = files_in(messages[last_user].get("content"), value)
+        return value, Context(input=value, history=history, options=opts, local_files=False)
 
     def chat(self, messages: list[dict], options: dict) -> Reply:
         value, ctx = self._context(messages, options)
