@@ -171,3 +171,43 @@ def test_served_app_takes_audio_parts_in_chat(home, tmp_path):
         assert sum(w in text.split() for w in ("one", "two", "three", "four", "five")) >= 4, text
         no_ocr = httpx.post(base + "/v1/ocr", json={"image": "x"})
         assert no_ocr.status_code == 404 and "no ocr model" in no_ocr.json()["error"]["message"]
+
+
+def test_web_page_attaches_audio_and_plays_the_spoken_reply(home, tmp_path):
+    """The chat page of `lz serve` in headless Chromium: a WAV attached to a message goes to an app
+    that transcribes it and speaks the words back; the page shows the words and an audio player."""
+    import shutil
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("Debian chromium is not installed")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    recipe = tmp_path / "echo.toml"
+    recipe.write_text(
+        '[models.stt]\nmodel = "pocketsphinx-en-us"\n\n[models.tts]\nmodel = "espeak-ng-en"\n\n'
+        '[app]\nname = "echo"\n\n[[app.steps]]\ntype = "stt"\nmodel = "stt"\n\n'
+        '[[app.steps]]\ntype = "tts"\nmodel = "tts"\n'
+    )
+    wav = tmp_path / "q.wav"
+    run(home, "speak", "one two three four five", "-o", str(wav))
+    with lz_serve(str(recipe), home=home) as (base, _), sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=chromium, headless=True, args=["--no-sandbox", "--disable-gpu"]
+        )
+        try:
+            page = browser.new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.goto(base + "/")
+            page.wait_for_function("document.getElementById('model').textContent === 'echo'", timeout=30_000)
+            page.set_input_files("#file", str(wav))
+            page.fill("#input", "listen")
+            page.keyboard.press("Enter")
+            page.wait_for_selector(".msg.assistant audio", timeout=120_000)
+            words = page.inner_text(".msg.assistant .answer").split()
+            src = page.get_attribute(".msg.assistant audio", "src")
+            assert sum(w in words for w in ("one", "two", "three", "four", "five")) >= 4, words
+            assert src.startswith("data:audio/wav;base64,") and errors == []
+            assert "q.wav" in page.inner_text(".msg.user")
+        finally:
+            browser.close()
