@@ -16,9 +16,10 @@ Install them with `pip install 'lazycli[media]'`.
 from __future__ import annotations
 
 import sys
+from functools import cache
 
 from lazycli.engines import module_available, option, render_flags
-from lazycli.hookspecs import EngineRequest, EngineSpec, hookimpl
+from lazycli.hookspecs import EngineRequest, EngineSpec, SettingsSpec, hookimpl
 
 INSTALL_HINT = "pip install 'lazycli[media]'"
 _SERVER_MODULES = ("fastapi", "uvicorn", "numpy")
@@ -140,3 +141,20 @@ def lazycli_engines():
         needs_gpu=True,
         description="Stable Diffusion via diffusers: /v1/images/generations (b64_json PNG)",
     )
+
+
+@cache
+def _settings_model():
+    from pydantic import BaseModel, Field
+
+    class MediaSettings(BaseModel):
+        tts: str = Field("espeak-ng-en", description="Model, deployment or URL `lz speak` uses without -m")
+        stt: str = Field("pocketsphinx-en-us", description="Model, deployment or URL `lz transcribe` uses")
+        ocr: str = Field("pp-ocrv6-small", description="Model, deployment or URL `lz ocr` and --ocr use")
+
+    return MediaSettings
+
+
+@hookimpl
+def lazycli_settings():
+    yield SettingsSpec(name="media", model=_settings_model, description="default speech and OCR models")

@@ -30,6 +30,6 @@ def transcribe(
     audio = media.load(file, kind="audio")
     text = client.transcribe(client.endpoint(model, "stt"), audio, language=language)
     if want_json(json_):
-        print_json({"text": text, "file": str(file), "model": model or client.DEFAULT_MODELS["stt"]})
+        print_json({"text": text, "file": str(file), "model": model or client.default_target("stt")})
     else:
         print(text)

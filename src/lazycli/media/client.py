@@ -36,9 +36,20 @@ class OcrResult:
     lines: list[dict[str, Any]] = field(default_factory=list)
 
 
+def default_target(kind: str) -> str:
+    """`media_tts` / `media_stt` / `media_ocr` from the settings (LAZYCLI_MEDIA_TTS, …), else the
+    bundled model of `kind`."""
+    from lazycli import settings
+
+    try:
+        return getattr(settings.section("media"), kind)
+    except (LzError, AttributeError):  # the media plugin is not loaded
+        return DEFAULT_MODELS[kind]
+
+
 def endpoint(target: str | None, kind: str, *, announce=None) -> Endpoint:
-    """The endpoint for `target` (default: the bundled model of `kind`)."""
-    target = target or DEFAULT_MODELS[kind]
+    """The endpoint for `target` (default: the configured model of `kind`, the bundled one)."""
+    target = target or default_target(kind)
     if "://" in target:
         return Endpoint(base_url=target.rstrip("/"), model=target, kind=kind, label=target)
     from lazycli import deployments
