@@ -161,6 +161,9 @@ class Pocketsphinx:
     def transcribe(self, audio: Audio, language: str | None = None) -> str:
         # The bundled model is en-us only: `language` is accepted (OpenAI's field) and not used.
         decoder = self._decoder(audio.rate)
+        # A fresh feature front end per request: its cepstral mean and noise estimate otherwise carry
+        # over from earlier requests, and the same audio came back with other words (measured).
+        decoder.reinit_feat()
         decoder.start_utt()
         decoder.process_raw(audio.pcm, full_utt=True)
         decoder.end_utt()
