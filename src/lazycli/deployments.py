@@ -155,7 +155,7 @@ def plan(request: DeployRequest) -> Plan:
     notes: list[str] = []
     engine_name = engine or current.default_engine
     if engine_name == "auto":
-        choice = engines.choose_engine(ref.type, ref.format, gpus or gpus_here)
+        choice = engines.choose_engine(ref.type, ref.format, gpus or gpus_here, preferred=ref.default_engines)
         spec, reason = engines.get_engine(choice.engine), f"auto: {choice.reason}"
     else:
         spec, reason = (

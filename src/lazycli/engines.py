@@ -21,6 +21,8 @@ GPU_LLM_ORDER = ("vllm", "lmdeploy", "lightllm")
 CPU_DEFAULT = "llamacpp"
 EMBED_ENGINE = "embed"
 EMBED_TYPES = ("embed", "rerank")
+# Models no LLM engine serves: `auto` picks among the engines that declare the type (issue 19).
+MEDIA_TYPES = ("tts", "stt", "ocr", "sd")
 
 
 # --- registry ---------------------------------------------------------------------------------
@@ -77,7 +79,11 @@ class Choice:
 
 
 def choose_engine(
-    model_type: str, model_format: str, gpus: int, specs: Mapping[str, EngineSpec] | None = None
+    model_type: str,
+    model_format: str,
+    gpus: int,
+    specs: Mapping[str, EngineSpec] | None = None,
+    preferred: tuple[str, ...] = (),
 ) -> Choice:
     """The engine `auto` picks, and why (shown by `--dry-run`).
 
@@ -87,6 +93,8 @@ def choose_engine(
     specs = engine_specs() if specs is None else specs
     if model_type in EMBED_TYPES:
         return Choice(EMBED_ENGINE, f"model type is {model_type} → {EMBED_ENGINE}")
+    if model_type in MEDIA_TYPES:
+        return choose_media_engine(model_type, model_format, gpus, specs, preferred)
     if model_format == "gguf":
         return Choice(CPU_DEFAULT, f"model format is gguf → {CPU_DEFAULT}")
     if gpus <= 0:
@@ -115,6 +123,38 @@ def choose_engine(
     raise LzError(
         f"no GPU engine is installed for {model_type} model (tried {', '.join(GPU_LLM_ORDER)})",
         hint="pip install 'lazycli[vllm]' (or lmdeploy), or deploy a GGUF model with --engine llamacpp",
+    )
+
+
+def choose_media_engine(
+    model_type: str,
+    model_format: str,
+    gpus: int,
+    specs: Mapping[str, EngineSpec],
+    preferred: tuple[str, ...] = (),
+) -> Choice:
+    """The engine for a tts/stt/ocr/sd model: one that declares the type and format (of those, the
+    catalogue's `default_engines` for the model when it names any: ChatTTS and Bark are both tts
+    in hf format), installed first, a CPU one when there is no GPU. Never an LLM engine."""
+    fits = [s for s in specs.values() if model_type in s.model_types and model_format in s.formats]
+    if preferred:
+        fits = [s for s in fits if s.name in preferred]
+    runnable = [s for s in fits if gpus > 0 or not s.needs_gpu]
+    for spec in runnable:
+        if spec.is_installed():
+            return Choice(spec.name, f"{model_type} model in {model_format} format → {spec.name}")
+    if runnable:
+        spec = runnable[0]
+        return Choice(spec.name, f"{model_type} model in {model_format} format → {spec.name} (not installed)")
+    if fits:
+        raise LzError(
+            f"{fits[0].name} serves {model_type} models ({model_format}) but needs a GPU, and none is here",
+            hint="deploy on a GPU machine (--launcher slurm) or pick a CPU model from `lz models`",
+        )
+    named = f" (the catalogue names {', '.join(preferred)})" if preferred else ""
+    raise LzError(
+        f"no engine serves {model_type} models in {model_format} format{named}",
+        hint=f"`lz plugins` lists the engines; `lz models ls --type {model_type}` lists {model_type} models",
     )
 
 

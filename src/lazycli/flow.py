@@ -60,6 +60,7 @@ class Context:
     sources: list[dict] = field(default_factory=list)
     options: dict[str, Any] = field(default_factory=dict)  # LLM options of this request (temperature…)
     steps: list[Any] = field(default_factory=list)  # agent steps (lazycli.agents.Step), in order
+    local_files: bool = True  # False in `lz serve`: file inputs come as data URLs, never as paths
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def lookup(self, ref: str) -> Any:

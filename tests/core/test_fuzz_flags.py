@@ -99,6 +99,8 @@ def test_no_flag_value_ends_in_a_traceback(lz_home, tmp_path, monkeypatch, capsy
     # `lz chat nosuch-xyz` asks the default target: here a closed port, so nothing is deployed
     # (the bundled model would be) and a refused connection fails at once.
     monkeypatch.setenv("LAZYCLI_DEFAULT_TARGET", f"http://127.0.0.1:{free_port()}/v1")
+    for kind in ("TTS", "STT", "OCR"):  # `lz speak nosuch-xyz -o F` likewise (docs/multimodal.md)
+        monkeypatch.setenv(f"LAZYCLI_MEDIA_{kind}", f"http://127.0.0.1:{free_port()}/v1")
     monkeypatch.setenv("LAZYCLI_MAX_RETRIES", "0")
     failures = []
     for _name, argv in CASES:

@@ -191,3 +191,43 @@ def test_serve_a_model_name_reuses_its_deployment(home):
         )
         assert reply.choices[0].message.content.strip() and reply.usage.completion_tokens > 0
     assert "smollm2-135m-instruct" in deployments(home)  # the same deployment, still the only chat model
+
+
+def test_voice_rag_hears_the_question_answers_and_speaks(home, tmp_path):
+    """recipes/voice-rag.toml: a WAV made by the TTS engine itself → PocketSphinx → bm25 over data/kb →
+    SmolLM2 → eSpeak NG; `lz run` gives a WAV path, `lz serve` takes and returns data URLs only."""
+    import base64
+    import importlib.util
+    import io
+    import wave
+
+    if not all(importlib.util.find_spec(m) for m in ("espeakng_loader", "pocketsphinx")):
+        pytest.skip("the media extra is not installed")
+    question = tmp_path / "question.wav"
+    lz("speak", "which engine runs on a machine without a graphics card", "-o", str(question), env=_env(home))
+    short = "app.steps.3.options.max_tokens=24"
+    recipe = str(RECIPES / "voice-rag.toml")
+    out = json.loads(run(home, recipe, "--json", "--set", short, str(question)).stdout)
+    assert "deploy.md" in {Path(s["source"]).name for s in out["sources"]}  # heard "machine without"
+    answer = out["output"]
+    assert answer["text"].strip()
+    with wave.open(answer["audio"], "rb") as w:
+        seconds = w.getnframes() / w.getframerate()
+    assert seconds == pytest.approx(answer["seconds"], abs=0.01) and seconds > 0.5
+
+    import httpx
+
+    with lz_serve(recipe, "--set", short, home=home, env=_env(home), timeout=300) as (base, _):
+        url = base + "/v1/apps/voice-rag/invoke"
+        data_url = "data:audio/wav;base64," + base64.b64encode(question.read_bytes()).decode()
+        served = httpx.post(url, json={"input": data_url}, timeout=300).json()["output"]
+        head, _, payload = served["audio"].partition(",")
+        assert head == "data:audio/wav;base64"
+        with wave.open(io.BytesIO(base64.b64decode(payload)), "rb") as w:
+            assert w.getnframes() > 0
+        refused = httpx.post(url, json={"input": str(question)}, timeout=60)
+        assert refused.status_code == 400 and "data URL" in refused.json()["error"]["message"]
+        heard = openai.OpenAI(base_url=base + "/v1", api_key="-", max_retries=0).audio.transcriptions.create(
+            model="voice-rag", file=("q.wav", question.read_bytes(), "audio/wav")
+        )
+        assert {"machine", "without"} <= set(heard.text.split())

@@ -140,6 +140,9 @@ def chat(
     tool_timeout: float = typer.Option(
         60.0, "--tool-timeout", min=0.01, help="With --tool: seconds a tool call may take."
     ),
+    image: list[Path] = typer.Option(
+        None, "--image", metavar="FILE", help="An image for a vision model to see with PROMPT (repeatable)."
+    ),
 ) -> None:
     """Chat with a model: a REPL on a terminal, one answer with PROMPT or piped stdin.
 
@@ -159,6 +162,7 @@ def chat(
       lz chat --json "hi" | jq .usage           full response with token usage
       lz chat openai --tool tools:add "What is 2+3?"     the model calls add() from ./tools.py
       lz chat URL --tool tools:add --agent react         tools as text, for models without tool calls
+      lz chat qwen2-vl-2b-instruct "What is in it?" --image photo.jpg   a vision model sees the image
     """
     target, prompt = _split_positionals(target, prompt)
     piped = _read_stdin(wait=STDIN_WAIT_S if prompt is not None else None)
@@ -170,6 +174,7 @@ def chat(
             "nothing to ask: the PROMPT is missing or empty, and so is stdin",
             hint='lz chat "question", or pipe text in',
         )
+    images = _load_images(image or [], interactive=interactive, tools=bool(tool))
     from lazycli import settings
     from lazycli.client import resolve_target
 
@@ -195,7 +200,26 @@ def chat(
         log=log,
         stream=not no_stream,
         json_=json_,
+        images=images,
     )
+
+
+def _load_images(paths: list[Path], *, interactive: bool, tools: bool) -> list:
+    """The --image files, read and checked (type, size) before any model is started."""
+    if not paths:
+        return []
+    if interactive or tools:
+        raise LzError(
+            "--image goes with one PROMPT (not the REPL, not --tool)",
+            hint='lz chat TARGET "What is in this picture?" --image photo.jpg',
+        )
+    from lazycli import media
+
+    blobs = [media.load(p, kind="image") for p in paths]
+    for blob in blobs:
+        if blob.mime == "application/pdf":
+            raise media.MediaError(f"{blob.name}: a PDF, not an image", hint="render its pages to PNG first")
+    return blobs
 
 
 def _split_positionals(target: str | None, prompt: str | None) -> tuple[str | None, str | None]:
@@ -308,24 +332,26 @@ def _one_shot_agent(tool_agent, client, prompt: str, *, style: Style, json_: boo
 
 
 def _one_shot(
-    client, prompt: str, *, system, options, style: Style, log: bool, stream: bool, json_: bool
+    client, prompt: str, *, system, options, style: Style, log: bool, stream: bool, json_: bool, images=()
 ) -> None:
     from lazycli.client import Completion
     from lazycli.client.chatlog import new_conversation_id
+    from lazycli.media.parts import with_images
 
-    messages = _messages(system, [], prompt)
+    # The log keeps the text and the images' names; the request carries the images as data URLs.
+    messages, sent = with_images(_messages(system, [], prompt), images)
     conversation = new_conversation_id()
     as_json = want_json(json_)
     completion: Completion | None = None
     try:
         if as_json or not stream:
-            completion = client.complete(messages, **options)
+            completion = client.complete(sent, **options)
             if as_json:
                 print_json({"target": client.target, **completion.as_dict()})
             else:
                 _print_answer(completion.text, style)
         else:
-            completion = _stream_to_stdout(client, messages, options, style)
+            completion = _stream_to_stdout(client, sent, options, style)
     except LzError as exc:
         if log:
             _log(client, conversation, messages, client.last, options, error=exc.message)

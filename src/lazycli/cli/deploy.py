@@ -300,7 +300,9 @@ def _report_started(row: dict, json_: bool, *, waited: bool) -> None:
     if waited:
         took = (row["ready_at"] or 0) - (row["created_at"] or 0)
         note(f"[green]ready[/green]: {name} ({row['engine']} on {row['launcher']}, {took:.1f} s)")
-        use = (
+        from lazycli.media.client import usage_hint
+
+        use = usage_hint(row) or (
             f"embeddings: POST {row['url']}/embeddings"
             if row["engine"] == "embed"
             else f"chat: lz chat {name}"

@@ -69,6 +69,10 @@ def build(
         help="Store plugin for chunks and vectors (default: the index's own, else lancedb; `lz plugins`).",
     ),
     json_: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+    ocr: bool = typer.Option(False, "--ocr", help="Read images and scanned PDF pages with an OCR model."),
+    ocr_model: str | None = typer.Option(
+        None, "--ocr-model", help="With --ocr: deployment, model or URL (default: pp-ocrv6-small)."
+    ),
 ) -> None:
     """Build or update index NAME from PATHs: the index mirrors exactly the files given.
 
@@ -80,15 +84,26 @@ def build(
       lz index ./docs --name kb
       lz index ./docs ./notes.md --name kb --chunk-size 200 --overlap 20
       lz index ./src --name code --include '*.py' --json
+      lz index ./scans --name scans --ocr
     """
+    from lazycli.errors import LzError
     from lazycli.plugins import registry
     from lazycli.rag import build_index
 
+    if ocr_model and not ocr:
+        raise LzError("--ocr-model needs --ocr", hint="add --ocr")
     groups = _groups(group, chunk_size, overlap)
     if store is not None:
         registry().get("stores", store)  # an unknown store is one line before anything is written
     summary = build_index(
-        paths, name, embed=embed, groups=groups, include=include, exclude=exclude, store=store
+        paths,
+        name,
+        embed=embed,
+        groups=groups,
+        include=include,
+        exclude=exclude,
+        store=store,
+        ocr=(ocr_model or "") if ocr else None,
     )
     if want_json(json_):
         print_json(summary)

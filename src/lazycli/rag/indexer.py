@@ -79,6 +79,7 @@ def build_index(
     exclude=(),
     progress: bool = True,
     store: str | None = None,
+    ocr: str | None = None,
 ) -> dict:
     """Build or update index `name` from `paths`; returns a summary dict (files, chunks, skipped…)."""
     started = time.monotonic()
@@ -88,6 +89,10 @@ def build_index(
         raise LzError("node group names must be unique", hint="give each --group its own NAME")
     choice = backends.choose_embedder(embed)
     loaders = backends.loaders_by_extension()
+    if ocr is not None:  # images and scanned PDF pages through an OCR deployment (lazycli.media)
+        from lazycli.media.ocr_loaders import loaders as ocr_loaders
+
+        loaders = {**loaders, **ocr_loaders(ocr or None)}
     found = documents.scan([Path(p) for p in paths], loaders, include, exclude)
     index_dir = manifest.index_dir(name)
     summary = Summary(name=name, unsupported=len(found.unsupported))
@@ -101,6 +106,8 @@ def build_index(
             note(f"removed {freed / 1e6:.1f} MB left by an interrupted write")
         config = {"version": CONFIG_VERSION, "embed": choice.identity, "store": store,
                   "groups": [g.as_dict() for g in groups]}  # fmt: skip
+        if ocr is not None:  # turning OCR on re-reads files it would have found no text in
+            config["ocr"] = ocr or "default"
         st = _reset_if_config_changed(name, config, st, index_dir, summary, store)
         roots = [str(Path(p).expanduser().resolve()) for p in paths]
         manifest.upsert(name, path=index_dir, store=store, embed=choice.identity, config=config, roots=roots)

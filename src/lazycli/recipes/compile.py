@@ -116,6 +116,29 @@ class _Builder:
             **kw,
         )
 
+    def _stt(self, spec: schema.SttNode, kw) -> flow.Node:
+        from lazycli.media.flow import Transcribe
+
+        return Transcribe(self.target(spec.model), language=spec.language, **kw)
+
+    def _tts(self, spec: schema.TtsNode, kw) -> flow.Node:
+        from lazycli.media.flow import Speak
+
+        save_to = self.loaded.folder / self.value(spec.save_to) if spec.save_to else None
+        return Speak(
+            self.target(spec.model),
+            voice=spec.voice,
+            speed=spec.speed,
+            output=spec.output,
+            save_to=save_to,
+            **kw,
+        )
+
+    def _ocr(self, spec: schema.OcrNode, kw) -> flow.Node:
+        from lazycli.media.flow import Read
+
+        return Read(self.target(spec.model), **kw)
+
     def tool(self, spec: str | schema.ToolSpec, default_timeout: float | None, index: int):
         """A `module:function` string or a tool table as an agents.Tool."""
         from lazycli.agents import load_tool, node_tool

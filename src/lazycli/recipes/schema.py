@@ -201,6 +201,34 @@ class PythonNode(_Node):
     args: dict[str, Any] = Field(default_factory=dict)
 
 
+class SttNode(_Node):
+    """Speech to text: audio (a path for `lz run`, a data URL when served) in, its words out."""
+
+    type: Literal["stt"]
+    model: str | None = Field(None, description="[models] key, stt deployment, model or URL")
+    language: str | None = None
+
+
+class TtsNode(_Node):
+    """Text to speech: text in, {"text", "audio", "seconds"} out (audio: a WAV path or a data URL)."""
+
+    type: Literal["tts"]
+    model: str | None = Field(None, description="[models] key, tts deployment, model or URL")
+    voice: str | None = Field(None, description="alloy, nova, echo, onyx, fable, shimmer, or the engine's")
+    speed: float = Field(1.0, ge=0.25, le=4.0)
+    output: Literal["auto", "path", "data_url"] = Field(
+        "auto", description="auto: a path under `save_to` for `lz run`, a data URL when served"
+    )
+    save_to: str | None = Field(None, description="Folder for the WAV files, relative to the recipe")
+
+
+class OcrNode(_Node):
+    """OCR: an image (a path for `lz run`, a data URL when served) in, its text out."""
+
+    type: Literal["ocr"]
+    model: str | None = Field(None, description="[models] key, ocr deployment, model or URL")
+
+
 class ToolSpec(_Strict):
     """A tool of an agent: a Python function, or a recipe component (another agent, an llm, a
     retriever, a pipeline…) that takes one string."""
@@ -273,7 +301,10 @@ Node = Annotated[
     | RerankNode
     | PromptNode
     | PythonNode
-    | AgentNode,
+    | AgentNode
+    | SttNode
+    | TtsNode
+    | OcrNode,
     Field(discriminator="type"),
 ]
 
@@ -281,6 +312,7 @@ NODE_TYPES = {
     "pipeline": PipelineNode, "parallel": ParallelNode, "diverter": DiverterNode, "if": IfNode,
     "switch": SwitchNode, "loop": LoopNode, "warp": WarpNode, "llm": LLMNode, "retriever": RetrieverNode,
     "rerank": RerankNode, "prompt": PromptNode, "python": PythonNode, "agent": AgentNode,
+    "stt": SttNode, "tts": TtsNode, "ocr": OcrNode,
 }  # fmt: skip
 
 for _cls in NODE_TYPES.values():

@@ -39,6 +39,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from lazycli import trace
 from lazycli.errors import LzError
 from lazycli.flow import StepError
+from lazycli.media import MediaError
 
 
 @dataclass
@@ -47,6 +48,12 @@ class Limits:
     max_concurrency: int = 128
     timeout: float = 300.0
     max_body: int = 1_000_000
+    max_media_body: int = 27 * 1024 * 1024  # audio/image uploads (lazycli.media's limits + the form)
+
+    def body_limit(self, path: str) -> int:
+        from lazycli.serve.media import is_media_path
+
+        return self.max_media_body if is_media_path(path) else self.max_body
 
 
 # --- wire models --------------------------------------------------------------------------------
@@ -142,8 +149,9 @@ class _Guard:
             )
             return await response(scope, receive, send)
         length = _content_length(scope)
-        if length is not None and length > self.limits.max_body:
-            return await _too_large(self.limits.max_body)(scope, receive, send)
+        cap = self.limits.body_limit(scope["path"])
+        if length is not None and length > cap:
+            return await _too_large(cap)(scope, receive, send)
         if self.counter["active"] >= self.limits.max_concurrency:
             response = error(
                 429,
@@ -156,9 +164,9 @@ class _Guard:
         try:
             if length is None and scope["method"] in ("POST", "PUT", "PATCH"):
                 # A chunked body has no length up front: read it (up to the limit) before the route does.
-                body = await _read_limited(receive, self.limits.max_body)
+                body = await _read_limited(receive, cap)
                 if body is None:
-                    return await _too_large(self.limits.max_body)(scope, receive, send)
+                    return await _too_large(cap)(scope, receive, send)
                 receive = _replay(body, receive)
             await self.app(scope, receive, send)
         finally:
@@ -280,6 +288,8 @@ def create_app(backend: Any, limits: Limits | None = None, recorder: trace.Recor
             return error(504, f"request took longer than {limits.timeout:g} s", "timeout")
         except StepError as exc:  # the app's own code failed: a 500, as any bug in it
             return error(500, exc.message, "internal_error")
+        except MediaError as exc:  # a file the client sent that cannot be used: its 4xx
+            return error(exc.status, _public(exc), "invalid_request_error")
         except LzError as exc:
             return error(502, _public(exc), "upstream_error")
         except Exception as exc:  # a bug in an app step: still JSON on the wire, and the server stays up
@@ -307,6 +317,10 @@ def create_app(backend: Any, limits: Limits | None = None, recorder: trace.Recor
         t.sources = list(sources or [])
         recorder.submit(t.finish(output=output))
         return result
+
+    from lazycli.serve.media import mount
+
+    mount(app, backend, error)
 
     @app.get("/", response_class=HTMLResponse)
     async def page():

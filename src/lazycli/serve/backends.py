@@ -68,11 +68,21 @@ def _last_user(messages: list[dict]) -> str:
     return next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")
 
 
+def _model_content(content: Any) -> Any:
+    """Text, or the parts as sent when they carry an image or audio for a multimodal model."""
+    if isinstance(content, list) and any(
+        isinstance(p, dict) and p.get("type") in ("image_url", "input_audio") for p in content
+    ):
+        return content
+    return message_text(content)
+
+
 def model_messages(messages: list[dict]) -> list[dict]:
-    """Plain text content, with the tool-calling fields a served model needs kept as sent."""
+    """Plain text content (image and audio parts kept as sent), with the tool-calling fields a
+    served model needs kept as sent."""
     out = []
     for m in messages:
-        message = {"role": m["role"], "content": message_text(m.get("content"))}
+        message = {"role": m["role"], "content": _model_content(m.get("content"))}
         for key in ("tool_calls", "tool_call_id", "name"):
             if m.get(key) is not None:
                 message[key] = m[key]
@@ -153,6 +163,7 @@ class AppBackend:
     """A recipe's app: the last user message is the input, earlier messages the history."""
 
     kind = "app"
+    media: dict[str, str] = {}  # noqa: RUF012 - kind → deployment, set per instance by lz serve
 
     def __init__(
         self, name: str, app: Any, *, embed_target: str | None = None, description: str = ""
@@ -170,9 +181,15 @@ class AppBackend:
         last_user = max((i for i, m in enumerate(msgs) if m["role"] == "user"), default=None)
         if last_user is None:
             raise LzError("no user message to answer", hint="send at least one message with role 'user'")
-        return msgs[last_user]["content"], Context(
-            input=msgs[last_user]["content"], history=msgs[:last_user], options=dict(options)
-        )
+        history, opts = msgs[:last_user], dict(options)
+        from lazycli.media.parts import files_in
+
+        # In an app with stt/ocr models, an image or audio part makes the input {"text",
+        # "image"/"audio": data URL} for those steps; elsewhere the text alone, as before.
+        value = msgs[last_user]["content"]
+        if self.media.keys() & {"stt", "ocr"}:
+            value = files_in(messages[last_user].get("content"), value)
+        return value, Context(input=value, history=history, options=opts, local_files=False)
 
     def chat(self, messages: list[dict], options: dict) -> Reply:
         value, ctx = self._context(messages, options)
@@ -188,7 +205,7 @@ class AppBackend:
         return StreamReply(self.app.stream(value, ctx), finish)
 
     def invoke(self, value: Any, options: dict) -> dict:
-        ctx = Context(input=value, options=dict(options))
+        ctx = Context(input=value, options=dict(options), local_files=False)
         out = self.app.run(value, ctx)
         result = {"output": out, "sources": list(ctx.sources)}
         if ctx.steps:  # an app with agents: their steps (thought, tool calls, results)

@@ -25,6 +25,7 @@ def is_recipe(target: str) -> bool:
 
 def prepare(target: str, overrides: tuple[str, ...] = (), *, announce=note) -> Served:
     """A recipe (run its resources, compile its app) or a deployment/model/provider/URL target."""
+    from lazycli.serve import media
     from lazycli.serve.backends import AppBackend, ModelBackend
 
     if is_recipe(target):
@@ -44,9 +45,13 @@ def prepare(target: str, overrides: tuple[str, ...] = (), *, announce=note) -> S
         serve = loaded.spec.serve
         embed = resolve_refs(serve.embed, run.results)
         backend = AppBackend(loaded.app_name, app, embed_target=embed, description=loaded.spec.description)
+        backend.media = media.recipe_targets(run.results)  # its tts/stt/ocr models on their /v1 paths
         return Served(backend, loaded, run, serve.model_dump())
     if overrides:
         raise LzError("--set applies to recipes only", hint="serve a .toml recipe, or drop --set")
+    kind = media.model_kind(target)
+    if kind is not None:
+        return Served(media.MediaModel(target, kind))
     from lazycli.client import resolve_target
 
     client = resolve_target(target, start=True, announce=announce)  # `lz serve MODEL` serves it
