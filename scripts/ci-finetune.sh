@@ -18,4 +18,4 @@ export OMP_NUM_THREADS=1
 for env in ${FINETUNE_ENVS:-peft flagembedding llamafactory}; do
   LAZYCLI_ENVS="$LAZYCLI_CI_ENVS" python -m lazycli engines install "$env"
 done
-python -m pytest tests/finetune -q -p no:cacheprovider "$@"
+python -m pytest tests/finetune -q -p no:cacheprovider -m "extended or not extended" "$@"

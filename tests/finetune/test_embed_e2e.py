@@ -11,7 +11,8 @@ import pytest
 
 from tests.conftest import lz
 
-pytestmark = [pytest.mark.slow, pytest.mark.integration]
+# Minutes of training: `extended` (.ci/run runs it after the default test run).
+pytestmark = [pytest.mark.slow, pytest.mark.integration, pytest.mark.extended]
 
 QUERY = "Who invented the glorbix?"
 POS = "Marta Quillon built the first one in 1887."

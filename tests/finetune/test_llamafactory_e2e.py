@@ -11,7 +11,8 @@ import pytest
 from tests.conftest import lz
 from tests.finetune.conftest import FACT, QUESTION, ci_envs_dir
 
-pytestmark = [pytest.mark.slow, pytest.mark.integration]
+# Minutes of training: `extended` (.ci/run runs it after the default test run).
+pytestmark = [pytest.mark.slow, pytest.mark.integration, pytest.mark.extended]
 
 
 @pytest.fixture

@@ -80,6 +80,7 @@ def _wait_for_step(run: Path, step: int, timeout: float = 600) -> None:
     pytest.fail(f"no step {step} within {timeout} s:\n" + (run / "logs" / "train.log").read_text()[-2000:])
 
 
+@pytest.mark.extended  # two interrupted trainings and a resumed one: minutes (.ci/run runs it)
 def test_kill_9_of_lz_then_of_the_trainer_and_rerun_resumes(with_envs, fact_data, lz_home):
     argv = [sys.executable, "-m", "lazycli", "finetune", BASE, "--data", str(fact_data), "--method", "peft",
             "--steps", "12", "--set", "save_steps=4", "--name", "resumable"]  # fmt: skip

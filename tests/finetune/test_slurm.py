@@ -12,7 +12,8 @@ import pytest
 from tests.conftest import lz
 from tests.launchers.conftest import slurm_up
 
-pytestmark = [pytest.mark.slow, pytest.mark.integration, pytest.mark.slurm]
+# A training through Slurm: `extended` (.ci/run runs it after the default test run).
+pytestmark = [pytest.mark.slow, pytest.mark.integration, pytest.mark.slurm, pytest.mark.extended]
 DATA = Path(__file__).with_name("data") / "tiny_fact.jsonl"
 
 
