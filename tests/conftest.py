@@ -148,3 +148,14 @@ def chromium_page():
             yield page, errors
         finally:
             browser.close()
+
+
+@pytest.fixture(scope="session")
+def slurm_cluster():
+    """The single-node Slurm of scripts/slurm-up.sh; the test is skipped (saying why) without it."""
+    from tests.launchers.conftest import slurm_up
+
+    why = slurm_up()
+    if why:
+        pytest.skip(why)
+    return True

@@ -10,14 +10,19 @@ from pathlib import Path
 
 def atomic_write_text(path: Path, text: str, *, mode: int | None = None) -> None:
     """Write `text` to `path` so a reader sees the old file or the new one, never half of one."""
+    atomic_write_bytes(path, text.encode("utf-8"), mode=mode)
+
+
+def atomic_write_bytes(path: Path, data: bytes, *, mode: int | None = None) -> None:
+    """Write `data` to `path` so a reader sees the old file or the new one, never half of one."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         # mkstemp makes 0600 files; ordinary files get the usual umask-derived mode.
         os.fchmod(fd, mode if mode is not None else 0o666 & ~_umask())
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)

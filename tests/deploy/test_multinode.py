@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import lz
-from tests.launchers.conftest import slurm_up
 
 GOLDEN = Path(__file__).parent / "golden" / "vllm-qwen2-72b-2-nodes.sbatch"
 BIG = "qwen2-72b-instruct"
@@ -71,10 +70,9 @@ def test_what_cannot_be_spread_is_one_line_and_submits_nothing(lz_home, args, me
 
 @pytest.mark.slurm
 @pytest.mark.integration
-def test_one_node_of_the_multi_node_script_on_the_real_slurm(lz_home, standin_env, hf_dir, tmp_path):
-    why = slurm_up()
-    if why:
-        pytest.skip(why)
+def test_one_node_of_the_multi_node_script_on_the_real_slurm(
+    slurm_cluster, lz_home, standin_env, hf_dir, tmp_path
+):
     env = {**standin_env, "RAY_STANDIN_DIR": str(tmp_path)}
     row = json.loads(
         lz(

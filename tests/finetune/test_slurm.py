@@ -10,17 +10,13 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import lz
-from tests.launchers.conftest import slurm_up
 
 # A training through Slurm: `extended` (.ci/run runs it after the default test run).
 pytestmark = [pytest.mark.slow, pytest.mark.integration, pytest.mark.slurm, pytest.mark.extended]
 DATA = Path(__file__).with_name("data") / "tiny_fact.jsonl"
 
 
-def test_finetune_on_slurm_reports_progress_through_status(with_envs, lz_home):
-    why = slurm_up()
-    if why:
-        pytest.skip(why)
+def test_finetune_on_slurm_reports_progress_through_status(slurm_cluster, with_envs, lz_home):
     args = (
         "finetune",
         "smollm2-135m-instruct",

@@ -11,7 +11,6 @@ import time
 import pytest
 
 from tests.conftest import lz
-from tests.launchers.conftest import slurm_up
 
 
 def _jobs(env=None) -> dict[str, dict]:
@@ -87,10 +86,7 @@ def test_bad_launches_are_one_line_and_record_nothing(lz_home, args, message):
 
 @pytest.mark.slurm
 @pytest.mark.integration
-def test_a_command_on_the_real_slurm_shows_its_output_in_jobs_logs(lz_home):
-    why = slurm_up()
-    if why:
-        pytest.skip(why)
+def test_a_command_on_the_real_slurm_shows_its_output_in_jobs_logs(slurm_cluster, lz_home):
     launched = lz(
         "launch", "--launcher", "slurm", "--name", "answer", "--", "python", "-c", "print(42)", check=0
     )

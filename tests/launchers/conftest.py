@@ -75,14 +75,6 @@ def slurm_up() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
-def slurm_cluster():
-    why = slurm_up()
-    if why:
-        pytest.skip(why)
-    return True
-
-
 # --- sco -------------------------------------------------------------------------------------------
 
 

@@ -11,7 +11,6 @@ import openai
 import pytest
 
 from tests.conftest import REPO, lz
-from tests.launchers.conftest import slurm_up
 
 RECIPE = str(REPO / "recipes" / "chatbot.toml")
 RAG = str(REPO / "recipes" / "rag.toml")
@@ -53,10 +52,7 @@ def test_a_bad_recipe_submits_nothing(lz_home, tmp_path):
 
 @pytest.mark.slurm
 @pytest.mark.integration
-def test_an_app_server_on_the_real_slurm_answers_and_stops_with_its_job(lz_home):
-    why = slurm_up()
-    if why:
-        pytest.skip(why)
+def test_an_app_server_on_the_real_slurm_answers_and_stops_with_its_job(slurm_cluster, lz_home):
     args = ["serve", RAG, "--launcher", "slurm", "--detach", "--name", "cb", "--json"]
     row = json.loads(lz(*args, check=0).stdout)
     try:
@@ -71,10 +67,7 @@ def test_an_app_server_on_the_real_slurm_answers_and_stops_with_its_job(lz_home)
 
 @pytest.mark.slurm
 @pytest.mark.integration
-def test_lz_run_deploys_every_model_of_the_recipe_through_the_launcher(lz_home):
-    why = slurm_up()
-    if why:
-        pytest.skip(why)
+def test_lz_run_deploys_every_model_of_the_recipe_through_the_launcher(slurm_cluster, lz_home):
     try:
         out = json.loads(lz("run", RECIPE, "--launcher", "slurm", "--json", "Say hi", check=0).stdout)
         assert str(out["output"]).strip()

@@ -295,12 +295,7 @@ def test_workers_on_the_local_launcher_share_one_store(lz_home):
 @pytest.mark.slow
 @pytest.mark.integration
 @pytest.mark.slurm
-def test_trials_run_as_a_slurm_array_job(lz_home):
-    from tests.launchers.conftest import slurm_up
-
-    why = slurm_up()
-    if why:
-        pytest.skip(why)
+def test_trials_run_as_a_slurm_array_job(slurm_cluster, lz_home):
     args = (
         "--grid",
         "app.steps.0.args.delay=0.2,0.21",
