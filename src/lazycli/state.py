@@ -32,6 +32,20 @@ def db_path() -> Path:
     return paths.data_dir() / "state.db"
 
 
+def enable_wal(db: sqlite3.Connection, timeout: float = BUSY_TIMEOUT_MS / 1000) -> None:
+    """Put `db` in WAL mode. Two connections switching a new database at once: one gets "database is
+    locked" at once (SQLite's busy handler does not cover the journal-mode change), so retry."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+
+
 def connect(path: Path | None = None) -> sqlite3.Connection:
     """A connection with migrations applied (rows as sqlite3.Row)."""
     path = path or db_path()
@@ -39,7 +53,7 @@ def connect(path: Path | None = None) -> sqlite3.Connection:
     db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
     db.row_factory = sqlite3.Row
     db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    db.execute("PRAGMA journal_mode = WAL")
+    enable_wal(db)
     db.execute("PRAGMA foreign_keys = ON")
     _migrate(db)
     return db

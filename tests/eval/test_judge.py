@@ -68,3 +68,28 @@ def test_the_judge_sees_the_part_of_a_long_passage_the_answer_comes_from_within_
     assert len(shown) == 2 and deep in shown[0]
     assert sum(count_tokens(p) for p in shown) <= 200 + 10
     assert evidence(["short passage"], "anything") == ["short passage"]  # whole when it fits
+
+
+def test_a_new_call_cache_opened_by_several_trials_at_once_never_says_locked(tmp_path):
+    """Sweep trials open the same new cache at once: SQLite's switch to WAL is not covered by its
+    busy timeout and answered "database is locked" for some of them; lz retries it."""
+    import threading
+
+    from lazycli.eval.cache import CallCache
+
+    errors: list[str] = []
+    for round_ in range(20):
+        path = tmp_path / f"cache-{round_}.db"
+
+        def open_and_write(path=path):
+            try:
+                CallCache(path).put(f"key-{threading.get_ident()}", {"ok": True})
+            except Exception as exc:  # noqa: BLE001 - what the assertion reports
+                errors.append(repr(exc))
+
+        threads = [threading.Thread(target=open_and_write) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert errors == []

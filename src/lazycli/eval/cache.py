@@ -44,8 +44,10 @@ class CallCache:
     def _conn(self) -> sqlite3.Connection:
         if self._db is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            from lazycli.state import enable_wal
+
             db = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
-            db.execute("PRAGMA journal_mode=WAL")
+            enable_wal(db)  # concurrent trials of a sweep may open a new cache at once
             # WAL + NORMAL: a committed call survives `kill -9` of lz (not a power cut); no fsync each.
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute("CREATE TABLE IF NOT EXISTS calls (key TEXT PRIMARY KEY, value TEXT NOT NULL)")

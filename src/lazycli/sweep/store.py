@@ -117,7 +117,9 @@ class Store:
         self._db = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
         self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA busy_timeout=60000")
-        self._db.execute("PRAGMA journal_mode=WAL")
+        from lazycli.state import enable_wal
+
+        enable_wal(self._db, timeout=60)  # many workers may open a new store at once
         self._db.execute("PRAGMA synchronous=NORMAL")  # a commit survives kill -9 of lz
         self._db.executescript(_SCHEMA)
         import threading
