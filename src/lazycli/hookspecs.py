@@ -141,6 +141,10 @@ class EnvRecipe:
     description: str = ""
 
 
+# `dataset_formats` of a chat-model finetuner: every format the data doctor turns into messages.
+CHAT_FORMATS = ("alpaca", "sharegpt", "messages", "prompt_completion")
+
+
 @dataclass(frozen=True)
 class FinetunerSpec:
     """A finetuning tool run as its own process: `prepare(job)` writes its config files and returns

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from lazycli.hookspecs import EnvRecipe, FinetunerSpec, hookimpl
+from lazycli.hookspecs import CHAT_FORMATS, EnvRecipe, FinetunerSpec, hookimpl
 
 ENV = EnvRecipe(
     name="collie",
@@ -121,7 +121,7 @@ def lazycli_finetuners():
         prepare=prepare,
         argv=argv,
         model_types=("llm",),
-        dataset_formats=("alpaca", "sharegpt", "messages", "prompt_completion"),
+        dataset_formats=CHAT_FORMATS,
         env=ENV,
         data_target="messages",
         options=OPTIONS,

@@ -12,7 +12,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from lazycli.hookspecs import EnvRecipe, FinetunerSpec, hookimpl
+from lazycli.hookspecs import CHAT_FORMATS, EnvRecipe, FinetunerSpec, hookimpl
 
 WORKER = Path(__file__).with_name("worker.py")
 
@@ -113,7 +113,7 @@ def lazycli_finetuners():
         prepare=prepare,
         argv=argv,
         model_types=("llm",),
-        dataset_formats=("alpaca", "sharegpt", "messages", "prompt_completion"),
+        dataset_formats=CHAT_FORMATS,
         env=ENV,
         data_target="messages",
         options=OPTIONS,
