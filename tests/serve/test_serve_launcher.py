@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from pathlib import Path
 
 import openai
 import pytest
@@ -47,6 +48,18 @@ def test_a_bad_recipe_submits_nothing(lz_home, tmp_path):
     bad.write_text('name = "x"\n[app]\nname = "x"\n[[app.steps]]\ntype = "llm"\nmodel = "nosuch"\n')
     proc = lz("serve", str(bad), "--detach", check=2)
     assert "bad.toml" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    assert _rows() == {}
+
+
+def test_dry_run_with_a_launcher_prints_the_job_it_would_submit_and_submits_nothing(lz_home):
+    proc = lz("serve", RAG, "--launcher", "slurm", "--dry-run", "--set", "app.name=kb-bot", check=0)
+    out = proc.stdout
+    assert "through the slurm launcher" in out and "#SBATCH --nodes=1" in out
+    # The job runs the same recipe (by absolute path, with the same overrides) and serves on its port.
+    assert f"-m lazycli serve {Path(RAG).resolve()}" in out and "--set app.name=kb-bot" in out
+    assert "models.llm" in out  # the plan that runs inside the job
+    data = json.loads(lz("serve", RAG, "--launcher", "slurm", "--dry-run", "--json", check=0).stdout)
+    assert data["launcher"] == "slurm" and "sbatch" in data["job"]
     assert _rows() == {}
 
 

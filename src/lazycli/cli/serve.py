@@ -83,11 +83,19 @@ def serve(
                 f"--api-key-env {api_key_env}: that environment variable is empty or not set",
                 hint=f"export {api_key_env}=… (the key itself never goes on the command line)",
             )
+    flags = _serve_flags(set_, api_key_env, max_concurrency, timeout, max_body)
     if dry_run:
-        _dry_run(target, tuple(set_), host, port)
+        _dry_run(
+            target,
+            tuple(set_),
+            host,
+            port,
+            (launcher or "local") if (launcher or detach) else None,
+            flags,
+            json_,
+        )
         return
     if launcher or detach:
-        flags = _serve_flags(set_, api_key_env, max_concurrency, timeout, max_body)
         env = {api_key_env: api_key} if api_key_env and api_key else {}
         _as_deployment(target, launcher or "local", name, port, flags, env, json_)
         return
@@ -121,7 +129,10 @@ def serve(
             note("deployments started for this recipe keep running: `lz deploy ls` / `lz deploy stop NAME`")
 
 
-def _dry_run(target: str, overrides: tuple[str, ...], host: str | None, port: int | None) -> None:
+def _dry_run(target: str, overrides: tuple[str, ...], host: str | None, port: int | None,
+             launcher: str | None, flags: tuple[str, ...], json_: bool = False) -> None:  # fmt: skip
+    """The recipe's plan and where the app server would run; with --launcher/--detach, the exact job
+    the launcher would be handed (its script or command line), since the plan runs inside that job."""
     from lazycli.console import print_json, want_json
     from lazycli.serve.server import is_recipe
 
@@ -134,13 +145,43 @@ def _dry_run(target: str, overrides: tuple[str, ...], host: str | None, port: in
         out["model"] = loaded.app_name
         actions = recipes.plan(loaded)
         out["plan"] = [a.as_dict() for a in actions]
-    if want_json(False):
+    if launcher is not None:
+        out["launcher"] = launcher
+        out["job"] = _app_job_text(target, out.get("model", target), launcher, port, flags)
+    if want_json(json_):
         print_json(out)
         return
     from lazycli.cli.run import print_plan
 
     print_plan(actions, out=sys.stdout)
-    print(f"would serve {out.get('model', target)!r} on {out['host']}:{out['port'] or '(a free port)'}")
+    if launcher is None:
+        print(f"would serve {out.get('model', target)!r} on {out['host']}:{out['port'] or '(a free port)'}")
+        return
+    print(f"would submit the app server {out.get('model', target)!r} through the {launcher} launcher "
+          "(the plan above runs inside that job, before it serves):")  # fmt: skip
+    print(out["job"])
+
+
+def _app_job_text(target: str, served_name: str, launcher: str, port: int | None, flags) -> str:
+    """What `launcher.describe` says for the app-server job `_as_deployment` would submit."""
+    from pathlib import Path
+
+    from lazycli import deployments
+    from lazycli.contracts import conform
+    from lazycli.hookspecs import EngineRequest
+    from lazycli.launchers import PORT_PLACEHOLDER, Resources
+    from lazycli.plugins import registry
+    from lazycli.serve.server import is_recipe
+
+    if is_recipe(target):
+        target = str(Path(target).resolve())
+    app = deployments.AppRequest(target, served_name, launcher, None, port, flags)
+    request = EngineRequest(
+        model_path=Path(target), served_name=served_name, port=port or PORT_PLACEHOLDER, host="0.0.0.0"
+    )
+    argv = deployments._app_spec(app).argv(request)
+    runner = conform(registry().get("launchers", launcher).factory(), "launchers", launcher)
+    return runner.describe(argv, Resources(), {"PYTHONUNBUFFERED": "1"})
 
 
 def _serve_flags(set_, api_key_env, max_concurrency, timeout, max_body) -> tuple[str, ...]:
