@@ -15,12 +15,17 @@ plugin (tests/plugins/test_contracts.py, parametrized over the registry) and in 
 from __future__ import annotations
 
 import inspect
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from lazycli.errors import LzError
 from lazycli.launchers import Launcher
+
+if TYPE_CHECKING:  # records and results named in signatures only; importing them here would be a circle
+    from lazycli.client.http import Provider
+    from lazycli.finetune.runs import FinetuneJob, Prepared
+    from lazycli.hookspecs import EngineRequest, ProviderSpec
 
 # --- the objects core drives ----------------------------------------------------------------------
 
@@ -61,6 +66,77 @@ class Reranker(Protocol):
     """`rerank(query, texts)` → one relevance score per text, higher is better."""
 
     def rerank(self, query: str, texts: list[str]) -> Sequence[float]: ...
+
+
+# --- the callables records carry -------------------------------------------------------------------
+# A record field typed with one of these is called by core with exactly these arguments; a plain
+# function with the same parameters satisfies it (positional-only: parameter names are the plugin's).
+
+
+class EngineCommand(Protocol):
+    """`EngineSpec.argv`: the engine's exact command line for a request (a list, no shell, no secret)."""
+
+    def __call__(self, request: EngineRequest, /) -> list[str]: ...
+
+
+class StoreOpener(Protocol):
+    """`StoreSpec.open`: the store at `path` (created on first write), with the index's options."""
+
+    def __call__(self, path: Path, options: Mapping[str, Any], /) -> ChunkStore: ...
+
+
+class EmbedderFactory(Protocol):
+    """`EmbedderSpec.factory`: an embedder for `model` (None: the plugin's own default)."""
+
+    def __call__(self, model: str | None, options: Mapping[str, Any], /) -> Embedder: ...
+
+
+class RerankerFactory(Protocol):
+    """`RerankerSpec.factory`: a reranker for `model` (None: the plugin's own default)."""
+
+    def __call__(self, model: str | None, options: Mapping[str, Any], /) -> Reranker: ...
+
+
+class LoadDocument(Protocol):
+    """`LoaderSpec.load`: one file as `(text, metadata)` pairs in reading order (a page, a section…)."""
+
+    def __call__(self, path: Path, /) -> Iterable[tuple[str, dict[str, Any]]]: ...
+
+
+class ClientFactory(Protocol):
+    """`ProviderSpec.client_factory`: a ready client (`lazycli.providers.connect` calls it with the key
+    it found and the base URL after LAZYCLI_<NAME>_BASE_URL); None on the record: OpenAI-compatible."""
+
+    def __call__(
+        self,
+        spec: ProviderSpec,
+        /,
+        *,
+        base_url: str,
+        api_key: str | None,
+        key_source: str | None,
+        announce: Callable[[str], None] | None = None,
+    ) -> Provider: ...
+
+
+class PrepareFinetune(Protocol):
+    """`FinetunerSpec.prepare`: the config files and argv of one run; writes nothing (a dry run shows
+    them, the real run writes `files` under `job.run_dir` and submits `argv` to the launcher)."""
+
+    def __call__(self, job: FinetuneJob, /) -> Prepared: ...
+
+
+class FinetuneArgv(Protocol):
+    """`FinetunerSpec.argv`: the trainer's command line for `job` (its config at `config`)."""
+
+    def __call__(self, job: FinetuneJob, config: Path | None = None, /) -> list[str]: ...
+
+
+class FinishFinetune(Protocol):
+    """`FinetunerSpec.finish`: after the trainer exited 0, the model to register: {"path": …,
+    "format": "gguf"|"hf", …}; an LzError when the run left none."""
+
+    def __call__(self, run_dir: Path, record: dict[str, Any], /) -> dict[str, Any]: ...
 
 
 PROTOCOLS: dict[str, type] = {
@@ -165,12 +241,42 @@ def _check_provider(record: Any, workdir: Path) -> None:
 
 
 def _check_finetuner(record: Any, workdir: Path) -> None:
+    """`prepare(job)` as `lz finetune` calls it, on a job of the plugin's first model type with its own
+    default options: a Prepared (files relative to the run folder, a str argv), nothing written."""
     from lazycli.finetune.data import FORMATS
+    from lazycli.finetune.runs import FinetuneJob, Prepared
 
     _expect(callable(record.prepare) and callable(record.argv), record, "prepare and argv must be callables")
+    _expect(callable(record.finish), record, "finish(run_dir, record) must name the model a run made")
     unknown = [f for f in record.dataset_formats if f not in FORMATS]
     _expect(not unknown, record, f"dataset_formats {unknown} are not formats lz knows ({', '.join(FORMATS)})")
     _expect(record.data_target in FORMATS, record, f"data_target {record.data_target!r} is not a format")
+    run_dir = workdir / "run"
+    job = FinetuneJob(
+        name="contract-run",
+        method=record.name,
+        model="contract-base",
+        base_path=workdir / "base",
+        base_format="hf",
+        template=None,
+        model_type=record.model_types[0],
+        data_file=run_dir / "data" / "train.jsonl",
+        data_format=record.data_target,
+        run_dir=run_dir,
+        params=dict(record.options),
+        cache_dir=workdir / "cache",
+    )
+    prepared = record.prepare(job)
+    _expect(isinstance(prepared, Prepared), record, f"prepare(job) must return a Prepared, not {prepared!r}")
+    _expect(bool(prepared.argv) and all(isinstance(a, str) for a in prepared.argv), record,
+            f"prepare(job).argv must be a non-empty list of str: {prepared.argv!r}")  # fmt: skip
+    for rel, text in prepared.files.items():
+        _expect(not Path(rel).is_absolute() and ".." not in Path(rel).parts, record,
+                f"prepare(job).files key {rel!r} must be a path inside the run folder")  # fmt: skip
+        _expect(isinstance(text, str), record, f"prepare(job).files[{rel!r}] must be text")
+    _expect(not run_dir.exists(), record, "prepare(job) wrote files: lz writes them, and only for a real run")
+    argv = record.argv(job)
+    _expect(bool(argv) and all(isinstance(a, str) for a in argv), record, f"argv(job) gave {argv!r}")
 
 
 SAMPLE = "Tides follow the Moon."

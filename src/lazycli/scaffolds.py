@@ -79,21 +79,61 @@ def lazycli_providers():
     )""",
     ),
     "finetuner": (
-        "import json\nimport sys\n\nfrom lazycli.hookspecs import FinetunerSpec, hookimpl",
-        """def _prepare(model, data, out, options):
-    out.mkdir(parents=True, exist_ok=True)
-    config = out / "{name}.json"
-    config.write_text(json.dumps({{"model": str(model), "data": str(data), **dict(options)}}))
-    return config
+        "import json\nimport shutil\nimport sys\nfrom pathlib import Path\n\n"
+        "from lazycli.hookspecs import FinetunerSpec, hookimpl",
+        '''# The trainer lz runs through the launcher: a real one trains on config["data"]; this one copies
+# the base model to the run folder as "the result" (replace it with your tool's command).
+TRAINER = """
+import json, shutil, sys
+config = json.load(open(sys.argv[1]))
+copy = shutil.copytree if config["base_format"] == "hf" else shutil.copyfile
+copy(config["base"], config["out"])
+print("{name}: trained", config["steps"], "steps")
+"""
 
 
-def _argv(config):
-    return [sys.executable, "-c", "import json, sys; print(json.load(open(sys.argv[1])))", str(config)]
+def _config(job):
+    suffix = "" if job.base_format == "hf" else "." + job.base_format
+    return {{
+        "base": str(job.base_path),
+        "base_format": job.base_format,
+        "data": str(job.data_file),  # lz has converted the set to data_target (messages) already
+        "out": str(job.run_dir / ("model" + suffix)),
+        **job.params,
+    }}
+
+
+def _argv(job, config=None):
+    return [sys.executable, "-c", TRAINER, str(config or job.config_dir / "{name}.json")]
+
+
+def _prepare(job):
+    """The files and command of one run; lz writes the files under job.run_dir, then submits argv."""
+    from lazycli.finetune.runs import Prepared
+
+    files = {{"config/{name}.json": json.dumps(_config(job), indent=2)}}
+    return Prepared(files=files, argv=_argv(job), env={{"PYTHONUNBUFFERED": "1"}})
+
+
+def _finish(run_dir, record):
+    """The model the run made; lz registers it under the run's name (`lz chat NAME`)."""
+    made = sorted(Path(run_dir).glob("model*"))
+    if not made:
+        from lazycli.errors import LzError
+
+        raise LzError(f"the {name} run in {{run_dir}} made no model", hint="see `lz finetune logs`")
+    return {{"path": str(made[0]), "format": made[0].suffix.lstrip(".") or "hf"}}
 
 
 @hookimpl
 def lazycli_finetuners():
-    yield FinetunerSpec(name="{name}", prepare=_prepare, argv=_argv)""",
+    yield FinetunerSpec(
+        name="{name}",
+        prepare=_prepare,
+        argv=_argv,
+        finish=_finish,
+        options={{"steps": 10}},  # typed defaults: `lz finetune … --set steps=20`
+    )''',
     ),
     "store": (
         "import os\nimport shutil\nfrom pathlib import Path\n\n"
