@@ -43,6 +43,8 @@ def _scaffold_record(kind: str, tmp_path, edit=lambda source: source):
     spec = importlib.util.spec_from_file_location(f"scaffold_{kind}", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    if hasattr(module, "_settings_model"):  # not registered here: its settings at their defaults
+        module._settings = lambda: module._settings_model()()
     [record] = list(getattr(module, f"lazycli_{kind}s")())
     return record
 
