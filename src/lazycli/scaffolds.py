@@ -61,7 +61,7 @@ def lazycli_settings():
     yield SettingsSpec(name="{ident}", model=_settings_model)""",
     ),
     "launcher": (
-        "import functools\nimport shlex\nimport subprocess\n\n"
+        "import functools\nimport os\nimport shlex\nimport subprocess\n\n"
         "from lazycli.hookspecs import LauncherSpec, SettingsSpec, hookimpl\n"
         "from lazycli.launchers import Job, Status, tail_text",
         '''class Launcher:
@@ -71,6 +71,7 @@ def lazycli_settings():
 
     def submit(self, argv, resources, env, log_path):
         limit = _settings().timeout or None
+        env = {{**os.environ, **env}}  # `env` is what the job adds to the environment of where it runs
         with open(log_path, "w") as log:
             try:
                 code = subprocess.call(argv, stdout=log, stderr=subprocess.STDOUT, env=env, timeout=limit)
