@@ -206,6 +206,24 @@ def check(kind: str, record: Any, workdir: Path, *, model: str | None = None) ->
         checks[kind](record, Path(workdir))
 
 
+def _call(record: Any, field: str, protocol: type | None, *args: Any) -> Any:
+    """`record.<field>(*args)`, refused first in one line when its parameters cannot take them (a
+    callable written for another signature fails here, not with a TypeError deep inside)."""
+    function = getattr(record, field)
+    try:
+        inspect.signature(function).bind(*args)
+    except TypeError as exc:
+        wanted = f" (lazycli.contracts.{protocol.__name__})" if protocol else ""
+        kind = type(record).__name__.removesuffix("Spec").lower()  # StoreSpec → store
+        raise ContractError(
+            f"plugin {record.name!r}: {field} cannot be called as lz calls it{wanted}: {exc}",
+            hint=f"`lz plugin new NAME --kind {kind}` writes one with the right signature",
+        ) from None
+    except ValueError:  # no signature to read (some builtins): call it and see
+        pass
+    return function(*args)
+
+
 def _expect(ok: bool, record: Any, what: str) -> None:
     if not ok:
         raise ContractError(f"plugin {getattr(record, 'name', record)!r}: {what}")
@@ -215,7 +233,7 @@ def _check_engine(record: Any, workdir: Path) -> None:
     from lazycli.hookspecs import EngineRequest
 
     request = EngineRequest(model_path=workdir / "model", served_name="m", port=8123, host="127.0.0.1")
-    argv = record.argv(request)
+    argv = _call(record, "argv", EngineCommand, request)
     _expect(isinstance(argv, list) and argv, record, "argv(request) must return a non-empty list")
     _expect(all(isinstance(a, str) for a in argv), record, f"argv items must all be str: {argv!r}")
     _expect(any("8123" in a for a in argv), record, f"argv must carry the request's port: {argv!r}")
@@ -226,7 +244,7 @@ def _check_engine(record: Any, workdir: Path) -> None:
 def _check_launcher(record: Any, workdir: Path) -> None:
     from lazycli.launchers import Resources
 
-    launcher = conform(record.factory(), "launchers", record.name)
+    launcher = conform(_call(record, "factory", None), "launchers", record.name)
     secret = "contract-secret-value-9f3a"
     text = launcher.describe(["python", "-c", "print(42)"], Resources(), {"LZ_CONTRACT_KEY": secret})
     _expect(isinstance(text, str) and text.strip(), record, "describe() must return the job as text")
@@ -266,7 +284,7 @@ def _check_finetuner(record: Any, workdir: Path) -> None:
         params=dict(record.options),
         cache_dir=workdir / "cache",
     )
-    prepared = record.prepare(job)
+    prepared = _call(record, "prepare", PrepareFinetune, job)
     _expect(isinstance(prepared, Prepared), record, f"prepare(job) must return a Prepared, not {prepared!r}")
     _expect(bool(prepared.argv) and all(isinstance(a, str) for a in prepared.argv), record,
             f"prepare(job).argv must be a non-empty list of str: {prepared.argv!r}")  # fmt: skip
@@ -275,7 +293,7 @@ def _check_finetuner(record: Any, workdir: Path) -> None:
                 f"prepare(job).files key {rel!r} must be a path inside the run folder")  # fmt: skip
         _expect(isinstance(text, str), record, f"prepare(job).files[{rel!r}] must be text")
     _expect(not run_dir.exists(), record, "prepare(job) wrote files: lz writes them, and only for a real run")
-    argv = record.argv(job)
+    argv = _call(record, "argv", FinetuneArgv, job)
     _expect(bool(argv) and all(isinstance(a, str) for a in argv), record, f"argv(job) gave {argv!r}")
 
 
@@ -295,7 +313,7 @@ def _check_loader(record: Any, workdir: Path) -> None:
         return
     doc = workdir / f"contract{readable[0]}"
     doc.write_text(_SAMPLES.get(readable[0], SAMPLE + "\n"), encoding="utf-8")
-    parts = list(record.load(doc))
+    parts = list(_call(record, "load", LoadDocument, doc))
     _expect(bool(parts), record, f"load() of a one-line {readable[0]} file yielded nothing")
     for part in parts:
         _expect(isinstance(part, tuple) and len(part) == 2, record, "load() must yield (text, meta) pairs")
@@ -306,7 +324,7 @@ def _check_loader(record: Any, workdir: Path) -> None:
 def _check_embedder(record: Any, workdir: Path, model: str | None = None) -> None:
     import numpy as np
 
-    embedder = conform(record.factory(model, {}), "embedders", record.name)
+    embedder = conform(_call(record, "factory", EmbedderFactory, model, {}), "embedders", record.name)
     vectors = np.asarray(embedder.embed(["the red apple", "a blue sky", "the red apples"]), dtype=np.float32)
     _expect(vectors.ndim == 2 and vectors.shape[0] == 3 and vectors.shape[1] > 0, record,
             f"embed(3 texts) must give a 3 × dim array, got shape {vectors.shape}")  # fmt: skip
@@ -314,7 +332,7 @@ def _check_embedder(record: Any, workdir: Path, model: str | None = None) -> Non
 
 
 def _check_reranker(record: Any, workdir: Path, model: str | None = None) -> None:
-    reranker = conform(record.factory(model, {}), "rerankers", record.name)
+    reranker = conform(_call(record, "factory", RerankerFactory, model, {}), "rerankers", record.name)
     scores = [float(s) for s in reranker.rerank("red apple", ["a red apple on a table", "the blue sky"])]
     _expect(len(scores) == 2, record, "rerank(query, 2 texts) must give 2 scores")
     _expect(scores[0] > scores[1], record, f"rerank ranked the matching text lower: {scores}")
@@ -322,7 +340,7 @@ def _check_reranker(record: Any, workdir: Path, model: str | None = None) -> Non
 
 def _check_store(record: Any, workdir: Path) -> None:
     """Rows written by the real indexer's arrow conversion; every method core calls, then a reopen."""
-    store = conform(record.open(workdir / "store", {}), "stores", record.name)
+    store = conform(_call(record, "open", StoreOpener, workdir / "store", {}), "stores", record.name)
     _expect(store.version() == 0 and store.count() == 0, record, "a new store must be empty at version 0")
     _expect(store.scan(["source"]) is None or store.scan(["source"]).num_rows == 0, record, "scan of empty")
     before = store.fingerprint()

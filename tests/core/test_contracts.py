@@ -129,3 +129,18 @@ def test_record_callables_and_registry_lookups_are_typed_with_the_protocols():
     # Registry.get is overloaded per kind: the record type of each kind, Any for a kind in a variable.
     returns = [typing.get_type_hints(o)["return"] for o in typing.get_overloads(plugins.Registry.get)]
     assert returns == [record for _, record in hookspecs.KINDS.values()] + [typing.Any]
+
+
+def test_a_callable_written_for_another_signature_fails_naming_the_field_and_protocol(tmp_path):
+    """The finetuner scaffold once taught prepare(model, data, out, options); lz calls prepare(job)."""
+    from dataclasses import replace
+
+    record = _scaffold_record("finetuner", tmp_path)
+    old_shape = replace(record, prepare=lambda model, data, out, options: out / "config.json")
+    (tmp_path / "work").mkdir()
+    with pytest.raises(contracts.ContractError) as caught:
+        contracts.check("finetuners", old_shape, tmp_path / "work")
+    message = str(caught.value)
+    assert "plugin 'demo-thing': prepare cannot be called as lz calls it" in message
+    assert "lazycli.contracts.PrepareFinetune" in message and "missing a required argument: 'data'" in message
+    assert "--kind finetuner" in caught.value.hint
