@@ -17,7 +17,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, overload, runtime_checkable
 
 from lazycli.errors import LzError
 from lazycli.launchers import Launcher
@@ -168,6 +168,15 @@ def missing(obj: Any, protocol: type) -> list[str]:
     return out
 
 
+# Typed per kind, so what core gets back (`backends.open_store`, `jobs._launcher`, …) is the Protocol.
+@overload
+def conform(obj: Any, kind: Literal["stores"], name: str) -> ChunkStore: ...
+@overload
+def conform(obj: Any, kind: Literal["embedders"], name: str) -> Embedder: ...
+@overload
+def conform(obj: Any, kind: Literal["rerankers"], name: str) -> Reranker: ...
+@overload
+def conform(obj: Any, kind: Literal["launchers"], name: str) -> Launcher: ...
 def conform(obj: Any, kind: str, name: str) -> Any:
     """`obj` if it has every member core calls for `kind` ("stores", …), else one clear line."""
     protocol = PROTOCOLS[kind]

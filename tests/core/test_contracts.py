@@ -129,6 +129,10 @@ def test_record_callables_and_registry_lookups_are_typed_with_the_protocols():
     # Registry.get is overloaded per kind: the record type of each kind, Any for a kind in a variable.
     returns = [typing.get_type_hints(o)["return"] for o in typing.get_overloads(plugins.Registry.get)]
     assert returns == [record for _, record in hookspecs.KINDS.values()] + [typing.Any]
+    from lazycli.launchers import Launcher
+
+    conformed = [typing.get_type_hints(o)["return"] for o in typing.get_overloads(contracts.conform)]
+    assert conformed == [contracts.ChunkStore, contracts.Embedder, contracts.Reranker, Launcher]
 
 
 def test_a_callable_written_for_another_signature_fails_naming_the_field_and_protocol(tmp_path):
