@@ -15,12 +15,17 @@ plugin (tests/plugins/test_contracts.py, parametrized over the registry) and in 
 from __future__ import annotations
 
 import inspect
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, overload, runtime_checkable
 
 from lazycli.errors import LzError
 from lazycli.launchers import Launcher
+
+if TYPE_CHECKING:  # records and results named in signatures only; importing them here would be a circle
+    from lazycli.client.http import Provider
+    from lazycli.finetune.runs import FinetuneJob, Prepared
+    from lazycli.hookspecs import EngineRequest, ProviderSpec
 
 # --- the objects core drives ----------------------------------------------------------------------
 
@@ -63,6 +68,77 @@ class Reranker(Protocol):
     def rerank(self, query: str, texts: list[str]) -> Sequence[float]: ...
 
 
+# --- the callables records carry -------------------------------------------------------------------
+# A record field typed with one of these is called by core with exactly these arguments; a plain
+# function with the same parameters satisfies it (positional-only: parameter names are the plugin's).
+
+
+class EngineCommand(Protocol):
+    """`EngineSpec.argv`: the engine's exact command line for a request (a list, no shell, no secret)."""
+
+    def __call__(self, request: EngineRequest, /) -> list[str]: ...
+
+
+class StoreOpener(Protocol):
+    """`StoreSpec.open`: the store at `path` (created on first write), with the index's options."""
+
+    def __call__(self, path: Path, options: Mapping[str, Any], /) -> ChunkStore: ...
+
+
+class EmbedderFactory(Protocol):
+    """`EmbedderSpec.factory`: an embedder for `model` (None: the plugin's own default)."""
+
+    def __call__(self, model: str | None, options: Mapping[str, Any], /) -> Embedder: ...
+
+
+class RerankerFactory(Protocol):
+    """`RerankerSpec.factory`: a reranker for `model` (None: the plugin's own default)."""
+
+    def __call__(self, model: str | None, options: Mapping[str, Any], /) -> Reranker: ...
+
+
+class LoadDocument(Protocol):
+    """`LoaderSpec.load`: one file as `(text, metadata)` pairs in reading order (a page, a section…)."""
+
+    def __call__(self, path: Path, /) -> Iterable[tuple[str, dict[str, Any]]]: ...
+
+
+class ClientFactory(Protocol):
+    """`ProviderSpec.client_factory`: a ready client (`lazycli.providers.connect` calls it with the key
+    it found and the base URL after LAZYCLI_<NAME>_BASE_URL); None on the record: OpenAI-compatible."""
+
+    def __call__(
+        self,
+        spec: ProviderSpec,
+        /,
+        *,
+        base_url: str,
+        api_key: str | None,
+        key_source: str | None,
+        announce: Callable[[str], None] | None = None,
+    ) -> Provider: ...
+
+
+class PrepareFinetune(Protocol):
+    """`FinetunerSpec.prepare`: the config files and argv of one run; writes nothing (a dry run shows
+    them, the real run writes `files` under `job.run_dir` and submits `argv` to the launcher)."""
+
+    def __call__(self, job: FinetuneJob, /) -> Prepared: ...
+
+
+class FinetuneArgv(Protocol):
+    """`FinetunerSpec.argv`: the trainer's command line for `job` (its config at `config`)."""
+
+    def __call__(self, job: FinetuneJob, config: Path | None = None, /) -> list[str]: ...
+
+
+class FinishFinetune(Protocol):
+    """`FinetunerSpec.finish`: after the trainer exited 0, the model to register: {"path": …,
+    "format": "gguf"|"hf", …}; an LzError when the run left none."""
+
+    def __call__(self, run_dir: Path, record: dict[str, Any], /) -> dict[str, Any]: ...
+
+
 PROTOCOLS: dict[str, type] = {
     "stores": ChunkStore,
     "embedders": Embedder,
@@ -92,6 +168,15 @@ def missing(obj: Any, protocol: type) -> list[str]:
     return out
 
 
+# Typed per kind, so what core gets back (`backends.open_store`, `jobs._launcher`, …) is the Protocol.
+@overload
+def conform(obj: Any, kind: Literal["stores"], name: str) -> ChunkStore: ...
+@overload
+def conform(obj: Any, kind: Literal["embedders"], name: str) -> Embedder: ...
+@overload
+def conform(obj: Any, kind: Literal["rerankers"], name: str) -> Reranker: ...
+@overload
+def conform(obj: Any, kind: Literal["launchers"], name: str) -> Launcher: ...
 def conform(obj: Any, kind: str, name: str) -> Any:
     """`obj` if it has every member core calls for `kind` ("stores", …), else one clear line."""
     protocol = PROTOCOLS[kind]
@@ -130,6 +215,24 @@ def check(kind: str, record: Any, workdir: Path, *, model: str | None = None) ->
         checks[kind](record, Path(workdir))
 
 
+def _call(record: Any, field: str, protocol: type | None, *args: Any) -> Any:
+    """`record.<field>(*args)`, refused first in one line when its parameters cannot take them (a
+    callable written for another signature fails here, not with a TypeError deep inside)."""
+    function = getattr(record, field)
+    try:
+        inspect.signature(function).bind(*args)
+    except TypeError as exc:
+        wanted = f" (lazycli.contracts.{protocol.__name__})" if protocol else ""
+        kind = type(record).__name__.removesuffix("Spec").lower()  # StoreSpec → store
+        raise ContractError(
+            f"plugin {record.name!r}: {field} cannot be called as lz calls it{wanted}: {exc}",
+            hint=f"`lz plugin new NAME --kind {kind}` writes one with the right signature",
+        ) from None
+    except ValueError:  # no signature to read (some builtins): call it and see
+        pass
+    return function(*args)
+
+
 def _expect(ok: bool, record: Any, what: str) -> None:
     if not ok:
         raise ContractError(f"plugin {getattr(record, 'name', record)!r}: {what}")
@@ -139,7 +242,7 @@ def _check_engine(record: Any, workdir: Path) -> None:
     from lazycli.hookspecs import EngineRequest
 
     request = EngineRequest(model_path=workdir / "model", served_name="m", port=8123, host="127.0.0.1")
-    argv = record.argv(request)
+    argv = _call(record, "argv", EngineCommand, request)
     _expect(isinstance(argv, list) and argv, record, "argv(request) must return a non-empty list")
     _expect(all(isinstance(a, str) for a in argv), record, f"argv items must all be str: {argv!r}")
     _expect(any("8123" in a for a in argv), record, f"argv must carry the request's port: {argv!r}")
@@ -150,7 +253,7 @@ def _check_engine(record: Any, workdir: Path) -> None:
 def _check_launcher(record: Any, workdir: Path) -> None:
     from lazycli.launchers import Resources
 
-    launcher = conform(record.factory(), "launchers", record.name)
+    launcher = conform(_call(record, "factory", None), "launchers", record.name)
     secret = "contract-secret-value-9f3a"
     text = launcher.describe(["python", "-c", "print(42)"], Resources(), {"LZ_CONTRACT_KEY": secret})
     _expect(isinstance(text, str) and text.strip(), record, "describe() must return the job as text")
@@ -165,12 +268,42 @@ def _check_provider(record: Any, workdir: Path) -> None:
 
 
 def _check_finetuner(record: Any, workdir: Path) -> None:
+    """`prepare(job)` as `lz finetune` calls it, on a job of the plugin's first model type with its own
+    default options: a Prepared (files relative to the run folder, a str argv), nothing written."""
     from lazycli.finetune.data import FORMATS
+    from lazycli.finetune.runs import FinetuneJob, Prepared
 
     _expect(callable(record.prepare) and callable(record.argv), record, "prepare and argv must be callables")
+    _expect(callable(record.finish), record, "finish(run_dir, record) must name the model a run made")
     unknown = [f for f in record.dataset_formats if f not in FORMATS]
     _expect(not unknown, record, f"dataset_formats {unknown} are not formats lz knows ({', '.join(FORMATS)})")
     _expect(record.data_target in FORMATS, record, f"data_target {record.data_target!r} is not a format")
+    run_dir = workdir / "run"
+    job = FinetuneJob(
+        name="contract-run",
+        method=record.name,
+        model="contract-base",
+        base_path=workdir / "base",
+        base_format="hf",
+        template=None,
+        model_type=record.model_types[0],
+        data_file=run_dir / "data" / "train.jsonl",
+        data_format=record.data_target,
+        run_dir=run_dir,
+        params=dict(record.options),
+        cache_dir=workdir / "cache",
+    )
+    prepared = _call(record, "prepare", PrepareFinetune, job)
+    _expect(isinstance(prepared, Prepared), record, f"prepare(job) must return a Prepared, not {prepared!r}")
+    _expect(bool(prepared.argv) and all(isinstance(a, str) for a in prepared.argv), record,
+            f"prepare(job).argv must be a non-empty list of str: {prepared.argv!r}")  # fmt: skip
+    for rel, text in prepared.files.items():
+        _expect(not Path(rel).is_absolute() and ".." not in Path(rel).parts, record,
+                f"prepare(job).files key {rel!r} must be a path inside the run folder")  # fmt: skip
+        _expect(isinstance(text, str), record, f"prepare(job).files[{rel!r}] must be text")
+    _expect(not run_dir.exists(), record, "prepare(job) wrote files: lz writes them, and only for a real run")
+    argv = _call(record, "argv", FinetuneArgv, job)
+    _expect(bool(argv) and all(isinstance(a, str) for a in argv), record, f"argv(job) gave {argv!r}")
 
 
 SAMPLE = "Tides follow the Moon."
@@ -189,7 +322,7 @@ def _check_loader(record: Any, workdir: Path) -> None:
         return
     doc = workdir / f"contract{readable[0]}"
     doc.write_text(_SAMPLES.get(readable[0], SAMPLE + "\n"), encoding="utf-8")
-    parts = list(record.load(doc))
+    parts = list(_call(record, "load", LoadDocument, doc))
     _expect(bool(parts), record, f"load() of a one-line {readable[0]} file yielded nothing")
     for part in parts:
         _expect(isinstance(part, tuple) and len(part) == 2, record, "load() must yield (text, meta) pairs")
@@ -200,7 +333,7 @@ def _check_loader(record: Any, workdir: Path) -> None:
 def _check_embedder(record: Any, workdir: Path, model: str | None = None) -> None:
     import numpy as np
 
-    embedder = conform(record.factory(model, {}), "embedders", record.name)
+    embedder = conform(_call(record, "factory", EmbedderFactory, model, {}), "embedders", record.name)
     vectors = np.asarray(embedder.embed(["the red apple", "a blue sky", "the red apples"]), dtype=np.float32)
     _expect(vectors.ndim == 2 and vectors.shape[0] == 3 and vectors.shape[1] > 0, record,
             f"embed(3 texts) must give a 3 × dim array, got shape {vectors.shape}")  # fmt: skip
@@ -208,7 +341,7 @@ def _check_embedder(record: Any, workdir: Path, model: str | None = None) -> Non
 
 
 def _check_reranker(record: Any, workdir: Path, model: str | None = None) -> None:
-    reranker = conform(record.factory(model, {}), "rerankers", record.name)
+    reranker = conform(_call(record, "factory", RerankerFactory, model, {}), "rerankers", record.name)
     scores = [float(s) for s in reranker.rerank("red apple", ["a red apple on a table", "the blue sky"])]
     _expect(len(scores) == 2, record, "rerank(query, 2 texts) must give 2 scores")
     _expect(scores[0] > scores[1], record, f"rerank ranked the matching text lower: {scores}")
@@ -216,7 +349,7 @@ def _check_reranker(record: Any, workdir: Path, model: str | None = None) -> Non
 
 def _check_store(record: Any, workdir: Path) -> None:
     """Rows written by the real indexer's arrow conversion; every method core calls, then a reopen."""
-    store = conform(record.open(workdir / "store", {}), "stores", record.name)
+    store = conform(_call(record, "open", StoreOpener, workdir / "store", {}), "stores", record.name)
     _expect(store.version() == 0 and store.count() == 0, record, "a new store must be empty at version 0")
     _expect(store.scan(["source"]) is None or store.scan(["source"]).num_rows == 0, record, "scan of empty")
     before = store.fingerprint()

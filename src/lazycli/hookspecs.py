@@ -21,8 +21,18 @@ from typing import TYPE_CHECKING, Any
 
 import pluggy
 
-if TYPE_CHECKING:  # the Protocols of the objects some callables return (lazycli.contracts)
-    from lazycli.contracts import ChunkStore, Embedder, Reranker
+if TYPE_CHECKING:  # the Protocols of the callables and objects records carry (lazycli.contracts)
+    from lazycli.contracts import (
+        ClientFactory,
+        EmbedderFactory,
+        EngineCommand,
+        FinetuneArgv,
+        FinishFinetune,
+        LoadDocument,
+        PrepareFinetune,
+        RerankerFactory,
+        StoreOpener,
+    )
     from lazycli.launchers import Launcher
 
 PROJECT = "lazycli"
@@ -71,7 +81,7 @@ class EngineSpec:
     """
 
     name: str
-    argv: Callable[[EngineRequest], list[str]]
+    argv: EngineCommand
     model_types: tuple[str, ...] = ("llm",)
     formats: tuple[str, ...] = ("hf",)
     health_path: str = "/health"
@@ -117,7 +127,7 @@ class ProviderSpec:
     default_embed_model: str | None = None
     default_rerank_model: str | None = None
     rerank_path: str | None = None
-    client_factory: Callable[..., Any] | None = None
+    client_factory: ClientFactory | None = None
     description: str = ""
     # Online fine-tuning (`lz finetune NAME:MODEL`): a lazycli.finetune.online_vendor.OnlineTuner.
     finetune: Any = None
@@ -147,17 +157,19 @@ CHAT_FORMATS = ("alpaca", "sharegpt", "messages", "prompt_completion")
 
 @dataclass(frozen=True)
 class FinetunerSpec:
-    """A finetuning tool run as its own process: `prepare(job)` writes its config files and returns
-    the argv that runs it (a list); `data_target` is what the data doctor converts the set to.
-    `env` names the managed environment it runs from; `needs_gpu` refuses it on CPU-only machines.
+    """A finetuning tool run as its own process: `prepare(job)` returns its config files and the argv
+    that runs it (a `lazycli.finetune.runs.Prepared`; lz writes and submits them), `argv(job, config)`
+    that command line alone, `finish(run_dir, record)` the model a finished run made (registered under
+    the run's name); `data_target` is what the data doctor converts the set to. `env` names the
+    managed environment it runs from; `needs_gpu` refuses it on CPU-only machines.
     """
 
     name: str
-    prepare: Callable[..., Any]
-    argv: Callable[..., list[str]]
+    prepare: PrepareFinetune
+    argv: FinetuneArgv
     model_types: tuple[str, ...] = ("llm",)
     dataset_formats: tuple[str, ...] = ("alpaca", "sharegpt")
-    merge: Callable[..., Any] | None = None
+    merge: Callable[..., Any] | None = None  # unused by core (finish registers the model)
     is_installed: Callable[[], bool] = lambda: True
     install_hint: str = ""
     description: str = ""
@@ -165,7 +177,7 @@ class FinetunerSpec:
     data_target: str = "messages"
     needs_gpu: bool = False
     options: Mapping[str, Any] = field(default_factory=dict)
-    finish: Callable[..., Any] | None = None
+    finish: FinishFinetune | None = None
 
 
 @dataclass(frozen=True)
@@ -173,7 +185,7 @@ class StoreSpec:
     """A chunk store: `open(path, options)` returns a `lazycli.contracts.ChunkStore`."""
 
     name: str
-    open: Callable[..., ChunkStore]
+    open: StoreOpener
     description: str = ""
 
 
@@ -183,7 +195,7 @@ class LoaderSpec:
 
     name: str
     extensions: tuple[str, ...]
-    load: Callable[[Path], Iterable[Any]]
+    load: LoadDocument
     description: str = ""
 
 
@@ -192,7 +204,7 @@ class EmbedderSpec:
     """An embedding backend: `factory(model, options)` returns a `lazycli.contracts.Embedder`."""
 
     name: str
-    factory: Callable[..., Embedder]
+    factory: EmbedderFactory
     description: str = ""
 
 
@@ -201,7 +213,7 @@ class RerankerSpec:
     """A reranking backend: `factory(model, options)` returns a `lazycli.contracts.Reranker`."""
 
     name: str
-    factory: Callable[..., Reranker]
+    factory: RerankerFactory
     description: str = ""
 
 

@@ -3,7 +3,9 @@ and the hook specifications (`lazycli.hookspecs`) point here instead of keeping 
 that could drift. Each example is complete (every member core calls, see `lazycli.contracts`) and
 its generated test runs the shared contract suite, `lazycli.contracts.check`.
 
-Templates are `str.format` strings: `{name}`, `{upper}`; literal braces are doubled.
+Templates are `str.format` strings: `{name}`, `{ident}` (the name as an identifier: its settings'
+prefix), `{upper}`; literal braces are doubled. Engine, launcher, store and loader examples declare
+one typed setting each (`lazycli_settings`), shown and checked by `lz config`.
 """
 
 from __future__ import annotations
@@ -15,9 +17,11 @@ KINDS = ("engine", "launcher", "provider", "finetuner", "store", "loader", "embe
 # Per kind: (imports, the code that yields the record).
 EXAMPLES: dict[str, tuple[str, str]] = {
     "engine": (
-        "import shutil\n\nfrom lazycli.hookspecs import EngineRequest, EngineSpec, hookimpl",
+        "import functools\nimport shutil\n\n"
+        "from lazycli.hookspecs import EngineRequest, EngineSpec, SettingsSpec, hookimpl",
         """def _argv(req: EngineRequest) -> list[str]:
-    return ["{name}-server", "--model", str(req.model_path), "--host", req.host, "--port", str(req.port)]
+    binary = _settings().binary
+    return [binary, "--model", str(req.model_path), "--host", req.host, "--port", str(req.port)]
 
 
 @hookimpl
@@ -29,12 +33,36 @@ def lazycli_engines():
         formats=("gguf",),
         health_path="/health",
         protocol="openai",
-        is_installed=lambda: shutil.which("{name}-server") is not None,
-        install_hint="install {name}-server and put it on PATH",
-    )""",
+        is_installed=lambda: shutil.which(_settings().binary) is not None,
+        install_hint="install {name}-server and put it on PATH (or `lz config set {ident}_binary PATH`)",
+    )
+
+
+@functools.cache
+def _settings_model():
+    # A function, so pydantic is imported when settings are read, not by every `lz plugins`.
+    from pydantic import BaseModel, Field
+
+    class Settings(BaseModel):
+        binary: str = Field("{name}-server", min_length=1, description="The server executable")
+
+    return Settings
+
+
+def _settings():
+    # This plugin's settings, typed (`lz config set {ident}_binary …`, LAZYCLI_{upper}_BINARY).
+    from lazycli import settings
+
+    return settings.section("{ident}")
+
+
+@hookimpl
+def lazycli_settings():
+    yield SettingsSpec(name="{ident}", model=_settings_model)""",
     ),
     "launcher": (
-        "import shlex\nimport subprocess\n\nfrom lazycli.hookspecs import LauncherSpec, hookimpl\n"
+        "import functools\nimport os\nimport shlex\nimport subprocess\n\n"
+        "from lazycli.hookspecs import LauncherSpec, SettingsSpec, hookimpl\n"
         "from lazycli.launchers import Job, Status, tail_text",
         '''class Launcher:
     """Runs the job to completion in the foreground (replace with your scheduler's calls)."""
@@ -42,8 +70,14 @@ def lazycli_engines():
     name = "{name}"
 
     def submit(self, argv, resources, env, log_path):
+        limit = _settings().timeout or None
+        env = {{**os.environ, **env}}  # `env` is what the job adds to the environment of where it runs
         with open(log_path, "w") as log:
-            code = subprocess.call(argv, stdout=log, stderr=subprocess.STDOUT, env=env)
+            try:
+                code = subprocess.call(argv, stdout=log, stderr=subprocess.STDOUT, env=env, timeout=limit)
+            except subprocess.TimeoutExpired:  # call() has killed the job
+                log.write(f"{name}: stopped after {{limit}} s ({ident}_timeout)\\n")
+                code = 124
         return Job(launcher=self.name, job_id="0", exit_code=code, log_path=str(log_path))
 
     def status(self, job):
@@ -65,7 +99,30 @@ def lazycli_engines():
 
 @hookimpl
 def lazycli_launchers():
-    yield LauncherSpec(name="{name}", factory=Launcher)''',
+    yield LauncherSpec(name="{name}", factory=Launcher)
+
+
+@functools.cache
+def _settings_model():
+    # A function, so pydantic is imported when settings are read, not by every `lz plugins`.
+    from pydantic import BaseModel, Field
+
+    class Settings(BaseModel):
+        timeout: float = Field(0, ge=0, description="Seconds a job may run (0: no limit)")
+
+    return Settings
+
+
+def _settings():
+    # This plugin's settings, typed (`lz config set {ident}_timeout …`, LAZYCLI_{upper}_TIMEOUT).
+    from lazycli import settings
+
+    return settings.section("{ident}")
+
+
+@hookimpl
+def lazycli_settings():
+    yield SettingsSpec(name="{ident}", model=_settings_model)''',
     ),
     "provider": (
         "from lazycli.hookspecs import ProviderSpec, hookimpl",
@@ -79,25 +136,65 @@ def lazycli_providers():
     )""",
     ),
     "finetuner": (
-        "import json\nimport sys\n\nfrom lazycli.hookspecs import FinetunerSpec, hookimpl",
-        """def _prepare(model, data, out, options):
-    out.mkdir(parents=True, exist_ok=True)
-    config = out / "{name}.json"
-    config.write_text(json.dumps({{"model": str(model), "data": str(data), **dict(options)}}))
-    return config
+        "import json\nimport sys\nfrom pathlib import Path\n\n"
+        "from lazycli.hookspecs import FinetunerSpec, hookimpl",
+        '''def _config(job):
+    suffix = "" if job.base_format == "hf" else "." + job.base_format
+    return {{
+        "base": str(job.base_path),
+        "base_format": job.base_format,
+        "data": str(job.data_file),  # lz has converted the set to data_target (messages) already
+        "out": str(job.run_dir / ("model" + suffix)),
+        **job.params,
+    }}
 
 
-def _argv(config):
-    return [sys.executable, "-c", "import json, sys; print(json.load(open(sys.argv[1])))", str(config)]
+# The trainer lz runs through the launcher: a real one trains on config["data"]; this one copies
+# the base model to the run folder as "the result" (replace it with your tool's command).
+TRAINER = """
+import json, shutil, sys
+config = json.load(open(sys.argv[1]))
+copy = shutil.copytree if config["base_format"] == "hf" else shutil.copyfile
+copy(config["base"], config["out"])
+print("{name}: trained", config["steps"], "steps")
+"""
+
+
+def _argv(job, config=None):
+    return [sys.executable, "-c", TRAINER, str(config or job.config_dir / "{name}.json")]
+
+
+def _prepare(job):
+    """The files and command of one run; lz writes the files under job.run_dir, then submits argv."""
+    from lazycli.finetune.runs import Prepared
+
+    files = {{"config/{name}.json": json.dumps(_config(job), indent=2)}}
+    return Prepared(files=files, argv=_argv(job), env={{"PYTHONUNBUFFERED": "1"}})
+
+
+def _finish(run_dir, record):
+    """The model the run made; lz registers it under the run's name (`lz chat NAME`)."""
+    made = sorted(Path(run_dir).glob("model*"))
+    if not made:
+        from lazycli.errors import LzError
+
+        raise LzError(f"the {name} run in {{run_dir}} made no model", hint="see `lz finetune logs`")
+    return {{"path": str(made[0]), "format": made[0].suffix.lstrip(".") or "hf"}}
 
 
 @hookimpl
 def lazycli_finetuners():
-    yield FinetunerSpec(name="{name}", prepare=_prepare, argv=_argv)""",
+    yield FinetunerSpec(
+        name="{name}",
+        prepare=_prepare,
+        argv=_argv,
+        finish=_finish,
+        options={{"steps": 10}},  # typed defaults: `lz finetune … --set steps=20`
+    )''',
     ),
     "store": (
-        "import os\nimport shutil\nfrom pathlib import Path\n\n"
-        "from lazycli.hookspecs import StoreSpec, hookimpl",
+        "import functools\nimport os\nimport shutil\nfrom pathlib import Path\n\n"
+        "from lazycli.hookspecs import SettingsSpec, StoreSpec, hookimpl",
         '''class ArrowStore:
     """Chunk rows in Arrow files under `path`, one file a version (v000001.arrow, …). A write makes
     the next version as a temp file renamed into place, so a crash never leaves half a table."""
@@ -186,7 +283,8 @@ def lazycli_finetuners():
             self._write(table.filter(pc.invert(self._of_sources(table, sources))))
 
     def compact(self):
-        for old in self._files()[:-2]:  # keep the previous version: a query may be reading it
+        keep = _settings().keep_versions  # 2 by default: a query may still be reading the previous one
+        for old in self._files()[:-keep]:
             old.unlink(missing_ok=True)
 
     def clean_temp(self):
@@ -202,17 +300,63 @@ def lazycli_finetuners():
 
 @hookimpl
 def lazycli_stores():
-    yield StoreSpec(name="{name}", open=ArrowStore)''',
+    yield StoreSpec(name="{name}", open=ArrowStore)
+
+
+@functools.cache
+def _settings_model():
+    # A function, so pydantic is imported when settings are read, not by every `lz plugins`.
+    from pydantic import BaseModel, Field
+
+    class Settings(BaseModel):
+        keep_versions: int = Field(2, ge=1, description="Versions compact() keeps, the newest first")
+
+    return Settings
+
+
+def _settings():
+    # This plugin's settings, typed (`lz config set {ident}_keep_versions …`, LAZYCLI_{upper}_KEEP_VERSIONS).
+    from lazycli import settings
+
+    return settings.section("{ident}")
+
+
+@hookimpl
+def lazycli_settings():
+    yield SettingsSpec(name="{ident}", model=_settings_model)''',
     ),
     "loader": (
-        "from lazycli.hookspecs import LoaderSpec, hookimpl",
+        "import functools\n\nfrom lazycli.hookspecs import LoaderSpec, SettingsSpec, hookimpl",
         """def _load(path):
-    yield path.read_text(encoding="utf-8"), {{"source": str(path)}}
+    yield path.read_text(encoding=_settings().encoding), {{"source": str(path)}}
 
 
 @hookimpl
 def lazycli_loaders():
-    yield LoaderSpec(name="{name}", extensions=(".{name}",), load=_load)""",
+    yield LoaderSpec(name="{name}", extensions=(".{name}",), load=_load)
+
+
+@functools.cache
+def _settings_model():
+    # A function, so pydantic is imported when settings are read, not by every `lz plugins`.
+    from pydantic import BaseModel, Field
+
+    class Settings(BaseModel):
+        encoding: str = Field("utf-8", min_length=1, description="Text encoding of .{name} files")
+
+    return Settings
+
+
+def _settings():
+    # This plugin's settings, typed (`lz config set {ident}_encoding …`, LAZYCLI_{upper}_ENCODING).
+    from lazycli import settings
+
+    return settings.section("{ident}")
+
+
+@hookimpl
+def lazycli_settings():
+    yield SettingsSpec(name="{ident}", model=_settings_model)""",
     ),
     "embedder": (
         "import numpy as np\n\nfrom lazycli.hookspecs import EmbedderSpec, hookimpl",
@@ -321,6 +465,7 @@ def _names(name: str) -> dict[str, str]:
     return {
         "name": name,
         "upper": identifier(name).upper(),
+        "ident": identifier(name),
         "dist": f"lazycli-{name}",
         "module": f"lazycli_{identifier(name)}",
     }

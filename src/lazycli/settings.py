@@ -252,9 +252,11 @@ def _of_a_sleeping_plugin(key: str) -> bool:
     LAZYCLI_PLUGINS, or broken): kept in the file and not validated, as that plugin's own settings are
     unknown here. A broken plugin must not break every command."""
     from lazycli.plugins import entry_points, registry
+    from lazycli.scaffolds import identifier
 
     awake = {p.name for p in registry().plugins if not p.errors}
-    return any(key.startswith(f"{f.name}_") and f.name not in awake for f in entry_points())
+    # The prefix is the plugin's name as an identifier, as `lz plugin new` writes it (my-store → my_store_).
+    return any(key.startswith(f"{identifier(f.name)}_") and f.name not in awake for f in entry_points())
 
 
 def check_keys(values: dict[str, Any], where: str) -> None:

@@ -43,6 +43,8 @@ def _scaffold_record(kind: str, tmp_path, edit=lambda source: source):
     spec = importlib.util.spec_from_file_location(f"scaffold_{kind}", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    if hasattr(module, "_settings_model"):  # not registered here: its settings at their defaults
+        module._settings = lambda: module._settings_model()()
     [record] = list(getattr(module, f"lazycli_{kind}s")())
     return record
 
@@ -81,3 +83,68 @@ def test_a_plugin_missing_a_method_fails_with_a_line_naming_it(kind, method, tmp
     message = str(caught.value)
     assert f"{kind} plugin 'demo-thing'" in message and f"lacks {method}" in message
     assert isinstance(caught.value, LzError) and "lz plugin new NAME --kind" in caught.value.hint
+
+
+def _names_for_annotations(module) -> dict:
+    """The module's globals plus what it imports only under `if TYPE_CHECKING:`, so the annotations
+    resolve as a type checker resolves them."""
+    import ast
+    import importlib
+    import inspect
+
+    names = dict(vars(module))
+    for node in ast.parse(inspect.getsource(module)).body:
+        if isinstance(node, ast.If) and getattr(node.test, "id", None) == "TYPE_CHECKING":
+            for imp in node.body:
+                source = importlib.import_module(imp.module)
+                names.update({a.asname or a.name: getattr(source, a.name) for a in imp.names})
+    return names
+
+
+def test_record_callables_and_registry_lookups_are_typed_with_the_protocols():
+    import typing
+
+    from lazycli import hookspecs
+    from lazycli.finetune.runs import FinetuneJob, Prepared
+
+    hints = {
+        kind: typing.get_type_hints(record, globalns=_names_for_annotations(hookspecs))
+        for kind, (_, record) in hookspecs.KINDS.items()
+    }
+    assert hints["engines"]["argv"] is contracts.EngineCommand
+    assert hints["stores"]["open"] is contracts.StoreOpener
+    assert hints["embedders"]["factory"] is contracts.EmbedderFactory
+    assert hints["rerankers"]["factory"] is contracts.RerankerFactory
+    assert hints["loaders"]["load"] is contracts.LoadDocument
+    assert hints["providers"]["client_factory"] == contracts.ClientFactory | None
+    assert hints["finetuners"]["prepare"] is contracts.PrepareFinetune
+    assert hints["finetuners"]["finish"] == contracts.FinishFinetune | None
+    protocol_names = _names_for_annotations(contracts)
+    assert (
+        typing.get_type_hints(contracts.StoreOpener.__call__, protocol_names)["return"]
+        is contracts.ChunkStore
+    )
+    prepare = typing.get_type_hints(contracts.PrepareFinetune.__call__, protocol_names)
+    assert prepare == {"job": FinetuneJob, "return": Prepared}
+    # Registry.get is overloaded per kind: the record type of each kind, Any for a kind in a variable.
+    returns = [typing.get_type_hints(o)["return"] for o in typing.get_overloads(plugins.Registry.get)]
+    assert returns == [record for _, record in hookspecs.KINDS.values()] + [typing.Any]
+    from lazycli.launchers import Launcher
+
+    conformed = [typing.get_type_hints(o)["return"] for o in typing.get_overloads(contracts.conform)]
+    assert conformed == [contracts.ChunkStore, contracts.Embedder, contracts.Reranker, Launcher]
+
+
+def test_a_callable_written_for_another_signature_fails_naming_the_field_and_protocol(tmp_path):
+    """The finetuner scaffold once taught prepare(model, data, out, options); lz calls prepare(job)."""
+    from dataclasses import replace
+
+    record = _scaffold_record("finetuner", tmp_path)
+    old_shape = replace(record, prepare=lambda model, data, out, options: out / "config.json")
+    (tmp_path / "work").mkdir()
+    with pytest.raises(contracts.ContractError) as caught:
+        contracts.check("finetuners", old_shape, tmp_path / "work")
+    message = str(caught.value)
+    assert "plugin 'demo-thing': prepare cannot be called as lz calls it" in message
+    assert "lazycli.contracts.PrepareFinetune" in message and "missing a required argument: 'data'" in message
+    assert "--kind finetuner" in caught.value.hint

@@ -48,7 +48,7 @@ def build(
     embed: str | None = typer.Option(
         None,
         "--embed",
-        help="Embedder: a local model (default all-minilm-l6-v2), a deployment, provider:model.",
+        help="Embedder: a local model (default all-minilm-l6-v2), a plugin, a deployment, provider:model.",
     ),
     chunk_size: int | None = typer.Option(None, "--chunk-size", help="One node group of this many tokens."),
     overlap: int | None = typer.Option(

@@ -60,7 +60,7 @@ def ask(
     topk: int = typer.Option(5, "--topk", "-k", min=1, help="Passages to use."),
     fusion: str = typer.Option("rrf", "--fusion", help="Fusion of retriever lists: rrf or weighted."),
     rerank: str | None = typer.Option(
-        None, "--rerank", help="Reranker: a local cross-encoder model, or a deployment / provider:model."
+        None, "--rerank", help="Reranker: a local cross-encoder model, a plugin, a deployment, provider:model"
     ),
     group: list[str] = typer.Option([], "--group", "-g", help="Node groups to search (default: all)."),
     show_context: bool = typer.Option(False, "--show-context", help="Print the passages before the answer."),

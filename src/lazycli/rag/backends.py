@@ -1,7 +1,8 @@
 """Which embedder, reranker and store serve an index: names the user gives → plugin records.
 
 `--embed` / `--rerank` accept a local model (a catalogue name of type embed/rerank, or a model
-directory) served in-process by sentence-transformers, or anything `lz chat` accepts as a target
+directory) served in-process by sentence-transformers, an embedder/reranker plugin by its name
+(`PLUGIN` or `PLUGIN:MODEL`, see `lz plugins`), or anything `lz chat` accepts as a target
 (`provider:model`, a deployment name, a URL) served remotely through `lazycli.client`.
 """
 
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING
 from lazycli.errors import LzError
 
 if TYPE_CHECKING:
-    from lazycli.contracts import ChunkStore
+    from lazycli.contracts import ChunkStore, Embedder, Reranker
 
 LOCAL_EMBEDDER = "sentence-transformers"
 LOCAL_RERANKER = "cross-encoder"
@@ -28,7 +29,7 @@ class Choice:
     """A backend plugin name and what to hand its factory (a model path or a target)."""
 
     plugin: str
-    model: str
+    model: str | None  # None: the plugin's own default model
     identity: str  # what the index records: a change of identity means re-embedding everything
 
 
@@ -65,14 +66,23 @@ def choose_embedder(spec: str | None) -> Choice:
     local = _local_model(spec, ("embed",))
     if local is not None:
         return Choice(LOCAL_EMBEDDER, str(local), f"{LOCAL_EMBEDDER}:{spec}")
-    return Choice(REMOTE, spec, f"{REMOTE}:{spec}")
+    return _plugin_choice(spec, "embedders") or Choice(REMOTE, spec, f"{REMOTE}:{spec}")
 
 
 def choose_reranker(spec: str) -> Choice:
     local = _local_model(spec, ("rerank",))
     if local is not None:
         return Choice(LOCAL_RERANKER, str(local), f"{LOCAL_RERANKER}:{spec}")
-    return Choice(REMOTE, spec, f"{REMOTE}:{spec}")
+    return _plugin_choice(spec, "rerankers") or Choice(REMOTE, spec, f"{REMOTE}:{spec}")
+
+
+def _plugin_choice(spec: str, kind: str) -> Choice | None:
+    """`PLUGIN` or `PLUGIN:MODEL` naming an installed embedder/reranker plugin; the built-in local
+    and remote ones keep their own spellings (a model, a target)."""
+    name, _, model = spec.partition(":")
+    if name in (LOCAL_EMBEDDER, LOCAL_RERANKER, REMOTE) or name not in _registry().all(kind):
+        return None
+    return Choice(name, model or None, f"{name}:{spec}")
 
 
 def _registry():
@@ -82,7 +92,7 @@ def _registry():
 
 
 @lru_cache(maxsize=4)
-def embedder(spec: str | None):
+def embedder(spec: str | None) -> Embedder:
     """A loaded embedder (cached per process: loading a model costs seconds)."""
     from lazycli.contracts import conform
 
@@ -93,7 +103,7 @@ def embedder(spec: str | None):
 
 
 @lru_cache(maxsize=4)
-def reranker(spec: str):
+def reranker(spec: str) -> Reranker:
     from lazycli.contracts import conform
 
     choice = choose_reranker(spec)
