@@ -21,6 +21,8 @@ from __future__ import annotations
 import json
 import re
 import shlex
+import time
+import uuid
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -40,6 +42,7 @@ from lazycli.launchers import (
 
 NAME = "ray"
 HTTP_TIMEOUT = 30
+AGENT_WAIT = 60  # seconds a just-started head may take to have a job agent
 
 # Ray's JobStatus values, mapped explicitly; others are UNKNOWN.
 STATES: dict[str, Status] = {
@@ -190,22 +193,40 @@ class RayLauncher:
             )
         self.check_resources(resources)
         address = self._address(resources)
-        resp = self._request(
-            "POST", f"{address}/api/jobs/", json=self.body(argv, resources, env, job_name(log_path))
-        )
+        body = self.body(argv, resources, env, job_name(log_path))
+        body["submission_id"] = f"lz_{uuid.uuid4().hex[:16]}"  # ours: a repeated POST cannot run twice
+        resp = self._post_job(address, body)
         if resp.status_code >= 400:
             reason = resp.text.strip()[:300]
             for value in env.values():  # Ray may echo the runtime_env it refused
                 if len(value) >= 8:
                     reason = reason.replace(value, "***")
             raise LzError(f"Ray refused the job at {address}: {reason}", hint="see the dashboard")
-        data = resp.json()
         return Job(
             launcher=NAME,
-            job_id=data["submission_id"],
+            job_id=body["submission_id"],
             log_path=str(log_path),
             extra={"address": address},
         )
+
+    def _post_job(self, address: str, body: dict):
+        """POST /api/jobs/. A head that has just started answers 500 "No available agent" until its
+        job agent is up: asked again for up to AGENT_WAIT s. A retry of a POST that did go through
+        is refused as a duplicate submission_id, which means it was submitted."""
+        deadline = time.monotonic() + AGENT_WAIT
+        first = True
+        while True:
+            resp = self._request("POST", f"{address}/api/jobs/", json=body)
+            if not first and resp.status_code == 400 and "already exists" in resp.text:
+                resp.status_code = 200
+            if (
+                resp.status_code != 500
+                or "No available agent" not in resp.text
+                or time.monotonic() > deadline
+            ):
+                return resp
+            first = False
+            time.sleep(2)
 
     def _details(self, job: Job) -> dict | None:
         url = f"{self._address(job=job)}/api/jobs/{job.job_id}"
@@ -260,7 +281,9 @@ class RayLauncher:
 
 def _fitting_hint(counts: list[int], per: int) -> str:
     """The largest even spread the cluster holds, as flags that would fit, or what to add."""
-    if per == 0 or not any(counts):
+    if per and not any(counts):
+        return "the cluster has no GPU: add GPU nodes to it"
+    if per == 0:
         return f"it has {len(counts)} live node(s): ask for --nodes {len(counts)} or fewer, or add nodes"
     # the most GPUs in all; of equals, the fewest nodes (less pipeline parallel)
     _, _, each, nodes = max(((k + 1) * g, -(k + 1), g, k + 1) for k, g in enumerate(counts))
