@@ -103,8 +103,9 @@ class _Job:
 class FakeRayHead:
     """`with FakeRayHead(tmp, nodes=[...]) as head:` head.url is the dashboard address."""
 
-    def __init__(self, workdir: Path, nodes: list[dict] | None = None) -> None:
+    def __init__(self, workdir: Path, nodes: list[dict] | None = None, agent_late_by: int = 0) -> None:
         self.workdir = workdir
+        self.agent_late_by = agent_late_by  # submissions refused before the job agent is "up"
         self.nodes = nodes if nodes is not None else [node("127.0.0.1", 0, head=True)]
         self.jobs: dict[str, _Job] = {}
         self.requests: list[tuple[str, str, dict | None]] = []
@@ -142,11 +143,16 @@ class FakeRayHead:
 
     # --- API ---------------------------------------------------------------------------------
 
-    def submit(self, body: dict) -> tuple[int, dict]:
+    def submit(self, body: dict) -> tuple[int, dict | str]:
+        if self.agent_late_by > 0:  # what Ray's job head answers while no job agent is up
+            self.agent_late_by -= 1
+            return 500, "No available agent to submit job, please try again later."
         unknown = set(body) - SUBMIT_FIELDS
         if unknown or not isinstance(body.get("entrypoint"), str):
             return 400, {"error": f"bad JobSubmitRequest: {sorted(unknown) or 'no entrypoint'}"}
         sid = body.get("submission_id") or f"raysubmit_{uuid.uuid4().hex[:16]}"
+        if sid in self.jobs:
+            return 400, f"Job with submission_id {sid} already exists. Please use a different submission_id."
         env = {**os.environ, **((body.get("runtime_env") or {}).get("env_vars") or {})}
         env.update({"RAY_ADDRESS": f"127.0.0.1:{self.gcs_port}", "RAY_STANDIN_DIR": str(self.workdir)})
         self.jobs[sid] = _Job(sid, body, env, self.workdir / f"{sid}.log")
@@ -165,10 +171,14 @@ class FakeRayHead:
             def log_message(self, *args):  # quiet
                 pass
 
-            def _send(self, code: int, body: dict) -> None:
-                data = json.dumps(body).encode()
+            def _send(self, code: int, body: dict | str) -> None:
+                data = (
+                    body.encode() if isinstance(body, str) else json.dumps(body).encode()
+                )  # Ray's errors: text
                 self.send_response(code)
-                self.send_header("Content-Type", "application/json")
+                self.send_header(
+                    "Content-Type", "text/plain" if isinstance(body, str) else "application/json"
+                )
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
