@@ -110,3 +110,9 @@ def _pod(phase, waiting=None, terminated=None, reason=None):
 def test_pod_reasons_say_more_than_the_phase(pod, expected):
     found = [map_state(REASONS, r) for r in _reasons(pod)]
     assert (found[0] if found else None) == expected
+
+
+def test_a_multi_node_set_with_a_pinned_port_is_refused(fake_kube):
+    pinned = [a.replace("{port}", "9000") for a in SERVE]
+    with pytest.raises(LzError, match="not a pinned --port"):
+        K8sLauncher().manifests(pinned, Resources(nodes=2, gpus=2, cluster="ray"), {}, "lz-x", "ns")

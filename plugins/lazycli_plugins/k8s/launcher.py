@@ -281,6 +281,11 @@ class K8sLauncher:
         """Secret, headless Service, head Deployment, worker Deployment, Service: one model over
         `resources.nodes` pods of `resources.gpus` GPUs each (the worker part only past one node)."""
         client = _models()
+        if not needs_port(argv):  # a pinned --port: the Service and probes would miss the server
+            raise LzError(
+                "a multi-node deployment on k8s listens on the container port, not a pinned --port",
+                hint="leave out --port (the container port is the k8s_port setting, default 8000)",
+            )
         port = _port(resources)
         nodes, head_svc = resources.nodes, f"{name}-ray"
         part = {**MANAGED_BY, PART_OF: name}
