@@ -174,7 +174,7 @@ class RayLauncher:
             raise LzError(
                 f"--nodes {want} --gpus {per * want} needs {want} node(s) with {per} GPU(s) each, and the "
                 f"Ray cluster at {address} has {len(fit)} (GPUs per node: {', '.join(map(str, counts))})",
-                hint=_fitting_hint(counts, per),
+                hint=_fitting_hint(counts, per, _gpus(head) if head else None),
             )
         if head is not None and per and _gpus(head) < per:
             raise LzError(
@@ -279,12 +279,21 @@ class RayLauncher:
             )
 
 
-def _fitting_hint(counts: list[int], per: int) -> str:
-    """The largest even spread the cluster holds, as flags that would fit, or what to add."""
+def _fitting_hint(counts: list[int], per: int, head: int | None) -> str:
+    """The largest even spread the cluster holds (the head one of its nodes), as flags that would
+    fit, or what to add."""
     if per and not any(counts):
         return "the cluster has no GPU: add GPU nodes to it"
     if per == 0:
         return f"it has {len(counts)} live node(s): ask for --nodes {len(counts)} or fewer, or add nodes"
-    # the most GPUs in all; of equals, the fewest nodes (less pipeline parallel)
-    _, _, each, nodes = max(((k + 1) * g, -(k + 1), g, k + 1) for k, g in enumerate(counts))
+    others = list(counts)
+    if head is not None:
+        others.remove(head)
+    spreads = []  # (GPUs in all, -nodes, GPUs per node, nodes): the most GPUs, then the fewest nodes
+    for k in range(1, len(counts) + 1):
+        chosen = ([head] + others[: k - 1]) if head is not None else counts[:k]
+        spreads.append((k * min(chosen), -k, min(chosen), k))
+    _, _, each, nodes = max(spreads)
+    if each == 0:
+        return "the Ray head has no GPU: start it on a GPU node, or add GPU nodes"
     return f"it holds --nodes {nodes} --gpus {nodes * each}; or add nodes to the Ray cluster"
