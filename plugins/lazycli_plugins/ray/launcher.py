@@ -130,7 +130,10 @@ class RayLauncher:
 
     def describe(self, argv: list[str], resources: Resources, env: dict[str, str], log_path=None) -> str:
         shown = {k: "<not shown>" for k in env}
-        body = self.body(argv, resources, shown, job_name(log_path))
+        body = {
+            **self.body(argv, resources, shown, job_name(log_path)),
+            "submission_id": "lz_<new per submit>",
+        }
         spread = (
             f"# one entrypoint on the head node, no GPU of its own; vLLM's placement group takes "
             f"{resources.nodes} node(s) x {resources.gpus} GPU(s) of the cluster (checked at submit)\n"
