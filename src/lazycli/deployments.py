@@ -518,8 +518,10 @@ def wait_ready(row: dict, launcher, job: Job, timeout: float, *, progress=None) 
         now = time.monotonic()
         if now >= next_status:
             status = launcher.status(job)
-            if status.finished:
-                return _failed(row, launcher, job, status, f"the engine exited with code {job.exit_code}")
+            if status.finished:  # the launcher's reason where there is no exit code (a pod's state)
+                said = job.reason if job.exit_code is None and job.reason else None
+                why = said or f"the engine exited with code {job.exit_code}"
+                return _failed(row, launcher, job, status, why)
             if not port:
                 host, port = _endpoint(launcher, job, row.get("port_pinned") and row.get("port"))
             next_status = now + status_every

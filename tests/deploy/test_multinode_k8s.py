@@ -17,6 +17,7 @@ import yaml
 
 from lazycli.fsutil import free_port
 from tests.conftest import lz
+from tests.deploy.conftest import STANDINS
 
 pytest.importorskip("kubernetes")
 
@@ -131,3 +132,20 @@ def test_bad_spreads_are_one_line_on_the_cluster_launchers_too(lz_home, launcher
     # No Ray head and no Kubernetes API answer here: the plan refuses before either is asked.
     proc = lz("deploy", BIG, "--engine", "vllm", "--launcher", launcher, *args, check=2)
     assert message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_a_worker_that_cannot_join_fails_the_set_and_leaves_nothing(kube, hf_dir, tmp_path, monkeypatch):
+    fake, env = kube
+    no_join = tmp_path / "ray-no-join"  # the stand-in ray, except that a worker never reaches the head
+    no_join.write_text(
+        '#!/bin/sh\ncase "$*" in *"start --address="*) echo "ConnectionError: no head" >&2; exit 1;; esac\n'
+        f'exec "{STANDINS / "bin" / "ray"}" "$@"\n'
+    )
+    no_join.chmod(0o755)
+    monkeypatch.setenv("LAZYCLI_RAY_BIN", str(no_join))
+    monkeypatch.setenv("LZ_RAY_JOIN_TRIES", "1")  # give up at once instead of after 5 minutes
+    args = ["--engine", "vllm", "--launcher", "k8s", "--nodes", "2", "--name", "mn3"]
+    proc = lz("deploy", str(hf_dir), *args, env=env, timeout=120)
+    assert proc.returncode != 0 and "worker pod lz-deploy-mn3-" in proc.stderr
+    assert "CrashLoopBackOff" in proc.stderr
+    assert fake.objects == {} and all(pod.proc.poll() is not None for pod in fake.pods.values())

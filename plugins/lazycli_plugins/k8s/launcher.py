@@ -59,12 +59,16 @@ for _ in $(seq 1 600); do
   [ "$up" -ge {nodes} ] && break
   sleep 1
 done"""
-# A worker pod joins the head (retrying while the head starts) and stays with it.
+# A worker pod joins the head and stays with it. While the head starts it asks again, for about 5
+# minutes (LZ_RAY_JOIN_TRIES x 5 s); then it exits, so a head that never comes shows as a worker in
+# a crash loop (the set's status) rather than as a silent wait.
 RAY_WORKER = """\
 RAY=${LAZYCLI_RAY_BIN:-ray}
-until "$RAY" start --address="$LZ_RAY_HEAD" --node-ip-address="$POD_IP" --block; do
+for _ in $(seq 1 "${LZ_RAY_JOIN_TRIES:-60}"); do
+  "$RAY" start --address="$LZ_RAY_HEAD" --node-ip-address="$POD_IP" --block && exit 0
   echo "lz: waiting for the ray head at $LZ_RAY_HEAD"; sleep 5
-done"""
+done
+exit 1"""
 
 POD_PHASES: dict[str, Status] = {
     "PENDING": Status.PENDING,
@@ -470,7 +474,22 @@ class K8sLauncher:
                 job.reason = job.reason or "deleted"
                 return Status.CANCELLED  # its objects were deleted (lz deploy stop, kubectl delete)
             raise
-        return self._pods_status(client, job, ns)
+        head = self._pods_status(client, job, ns)
+        if head.finished or ["Deployment", f"{job.job_id}-worker"] not in job.extra.get("objects", []):
+            return head
+        return self._workers_trouble(client, job, ns) or head
+
+    def _workers_trouble(self, client, job: Job, ns: str) -> Status | None:
+        """A worker pod that cannot run (image, memory, eviction, crash loop) fails the set: the
+        head would wait for it, and vLLM cannot serve without it."""
+        selector = f"{JOB_LABEL}={job.job_id}-worker"
+        for pod in client.CoreV1Api().list_namespaced_pod(ns, label_selector=selector).items:
+            for reason in _reasons(pod):
+                special = map_state(REASONS, reason)
+                if special is not Status.UNKNOWN:
+                    job.reason = f"worker pod {pod.metadata.name}: {reason}"
+                    return special
+        return None
 
     def _job_status(self, client, job: Job, ns: str) -> Status | None:
         obj = client.BatchV1Api().read_namespaced_job(job.job_id, ns)
