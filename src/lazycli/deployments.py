@@ -206,7 +206,7 @@ def _multi_node(nodes, gpus, spec, launcher_name, launcher, ref, res: Resources,
         capable = ", ".join(n for n, s in registry().all("engines").items() if s.multi_node) or "none"
         raise LzError(f"engine {spec.name} serves a model on one node only", hint=f"--nodes needs: {capable}")
     if not getattr(launcher, "multi_node", False):
-        raise LzError(f"launcher {launcher_name} runs jobs on one node", hint="use --launcher slurm")
+        raise LzError(f"launcher {launcher_name} runs jobs on one node", hint=_multi_node_launchers())
     if gpus % nodes:  # 0 GPUs: CPU nodes (vLLM's CPU backend)
         per = -(-gpus // nodes)  # rounded up
         raise LzError(
@@ -217,10 +217,24 @@ def _multi_node(nodes, gpus, spec, launcher_name, launcher, ref, res: Resources,
     per_node = gpus // nodes
     notes.append(
         f"{nodes} node(s) x {per_node} GPU(s): tensor parallel {per_node} inside a node, pipeline parallel "
-        f"{nodes} across nodes, over a Ray cluster the job starts (override: --set tensor_parallel_size=…, "
-        "pipeline_parallel_size=…)"
+        f"{nodes} across nodes, {getattr(launcher, 'multi_node_how', 'over a Ray cluster the job starts')} "
+        "(override: --set tensor_parallel_size=…, pipeline_parallel_size=…)"
     )
     return dataclasses.replace(res, nodes=nodes, gpus=per_node, cluster="ray")
+
+
+def _multi_node_launchers() -> str:
+    """A hint naming the launchers that can spread one model over nodes (those with `multi_node`)."""
+    from lazycli.plugins import registry
+
+    names = []
+    for name, spec in registry().all("launchers").items():
+        try:
+            if getattr(spec.factory(), "multi_node", False):
+                names.append(name)
+        except Exception:  # noqa: BLE001 - a broken plugin only leaves the hint shorter
+            continue
+    return f"use --launcher {' or '.join(names)}" if names else "no launcher here spans nodes"
 
 
 def _check_memory(ref, gpus: int, nodes: int) -> None:
@@ -346,6 +360,8 @@ def deploy(
     p = plan(request)
     if not p.engine.is_installed():
         raise LzError(f"engine {p.engine.name} is not installed here", hint=p.engine.install_hint or None)
+    if hasattr(p.launcher, "check_resources"):  # does the cluster hold it (before any download)
+        p.launcher.check_resources(p.resources)
     if p.model_path is None:
         from lazycli import catalog
 
@@ -502,8 +518,10 @@ def wait_ready(row: dict, launcher, job: Job, timeout: float, *, progress=None) 
         now = time.monotonic()
         if now >= next_status:
             status = launcher.status(job)
-            if status.finished:
-                return _failed(row, launcher, job, status, f"the engine exited with code {job.exit_code}")
+            if status.finished:  # the launcher's reason where there is no exit code (a pod's state)
+                said = job.reason if job.exit_code is None and job.reason else None
+                why = said or f"the engine exited with code {job.exit_code}"
+                return _failed(row, launcher, job, status, why)
             if not port:
                 host, port = _endpoint(launcher, job, row.get("port_pinned") and row.get("port"))
             next_status = now + status_every

@@ -76,7 +76,10 @@ def test_no_image_is_a_user_error(fake_kube, monkeypatch):
 
 def test_describe_prints_the_manifests_without_secret_values(fake_kube):
     text = K8sLauncher().describe(SERVE, Resources(gpus=2), {"HF_TOKEN": "hf_abc123"})
-    assert '"kind": "Deployment"' in text and '"kind": "Service"' in text and "nvidia.com/gpu" in text
+    import yaml
+
+    docs = list(yaml.safe_load_all(text))  # the manifests as YAML, ready for kubectl apply -f
+    assert [d["kind"] for d in docs if d] == ["Secret", "Deployment", "Service"] and "nvidia.com/gpu" in text
     assert "HF_TOKEN" in text and "hf_abc123" not in text
 
 
@@ -107,3 +110,9 @@ def _pod(phase, waiting=None, terminated=None, reason=None):
 def test_pod_reasons_say_more_than_the_phase(pod, expected):
     found = [map_state(REASONS, r) for r in _reasons(pod)]
     assert (found[0] if found else None) == expected
+
+
+def test_a_multi_node_set_with_a_pinned_port_is_refused(fake_kube):
+    pinned = [a.replace("{port}", "9000") for a in SERVE]
+    with pytest.raises(LzError, match="not a pinned --port"):
+        K8sLauncher().manifests(pinned, Resources(nodes=2, gpus=2, cluster="ray"), {}, "lz-x", "ns")

@@ -30,3 +30,16 @@ def test_no_ray_head_is_a_user_error(tmp_path, monkeypatch):
     settings.reset_cache()
     with pytest.raises(LzError, match="cannot be reached"):
         RayLauncher().submit(["true"], Resources(), {}, tmp_path / "r.log")
+
+
+def test_a_head_whose_job_agent_is_still_starting_is_asked_again_and_runs_the_job_once(tmp_path, monkeypatch):
+    from lazycli import settings
+    from tests.launchers.fakes.ray_jobs import FakeRayHead
+
+    with FakeRayHead(tmp_path, agent_late_by=2) as head:
+        monkeypatch.setenv("LAZYCLI_RAY_ADDRESS", head.url)
+        settings.reset_cache()
+        job = RayLauncher().submit(["echo", "once"], Resources(), {}, tmp_path / "r.log")
+        assert len(head.submitted()) == 3 and list(head.jobs) == [job.job_id]
+        head.jobs[job.job_id].proc.wait(10)
+        assert "once" in RayLauncher().logs(job)

@@ -33,6 +33,7 @@ def _settings_model():
         namespace: str = Field("default", description="Kubernetes namespace")
         image: str | None = Field(None, description="Container image for Kubernetes jobs")
         time_limit: str | None = Field(None, description="Time limit of batch Jobs, e.g. 04:00:00")
+        port: int = Field(8000, ge=1, le=65535, description="Container port of services")
 
     return K8sSettings
 

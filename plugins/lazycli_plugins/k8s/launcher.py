@@ -6,6 +6,16 @@ own network namespace, so the port is the container port (default 8000, `extra["
 the Service exposes; `endpoint(job)` is the Service's address. Secrets go into a Secret object
 that the container reads through `envFrom`; manifests never carry their values.
 Status comes from the Job's conditions or the pods' phases, container states and reasons.
+
+Multi-node (`lz deploy … --nodes N`, Resources.cluster == "ray"): a Ray head + worker set. The head
+is a Deployment of one pod that starts a Ray head, waits until N nodes have joined, then runs the
+command (vLLM with its Ray executor) with RAY_ADDRESS set; the workers are a Deployment of N-1 pods
+that join the head through a headless Service (published before the head is ready: it turns ready
+only once vLLM serves, after the workers joined). Plain Deployments, not a LeaderWorkerSet: LWS is a
+CRD that must be installed first and that the official client has no models for; workers need no
+stable identity (they find the head by the Service), so a StatefulSet would only order their start.
+Every pod gets nvidia.com/gpu = GPUs per node, a memory-backed /dev/shm (NCCL) and VLLM_HOST_IP =
+its pod IP, the address Ray knows it by (`ray start --node-ip-address`).
 """
 
 from __future__ import annotations
@@ -27,12 +37,38 @@ from lazycli.launchers import (
     map_state,
     needs_port,
     resources_text,
+    shell_argv,
 )
 
 NAME = "k8s"
 DEFAULT_PORT = 8000
 MANAGED_BY = {"app.kubernetes.io/managed-by": "lazycli"}
 JOB_LABEL = "lazycli.io/job"
+PART_OF = "lazycli.io/part-of"  # every object and pod of one multi-node deployment
+RAY_PORT = 6379  # the Ray head's GCS port (Ray's default)
+
+# The head pod: a Ray head, then the command once every node has joined (the same wait as the Slurm
+# job script's; `ray status` lists one ` node_…` line per live node). `{nodes}` is filled in.
+RAY_HEAD = """\
+RAY=${{LAZYCLI_RAY_BIN:-ray}}
+export RAY_ADDRESS="$POD_IP:{port}"
+echo "lz: ray head at $RAY_ADDRESS, waiting for {nodes} node(s)"
+"$RAY" start --head --node-ip-address="$POD_IP" --port={port} --block &
+for _ in $(seq 1 600); do
+  up=$("$RAY" status --address="$RAY_ADDRESS" 2>/dev/null | grep -c ' node_')
+  [ "$up" -ge {nodes} ] && break
+  sleep 1
+done"""
+# A worker pod joins the head and stays with it. While the head starts it asks again, for about 5
+# minutes (LZ_RAY_JOIN_TRIES x 5 s); then it exits, so a head that never comes shows as a worker in
+# a crash loop (the set's status) rather than as a silent wait.
+RAY_WORKER = """\
+RAY=${LAZYCLI_RAY_BIN:-ray}
+for _ in $(seq 1 "${LZ_RAY_JOIN_TRIES:-60}"); do
+  "$RAY" start --address="$LZ_RAY_HEAD" --node-ip-address="$POD_IP" --block && exit 0
+  echo "lz: waiting for the ray head at $LZ_RAY_HEAD"; sleep 5
+done
+exit 1"""
 
 POD_PHASES: dict[str, Status] = {
     "PENDING": Status.PENDING,
@@ -72,6 +108,11 @@ def _k8s_name(log_path: Path | None) -> str:
     """A DNS-1123 label: lowercase, starts with a letter, ≤ 63 characters, unique."""
     stem = re.sub(r"[^a-z0-9-]+", "-", (Path(log_path).stem if log_path else "job").lower()).strip("-")
     return f"lz-{stem[:40].strip('-') or 'job'}-{uuid.uuid4().hex[:6]}"
+
+
+def _port(resources: Resources) -> int:
+    """The container port of a service: Resources.extra["port"], else the k8s_port setting."""
+    return int(resources.extra.get("port") or _settings().port or DEFAULT_PORT)
 
 
 def _quantity(memory: str) -> str:
@@ -126,6 +167,8 @@ def _client():
 
 class K8sLauncher:
     name = NAME
+    multi_node = True  # --nodes N: a Ray head pod + N-1 worker pods (Resources.cluster == "ray")
+    multi_node_how = "over a Ray head pod and worker pods joined by a headless Service"
 
     # --- manifests ------------------------------------------------------------------------------
 
@@ -148,13 +191,15 @@ class K8sLauncher:
                 "no container image set for the k8s launcher",
                 hint="lz config set k8s_image IMAGE (or LAZYCLI_K8S_IMAGE); it must hold the engine",
             )
+        if resources.cluster == "ray":
+            return self._ray_manifests(argv, resources, env, name, namespace, image)
         if resources.nodes != 1:
             raise LzError(
                 f"the k8s launcher runs one pod per job, not {resources.nodes} nodes",
                 hint="use --nodes 1, or the slurm/ray launcher for multi-node work",
             )
         service = needs_port(argv)
-        port = int(resources.extra.get("port", DEFAULT_PORT))
+        port = _port(resources)
         labels = {**MANAGED_BY, JOB_LABEL: name}
         meta = client.V1ObjectMeta(name=name, namespace=namespace, labels=labels)
         objects: list[Any] = []
@@ -228,6 +273,122 @@ class K8sLauncher:
             )
         return objects
 
+    def _ray_manifests(
+        self,
+        argv: list[str],
+        resources: Resources,
+        env: dict[str, str],
+        name: str,
+        namespace: str,
+        image: str,
+    ) -> list[Any]:
+        """Secret, headless Service, head Deployment, worker Deployment, Service: one model over
+        `resources.nodes` pods of `resources.gpus` GPUs each (the worker part only past one node)."""
+        client = _models()
+        if not needs_port(argv):  # a pinned --port: the Service and probes would miss the server
+            raise LzError(
+                "a multi-node deployment on k8s listens on the container port, not a pinned --port",
+                hint="leave out --port (the container port is the k8s_port setting, default 8000)",
+            )
+        port = _port(resources)
+        nodes, head_svc = resources.nodes, f"{name}-ray"
+        part = {**MANAGED_BY, PART_OF: name}
+        head_labels, worker_labels = {**part, JOB_LABEL: name}, {**part, JOB_LABEL: f"{name}-worker"}
+
+        def meta(obj_name: str):
+            return client.V1ObjectMeta(name=obj_name, namespace=namespace, labels=part)
+
+        def env_vars(extra: dict[str, str]):
+            pod_ip = client.V1EnvVarSource(field_ref=client.V1ObjectFieldSelector(field_path="status.podIP"))
+            out = [client.V1EnvVar(name=var, value_from=pod_ip) for var in ("POD_IP", "VLLM_HOST_IP")]
+            return out + [client.V1EnvVar(name=k, value=v) for k, v in extra.items()]
+
+        def pod(labels: dict, container) -> Any:
+            shm = client.V1Volume(name="dshm", empty_dir=client.V1EmptyDirVolumeSource(medium="Memory"))
+            spec = client.V1PodSpec(containers=[container], restart_policy="Always", volumes=[shm])
+            return client.V1PodTemplateSpec(metadata=client.V1ObjectMeta(labels=labels), spec=spec)
+
+        def deployment(obj_name: str, labels: dict, replicas: int, container) -> Any:
+            return client.V1Deployment(
+                api_version="apps/v1",
+                kind="Deployment",
+                metadata=meta(obj_name),
+                spec=client.V1DeploymentSpec(
+                    replicas=replicas,
+                    selector=client.V1LabelSelector(match_labels={JOB_LABEL: labels[JOB_LABEL]}),
+                    template=pod(labels, container),
+                ),
+            )
+
+        def container(command: list[str], extra_env: dict[str, str], ports: list) -> Any:
+            return client.V1Container(
+                name="main",
+                image=image,
+                command=command,
+                env=env_vars(extra_env),
+                env_from=[client.V1EnvFromSource(secret_ref=client.V1SecretEnvSource(name=name))]
+                if env
+                else None,
+                ports=ports or None,
+                resources=self._requirements(resources),
+                volume_mounts=[client.V1VolumeMount(name="dshm", mount_path="/dev/shm")],
+                readiness_probe=client.V1Probe(tcp_socket=client.V1TCPSocketAction(port=port))
+                if ports
+                else None,
+            )
+
+        head_script = (
+            RAY_HEAD.format(port=RAY_PORT, nodes=nodes) + "\nexec " + shell_argv(fill_port(argv, port))
+        )
+        head = container(
+            ["bash", "-c", head_script],
+            {"LAZYCLI_PORT": str(port)},
+            [
+                client.V1ContainerPort(container_port=port, name="http"),
+                client.V1ContainerPort(container_port=RAY_PORT, name="ray-gcs"),
+            ],
+        )
+        objects: list[Any] = []
+        if env:
+            objects.append(
+                client.V1Secret(
+                    api_version="v1", kind="Secret", metadata=meta(name), type="Opaque", string_data=env
+                )
+            )
+        if nodes > 1:
+            objects.append(
+                client.V1Service(
+                    api_version="v1",
+                    kind="Service",
+                    metadata=meta(head_svc),
+                    spec=client.V1ServiceSpec(
+                        cluster_ip="None",
+                        publish_not_ready_addresses=True,
+                        selector={JOB_LABEL: name},
+                        ports=[client.V1ServicePort(name="ray-gcs", port=RAY_PORT, target_port=RAY_PORT)],
+                    ),
+                )
+            )
+        objects.append(deployment(name, head_labels, 1, head))
+        if nodes > 1:
+            worker = container(
+                ["bash", "-c", RAY_WORKER], {"LZ_RAY_HEAD": f"{head_svc}.{namespace}.svc:{RAY_PORT}"}, []
+            )
+            objects.append(deployment(f"{name}-worker", worker_labels, nodes - 1, worker))
+        objects.append(
+            client.V1Service(
+                api_version="v1",
+                kind="Service",
+                metadata=meta(name),
+                spec=client.V1ServiceSpec(
+                    type=resources.extra.get("service_type", "ClusterIP"),
+                    selector={JOB_LABEL: name},
+                    ports=[client.V1ServicePort(name="http", port=port, target_port=port, protocol="TCP")],
+                ),
+            )
+        )
+        return objects
+
     def _requirements(self, resources: Resources):
         client = _models()
 
@@ -244,19 +405,17 @@ class K8sLauncher:
         return client.V1ResourceRequirements(limits=limits or None, requests=requests or None)
 
     def describe(self, argv: list[str], resources: Resources, env: dict[str, str], log_path=None) -> str:
-        client = _models()
+        _models()  # without the client: one line with the install hint
 
         name = _k8s_name(log_path)
         namespace = resources.extra.get("namespace") or _settings().namespace
         shown = {k: "<not shown>" for k in env}  # the Secret's values never reach the screen
-        docs = []
-        for obj in self.manifests(argv, resources, shown, name, namespace, strict=False):
-            docs.append(json.dumps(client.ApiClient().sanitize_for_serialization(obj), indent=2))
+        objects = self.manifests(argv, resources, shown, name, namespace, strict=False)
         return (
             f"# launcher: k8s  namespace: {namespace}  resources: {resources_text(resources)}\n"
             f"# environment from Secret {name} (values not shown): {env_names(env)}\n"
-            + "\n---\n".join(docs)
-            + "\n"
+            f"# objects: {', '.join(f'{o.kind}/{o.metadata.name}' for o in objects)}\n"
+            f"---\n{_yaml(objects)}"
         )
 
     # --- the contract -------------------------------------------------------------------------
@@ -266,25 +425,28 @@ class K8sLauncher:
         namespace = resources.extra.get("namespace") or _settings().namespace
         objects = self.manifests(argv, resources, env, name, namespace)
         client = _client()
-        created = []
+        created: list[list[str]] = []  # [kind, name] of every object made, for cancel
         try:
             for obj in objects:
                 self._create(client, obj, namespace)
-                created.append(obj.kind)
+                created.append([obj.kind, obj.metadata.name])
         except client.ApiException as exc:
-            job = Job(launcher=NAME, job_id=name, extra={"namespace": namespace, "kinds": created})
+            job = Job(launcher=NAME, job_id=name, extra={"namespace": namespace, "objects": created})
             self.cancel(job)  # do not leave half a deployment behind
             raise LzError(
-                f"Kubernetes refused the {obj.kind} {name} in namespace {namespace}: {_api_reason(exc)}",
+                f"Kubernetes refused the {obj.kind} {obj.metadata.name} in namespace {namespace}: "
+                f"{_api_reason(exc)}",
                 hint="check the image, quotas and your permissions (kubectl auth can-i create pods)",
             ) from None
-        port = int(resources.extra.get("port", DEFAULT_PORT)) if needs_port(argv) else None
+        service = needs_port(argv) or resources.cluster == "ray"
+        port = _port(resources) if service else None
+        kinds = sorted({kind for kind, _ in created})
         return Job(
             launcher=NAME,
             job_id=name,
             log_path=str(log_path),
             port=None,
-            extra={"namespace": namespace, "kinds": created, "service_port": port},
+            extra={"namespace": namespace, "kinds": kinds, "objects": created, "service_port": port},
         )
 
     def _create(self, client, obj, namespace: str) -> None:
@@ -312,7 +474,22 @@ class K8sLauncher:
                 job.reason = job.reason or "deleted"
                 return Status.CANCELLED  # its objects were deleted (lz deploy stop, kubectl delete)
             raise
-        return self._pods_status(client, job, ns)
+        head = self._pods_status(client, job, ns)
+        if head.finished or ["Deployment", f"{job.job_id}-worker"] not in job.extra.get("objects", []):
+            return head
+        return self._workers_trouble(client, job, ns) or head
+
+    def _workers_trouble(self, client, job: Job, ns: str) -> Status | None:
+        """A worker pod that cannot run (image, memory, eviction, crash loop) fails the set: the
+        head would wait for it, and vLLM cannot serve without it."""
+        selector = f"{JOB_LABEL}={job.job_id}-worker"
+        for pod in client.CoreV1Api().list_namespaced_pod(ns, label_selector=selector).items:
+            for reason in _reasons(pod):
+                special = map_state(REASONS, reason)
+                if special is not Status.UNKNOWN:
+                    job.reason = f"worker pod {pod.metadata.name}: {reason}"
+                    return special
+        return None
 
     def _job_status(self, client, job: Job, ns: str) -> Status | None:
         obj = client.BatchV1Api().read_namespaced_job(job.job_id, ns)
@@ -402,24 +579,42 @@ class K8sLauncher:
         # Background propagation deletes the pods of a Deployment/Job too.
         options = client.V1DeleteOptions(propagation_policy="Background")
         calls = {
-            "Deployment": lambda: client.AppsV1Api().delete_namespaced_deployment(
-                job.job_id, ns, body=options
-            ),
-            "Job": lambda: client.BatchV1Api().delete_namespaced_job(job.job_id, ns, body=options),
-            "Service": lambda: client.CoreV1Api().delete_namespaced_service(job.job_id, ns),
-            "Secret": lambda: client.CoreV1Api().delete_namespaced_secret(job.job_id, ns),
+            "Deployment": lambda n: client.AppsV1Api().delete_namespaced_deployment(n, ns, body=options),
+            "Job": lambda n: client.BatchV1Api().delete_namespaced_job(n, ns, body=options),
+            "Service": lambda n: client.CoreV1Api().delete_namespaced_service(n, ns),
+            "Secret": lambda n: client.CoreV1Api().delete_namespaced_secret(n, ns),
         }
-        for kind in ("Deployment", "Job", "Service", "Secret"):
-            if kind not in job.extra.get("kinds", []):
+        # Rows from before objects were recorded by name hold kinds only, all named job_id.
+        made = job.extra.get("objects") or [[kind, job.job_id] for kind in job.extra.get("kinds", [])]
+        order = ("Deployment", "Job", "Service", "Secret")  # the pods' owners first
+        for kind, obj_name in sorted(made, key=lambda o: order.index(o[0]) if o[0] in order else len(order)):
+            if kind not in calls:
                 continue
             try:
-                calls[kind]()
+                calls[kind](obj_name)
             except client.ApiException as exc:
                 if exc.status != 404:
                     raise LzError(
-                        f"could not delete {kind} {job.job_id} in {ns}: {_api_reason(exc)}",
-                        hint="kubectl delete it by hand",
+                        f"could not delete {kind} {obj_name} in {ns}: {_api_reason(exc)}",
+                        hint=f"kubectl delete -n {ns} {kind.lower()} {obj_name}",
                     ) from None
+
+
+def _yaml(objects: list) -> str:
+    """The objects as YAML documents, scripts (multi-line strings) as literal blocks to read."""
+    import yaml
+    from kubernetes.client import ApiClient
+
+    class Dumper(yaml.SafeDumper):
+        pass
+
+    def text(dumper, value: str):
+        style = "|" if "\n" in value else None
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+    Dumper.add_representer(str, text)
+    docs = [ApiClient().sanitize_for_serialization(o) for o in objects]
+    return yaml.dump_all(docs, Dumper=Dumper, sort_keys=False, width=1000)
 
 
 def _reasons(pod) -> list[str]:

@@ -64,7 +64,7 @@ def start(
     ),
     gpus: int = typer.Option(0, "--gpus", min=0, help="GPUs (in all, with --nodes); > 1: tensor parallel."),
     nodes: int | None = typer.Option(
-        None, "--nodes", help="Spread the model over N nodes (vllm on slurm: a Ray cluster in the job)."
+        None, "--nodes", help="Spread the model over N nodes (vllm on slurm, ray or k8s, over Ray)."
     ),
     set_: list[str] = typer.Option([], "--set", help="Engine option key=value (checked); repeatable."),
     force_set: bool = typer.Option(False, "--force-set", help="Pass unknown --set keys through unchecked."),

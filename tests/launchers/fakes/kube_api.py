@@ -82,6 +82,12 @@ def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _env_value(var: dict) -> str:
+    """A container variable's value; the downward API's pod IP is this machine (the pods run here)."""
+    field = ((var.get("valueFrom") or {}).get("fieldRef") or {}).get("fieldPath")
+    return "127.0.0.1" if field == "status.podIP" else var.get("value", "")
+
+
 class Pod:
     def __init__(self, owner: dict, kind: str, env: dict, workdir: Path) -> None:
         template = owner["spec"]["template"]
@@ -93,7 +99,7 @@ class Pod:
         self.image = container["image"]
         self.log = workdir / f"{self.name}.log"
         self.created = _now()
-        full_env = {**os.environ, **env, **{e["name"]: e.get("value", "") for e in container.get("env", [])}}
+        full_env = {**os.environ, **env, **{e["name"]: _env_value(e) for e in container.get("env", [])}}
         argv = list(container.get("command", [])) + list(container.get("args", []))
         with open(self.log, "wb") as out:
             self.proc = subprocess.Popen(
