@@ -1,7 +1,7 @@
 """Embedding and reranking over a deployment or an online provider.
 
 The target is anything `lz chat` accepts (a deployment name, `provider[:model]`, an http(s) URL);
-`lazycli.client.resolve_target(target)` builds the client, and its `embed` / `rerank` methods do
+`lazycli.targets.resolve_target(target)` builds the client, and its `embed` / `rerank` methods do
 the requests. Nothing heavy is imported here.
 """
 
@@ -19,7 +19,7 @@ def _model_for(spec: str, client) -> str | None:
     """
     if "://" not in spec and ":" in spec:
         return spec.split(":", 1)[1] or None
-    from lazycli.client.targets import kind_of
+    from lazycli.targets import kind_of
 
     return None if kind_of(spec) == "provider" else client.model
 
@@ -28,7 +28,7 @@ class RemoteEmbedder:
     batch_size = 64
 
     def __init__(self, target: str, options=None):
-        from lazycli.client import resolve_target
+        from lazycli.targets import resolve_target
 
         self.target = target
         self.client = resolve_target(target, start=True)  # `--embed/--rerank MODEL` asks for it
@@ -52,7 +52,7 @@ class RemoteEmbedder:
 
 class RemoteReranker:
     def __init__(self, target: str, options=None):
-        from lazycli.client import resolve_target
+        from lazycli.targets import resolve_target
 
         self.target = target
         self.client = resolve_target(target, start=True)  # `--embed/--rerank MODEL` asks for it

@@ -52,7 +52,7 @@ def prepare(target: str, overrides: tuple[str, ...] = (), *, announce=note) -> S
     kind = media.model_kind(target)
     if kind is not None:
         return Served(media.MediaModel(target, kind))
-    from lazycli.client import resolve_target
+    from lazycli.targets import resolve_target
 
     client = resolve_target(target, start=True, announce=announce)  # `lz serve MODEL` serves it
     backend = ModelBackend(target, client)

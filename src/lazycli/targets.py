@@ -7,6 +7,9 @@ model. `open_target(parsed, start=…)` makes the client; a model is served by a
 it, and one is started only when the caller passes `start=True` (the verbs that promise it: chat,
 rag, serve, run). `resolve(name, start=…)` is both. No target: the configured `default_target`, else
 the first provider with a key, else the bundled model.
+
+This is the layer above the wire (`lazycli.client`): it reads state, the plugins and the catalogue
+to turn a name into a `ChatClient`; the client layer itself knows only URLs and protocols.
 """
 
 from __future__ import annotations
@@ -117,6 +120,18 @@ def resolve(
     if parsed is None:
         raise _unknown_target(target.strip())
     return open_target(parsed, start=start, announce=announce, model=model)
+
+
+def resolve_target(
+    target: str | None = None,
+    *,
+    start: bool = False,
+    announce: Callable[[str], None] | None = None,
+    model: str | None = None,
+) -> ChatClient:
+    """A ChatClient for a deployment name, model name, provider[:model], http(s) URL, or None (default).
+    A model with no running deployment is deployed only with `start=True`."""
+    return resolve(target, start=start, announce=announce, model=model)
 
 
 def open_target(
