@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +38,18 @@ def get_engine(name: str) -> EngineSpec:
     from lazycli.plugins import registry
 
     return registry().get("engines", name)
+
+
+def wire_client(protocol: str, engine: str | None = None) -> Callable[..., Any] | None:
+    """The client factory an engine record gives for `protocol` (`EngineSpec.clients`): the named
+    engine's own first, else any loaded engine's that speaks it; None when none does."""
+    specs = engine_specs()
+    own = [specs[engine]] if engine in specs else []
+    for spec in [*own, *specs.values()]:
+        factory = spec.clients.get(protocol)
+        if factory is not None:
+            return factory
+    return None
 
 
 # --- what is installed, what hardware is here --------------------------------------------------

@@ -26,7 +26,9 @@ from lazycli.errors import LzError, did_you_mean
 from lazycli.launchers import Status
 
 BUNDLED_MODEL = "smollm2-135m-instruct"
-_SCHEMES = {"lightllm": "lightllm", "vllm": "vllm-generate", "lmdeploy": "lmdeploy", "openai": "openai"}
+# `PROTOCOL+http://…` names the wire protocol of an engine plugin (`EngineSpec.clients`); `vllm+` is
+# short for vLLM's demo server.
+_SCHEME_ALIASES = {"vllm": "vllm-generate"}
 _TARGET_KINDS = (
     "a target is a deployment (`lz deploy ls`), a model (`lz models ls`), provider[:model] or a URL"
 )
@@ -73,7 +75,8 @@ def parse(target: str, *, known_only: bool = False) -> Target | None:
     target = target.strip()
     url = _URL.match(target)
     if url:
-        return UrlTarget(url.group("url"), _SCHEMES.get((url.group("proto") or "openai").lower(), "openai"))
+        scheme = (url.group("proto") or "openai").lower()
+        return UrlTarget(url.group("url"), _SCHEME_ALIASES.get(scheme, scheme))
     row = _deployment(target)
     if row is not None:
         return DeploymentTarget(target, row)
@@ -194,7 +197,12 @@ def for_deployment(row: dict, *, model: str | None = None) -> ChatClient:
     )
     served = model or row.get("served_name") or row.get("model") or name
     backend = _backend(
-        protocol, url, name=f"deployment {name}", template=_template_of(row.get("model")), served=served
+        protocol,
+        url,
+        name=f"deployment {name}",
+        template=_template_of(row.get("model")),
+        served=served,
+        engine=row.get("engine"),
     )
     deployments = _deployments_module()
     if deployments is not None:  # an engine that died mid-request says so, instead of "ask again"
@@ -243,7 +251,17 @@ def _default(announce: Callable[[str], None], model: str | None, *, start: bool)
 # --- helpers --------------------------------------------------------------------------------------
 
 
-def _backend(protocol: str, url: str, *, name: str, template: str | None = None, served: str | None = None):
+def _backend(
+    protocol: str,
+    url: str,
+    *,
+    name: str,
+    template: str | None = None,
+    served: str | None = None,
+    engine: str | None = None,
+):
+    """The wire client for `protocol` at `url`: the OpenAI-compatible one, else the client the
+    engine plugins' records give for it (`engine`'s own first, for a deployment)."""
     if protocol == "openai":
         from lazycli.client.http import OpenAICompatible
 
@@ -256,16 +274,17 @@ def _backend(protocol: str, url: str, *, name: str, template: str | None = None,
             rerank_path="/rerank",
             default_embed_model=served,
             default_rerank_model=served,
+            announce=note,
         )
-    from lazycli.client.adapters import PROTOCOLS
+    from lazycli.engines import wire_client
 
-    cls = PROTOCOLS.get(protocol)
-    if cls is None:
+    factory = wire_client(protocol, engine)
+    if factory is None:
         raise LzError(
-            f"{name} speaks protocol {protocol!r}, which lz cannot talk to", hint="use its OpenAI API"
+            f"{name} speaks protocol {protocol!r}, which no loaded engine plugin speaks",
+            hint="use its OpenAI API; `lz plugins` lists the loaded engines",
         )
-    base = re.sub(r"/v1/?$", "", url)
-    return cls(name, base, template=template) if protocol != "lmdeploy" else cls(name, base)
+    return factory(name, re.sub(r"/v1/?$", "", url), template=template, announce=note)
 
 
 def _first_model(backend: Any) -> str | None:
