@@ -114,15 +114,18 @@ def resolve(
 ):
     """A client for `target` (None: the default target). `start=True` lets a model with no running
     deployment be deployed (and says so through `announce`); otherwise that is a one-line error."""
+    from lazycli import catalog
+
     announce = announce or note
     if target is None:
         return _default(announce, model, start=start)
     if not target.strip():
         raise LzError("the target is empty", hint=_TARGET_KINDS)
-    parsed = parse(target)
-    if parsed is None:
-        raise _unknown_target(target.strip())
-    return open_target(parsed, start=start, announce=announce, model=model)
+    with catalog.reading():  # parse and open read the name once between them
+        parsed = parse(target)
+        if parsed is None:
+            raise _unknown_target(target.strip())
+        return open_target(parsed, start=start, announce=announce, model=model)
 
 
 def resolve_target(
@@ -141,7 +144,13 @@ def open_target(
     parsed: Target, *, start: bool, announce: Callable[[str], None] | None = None, model: str | None = None
 ):
     """A ChatClient for a parsed target; a model is deployed only with `start=True`."""
-    announce = announce or note
+    from lazycli import catalog
+
+    with catalog.reading():
+        return _open(parsed, start=start, announce=announce or note, model=model)
+
+
+def _open(parsed: Target, *, start: bool, announce: Callable[[str], None], model: str | None) -> ChatClient:
     if isinstance(parsed, UrlTarget):
         return for_url(parsed.url, protocol=parsed.protocol, model=model)
     if isinstance(parsed, DeploymentTarget):

@@ -164,21 +164,22 @@ def chat(
       lz chat URL --tool tools:add --agent react         tools as text, for models without tool calls
       lz chat qwen2-vl-2b-instruct "What is in it?" --image photo.jpg   a vision model sees the image
     """
-    target, prompt = _split_positionals(target, prompt)
-    piped = _read_stdin(wait=STDIN_WAIT_S if prompt is not None else None)
-    if piped:
-        prompt = f"{prompt}\n\n{piped}" if prompt else piped
-    interactive = prompt is None and is_tty(sys.stdin)
-    if (prompt is None and not interactive) or (prompt is not None and not prompt.strip()):
-        raise LzError(
-            "nothing to ask: the PROMPT is missing or empty, and so is stdin",
-            hint='lz chat "question", or pipe text in',
-        )
-    images = _load_images(image or [], interactive=interactive, tools=bool(tool))
-    from lazycli import settings
+    from lazycli import catalog, settings
     from lazycli.targets import resolve_target
 
-    client = resolve_target(target, start=True, model=model)  # `lz chat MODEL` deploys it when needed
+    with catalog.reading():  # the target's name is resolved once: is it a target, then its client
+        target, prompt = _split_positionals(target, prompt)
+        piped = _read_stdin(wait=STDIN_WAIT_S if prompt is not None else None)
+        if piped:
+            prompt = f"{prompt}\n\n{piped}" if prompt else piped
+        interactive = prompt is None and is_tty(sys.stdin)
+        if (prompt is None and not interactive) or (prompt is not None and not prompt.strip()):
+            raise LzError(
+                "nothing to ask: the PROMPT is missing or empty, and so is stdin",
+                hint='lz chat "question", or pipe text in',
+            )
+        images = _load_images(image or [], interactive=interactive, tools=bool(tool))
+        client = resolve_target(target, start=True, model=model)  # `lz chat MODEL` deploys it if needed
     chosen_style = _style_for(client, style)
     options = {"temperature": temperature, "max_tokens": max_tokens, "top_p": top_p, "stop": stop or None}
     log = settings.get().chat_log and not no_log
@@ -599,11 +600,14 @@ class Repl:
         if not arg:
             self.err.print(f"target {self.client.target}, model {self.client.model}", markup=False)
             return
+        from lazycli import catalog
         from lazycli.targets import kind_of, resolve_target
 
         try:
-            if kind_of(arg) is not None:
-                self.client = resolve_target(arg, start=True)
+            with catalog.reading():  # the name is resolved once: is it a target, then its client
+                client = resolve_target(arg, start=True) if kind_of(arg) is not None else None
+            if client is not None:
+                self.client = client
                 if self.agent is not None:
                     self.agent.client = self.client
             else:
