@@ -91,6 +91,16 @@ def parse(target: str, *, known_only: bool = False) -> Target | None:
     return None
 
 
+def require(target: str, *, known_only: bool = False) -> Target:
+    """What `target` names (`parse`), or one line saying it names nothing, with a did-you-mean."""
+    if not target.strip():
+        raise LzError("the target is empty", hint=_TARGET_KINDS)
+    parsed = parse(target, known_only=known_only)
+    if parsed is None:
+        raise _unknown_target(target.strip())
+    return parsed
+
+
 def kind_of(target: str) -> str | None:
     """What `target` names ("url", "deployment", "provider", "model"), or None; starts nothing.
 
@@ -119,13 +129,8 @@ def resolve(
     announce = announce or note
     if target is None:
         return _default(announce, model, start=start)
-    if not target.strip():
-        raise LzError("the target is empty", hint=_TARGET_KINDS)
     with catalog.reading():  # parse and open read the name once between them
-        parsed = parse(target)
-        if parsed is None:
-            raise _unknown_target(target.strip())
-        return open_target(parsed, start=start, announce=announce, model=model)
+        return open_target(require(target), start=start, announce=announce, model=model)
 
 
 def resolve_target(
