@@ -61,3 +61,21 @@ def test_a_reading_remembers_only_models_on_disk(resolutions):
     assert resolutions.count("qwen2-0.5b-instruct") == 3
     catalog.resolve("smollm2-135m-instruct")  # outside a reading: resolved afresh
     assert resolutions.count("smollm2-135m-instruct") == 2
+
+
+def test_repl_model_command_switches_to_a_target_reading_it_once(standin, resolutions):
+    """`/model NAME` in the REPL: a target name switches the client (resolved once), any other
+    word is a model name for the current server."""
+    from lazycli.cli.chat import Repl, Style
+    from lazycli.targets import for_url
+
+    server = standin("local")
+    _running_deployment_of("smollm2-135m-instruct", server)
+    repl = Repl(for_url(server.url, model="m0"), system=None, options={}, style=Style(), log=False)
+    repl._switch("some-other-model")
+    assert repl.client.target == server.url and repl.client.model == "some-other-model"
+    resolutions.clear()
+    repl._switch("smollm2-135m-instruct")
+    assert repl.client.target == "smol" and repl.client.model == "smollm2-135m-instruct"
+    assert resolutions == ["smollm2-135m-instruct"]
+    assert repl.client.complete([{"role": "user", "content": "hi"}]).text == ANSWER
