@@ -124,7 +124,7 @@ def main() -> None:
     args = parser.parse_args()
 
     os.environ["LAZYCLI_HOME"] = tempfile.mkdtemp(prefix="lzbench-agents-home")
-    from lazycli.client.targets import for_url
+    from lazycli.targets import for_url
 
     ways = {
         "bare": ("bare model (no tools)", None, lambda c, a, b: run_bare(c, a, b)),

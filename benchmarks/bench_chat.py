@@ -72,7 +72,7 @@ def main() -> None:
     import openai
     from tests.chat.standin import StandIn
 
-    from lazycli.client import resolve_target
+    from lazycli.targets import resolve_target
 
     home = tempfile.mkdtemp(prefix="lzbench")
     os.environ["LAZYCLI_HOME"] = home

@@ -76,7 +76,7 @@ def baseline(standin, rows, jobs: int) -> float:
     """The same model calls, same concurrency, without lz eval (no cache, no metrics, no report)."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from lazycli.client.targets import for_url
+    from lazycli.targets import for_url
 
     client = for_url(standin.url)
     started = time.perf_counter()

@@ -8,6 +8,7 @@ Flags checked against `lightllm/server/api_cli.py` (argparse, underscore names).
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 from lazycli.engines import module_available, option, render_flags
 from lazycli.hookspecs import EngineRequest, EngineSpec, hookimpl
@@ -45,6 +46,13 @@ def argv(req: EngineRequest) -> list[str]:
     return head + render_flags(options, OPTIONS, style="underscore") + list(req.extra_args)
 
 
+def client(name: str, base_url: str, **kwargs: Any):
+    """The client of its own API (/generate, /generate_stream)."""
+    from lazycli.client.adapters import LightLLM
+
+    return LightLLM(name, base_url, **kwargs)
+
+
 @hookimpl
 def lazycli_engines():
     yield EngineSpec(
@@ -54,6 +62,7 @@ def lazycli_engines():
         formats=("hf",),
         health_path="/health",
         protocol="lightllm",
+        clients={"lightllm": client},
         options=OPTIONS,
         is_installed=lambda: module_available("lightllm"),
         install_hint="install LightLLM from source (github.com/ModelTC/lightllm) in its own environment",

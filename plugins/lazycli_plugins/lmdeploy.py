@@ -5,6 +5,8 @@ Flags checked against `lmdeploy/cli/serve.py` and `lmdeploy serve api_server -h`
 
 from __future__ import annotations
 
+from typing import Any
+
 from lazycli.engines import binary_on_path, module_available, option, render_flags
 from lazycli.hookspecs import EngineRequest, EngineSpec, hookimpl
 
@@ -41,6 +43,14 @@ def argv(req: EngineRequest) -> list[str]:
     return head + render_flags(options, OPTIONS, style="dash") + list(req.extra_args)
 
 
+def interactive_client(name: str, base_url: str, **kwargs: Any):
+    """The client of its /v1/chat/interactive API (`lz chat lmdeploy+http://…`); deployments use
+    the OpenAI API the same server offers."""
+    from lazycli.client.adapters import LMDeployInteractive
+
+    return LMDeployInteractive(name, base_url, **kwargs)
+
+
 @hookimpl
 def lazycli_engines():
     yield EngineSpec(
@@ -50,6 +60,7 @@ def lazycli_engines():
         formats=("hf",),
         health_path="/health",
         protocol="openai",
+        clients={"lmdeploy": interactive_client},
         options=OPTIONS,
         is_installed=lambda: binary_on_path("lmdeploy") or module_available("lmdeploy"),
         install_hint="pip install 'lazycli[lmdeploy]' in its own environment",

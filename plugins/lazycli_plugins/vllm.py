@@ -7,6 +7,7 @@ Flags checked against vLLM's engine arguments (`vllm serve --help`, docs "Engine
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 from lazycli.engines import binary_on_path, module_available, option, render_flags
 from lazycli.hookspecs import EngineRequest, EngineSpec, hookimpl
@@ -80,6 +81,13 @@ def is_installed() -> bool:
 _HINT = "pip install vllm in its own virtual environment (it pins torch); put its `vllm` on PATH"
 
 
+def generate_client(name: str, base_url: str, **kwargs: Any):
+    """The client of the demo server's POST /generate."""
+    from lazycli.client.adapters import VLLMGenerate
+
+    return VLLMGenerate(name, base_url, **kwargs)
+
+
 @hookimpl
 def lazycli_engines():
     yield EngineSpec(
@@ -103,6 +111,7 @@ def lazycli_engines():
         formats=("hf",),
         health_path="/health",
         protocol="vllm-generate",
+        clients={"vllm-generate": generate_client},
         options=OPTIONS,
         is_installed=lambda: module_available("vllm"),
         install_hint=_HINT,

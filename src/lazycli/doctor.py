@@ -752,10 +752,11 @@ def check_ray(options: Options, found: dict[str, Any]) -> Check:
 
 
 def check_other_engines(options: Options, found: dict[str, Any]) -> Check:
-    from lazycli.engines import CPU_DEFAULT
+    from lazycli import settings
     from lazycli.plugins import registry
 
-    specs = {name: spec for name, spec in registry().all("engines").items() if name != CPU_DEFAULT}
+    cpu_engine = settings.get().engine_cpu
+    specs = {name: spec for name, spec in registry().all("engines").items() if name != cpu_engine}
     installed = sorted(name for name, spec in specs.items() if _safe_installed(spec))
     absent = sorted(set(specs) - set(installed))
     data = {"installed": installed, "missing": absent}
@@ -765,7 +766,8 @@ def check_other_engines(options: Options, found: dict[str, Any]) -> Check:
     return Check(
         "engines",
         MISSING if not installed else OK,
-        f"installed: {', '.join(installed) or 'none besides llamacpp'}; not installed: {', '.join(absent)}",
+        f"installed: {', '.join(installed) or f'none besides {cpu_engine}'}; "
+        f"not installed: {', '.join(absent)}",
         hint=f"only needed for GPU models or other formats. {hints}" if hints else None,
         data=data,
     )

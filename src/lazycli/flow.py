@@ -465,7 +465,7 @@ class LLM(Node):
                 if self._factory is not None:
                     self._client = self._factory(self.target)
                 else:
-                    from lazycli.client import resolve_target
+                    from lazycli.targets import resolve_target
 
                     # A step that names a model (not a [models] key) asks for it to run.
                     self._client = resolve_target(self.target, start=True)
@@ -558,7 +558,7 @@ class AgentStep(Node):
     def _client(self) -> Any:
         if self._factory is not None:
             return self._factory(self.target)
-        from lazycli.client import resolve_target
+        from lazycli.targets import resolve_target
 
         return resolve_target(self.target, start=True)
 
@@ -630,7 +630,7 @@ class Rerank(Node):
         with self._lock:
             if self._scorer is None:
                 if self.target:
-                    from lazycli.client import resolve_target
+                    from lazycli.targets import resolve_target
 
                     client = resolve_target(self.target, start=True)
                     self._scorer = lambda q, t: client.rerank(q, t, model=self.model)

@@ -77,6 +77,11 @@ class EngineSpec:
     `argv(request)` returns the exact command line (a list, never a shell string, never a secret).
     `protocol` names what its client speaks: "openai" (OpenAI-compatible /v1), "lightllm"
     (/generate + /generate_stream), "vllm-generate" (vLLM's legacy demo server), …
+    `clients` holds the engine's wire clients other than the OpenAI one, by protocol name: the one
+    `protocol` names talks to its deployments, and `lz chat PROTOCOL+http://…` reaches any of them.
+    Each is called `client(name, base_url, template=…, announce=…)` (template: the model's chat
+    template, for prompt-only APIs) and returns a `lazycli.client.Backend`; the adapters in
+    `lazycli.client.adapters` are such clients. Import them inside the callable (plugins stay light).
     `is_installed()` answers without importing the engine (a package spec or a binary on PATH).
     """
 
@@ -86,6 +91,7 @@ class EngineSpec:
     formats: tuple[str, ...] = ("hf",)
     health_path: str = "/health"
     protocol: str = "openai"
+    clients: Mapping[str, Callable[..., Any]] = field(default_factory=dict)
     options: Mapping[str, EngineOption] = field(default_factory=dict)
     is_installed: Callable[[], bool] = lambda: True
     install_hint: str = ""

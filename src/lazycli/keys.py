@@ -10,6 +10,7 @@ import re
 import tomllib
 
 from lazycli.errors import LzError
+from lazycli.errors import mask as mask  # lz keys and the fine-tune dry run show keys masked
 from lazycli.fsutil import atomic_write_text
 from lazycli.paths import keys_path
 
@@ -19,13 +20,6 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 def env_var_for(provider: str) -> str:
     """lz's own env var for a provider: LAZYCLI_<NAME>_API_KEY."""
     return "LAZYCLI_" + re.sub(r"[^A-Z0-9]", "_", provider.upper()) + "_API_KEY"
-
-
-def mask(secret: str) -> str:
-    secret = secret.strip()
-    if len(secret) <= 8:
-        return "*" * len(secret)
-    return f"{secret[:3]}…{secret[-4:]}"
 
 
 def _read() -> dict[str, str]:

@@ -26,6 +26,7 @@ from lazycli.client.http import (  # noqa: F401 - the names provider plugins imp
     parse_retry_after,
     tool_call_deltas,
 )
+from lazycli.console import note
 from lazycli.errors import LzError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -89,4 +90,5 @@ def connect(spec: ProviderSpec, *, announce: Callable[[str], None] | None = None
         raise missing_key_error(spec)
     base_url = os.environ.get(base_url_env(spec.name)) or spec.base_url
     factory = spec.client_factory or compat_factory()
+    announce = announce or note  # retry notes on the console (the wire layer alone would log them)
     return factory(spec, base_url=base_url, api_key=key, key_source=source, announce=announce)

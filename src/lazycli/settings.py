@@ -16,13 +16,15 @@ from typing import Annotated, Any, Literal
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     TypeAdapter,
     ValidationError,
+    ValidationInfo,
     field_validator,
 )
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 from lazycli.errors import LzError, did_you_mean, unknown
 from lazycli.paths import config_path
@@ -102,8 +104,29 @@ def _registered(kind: str, value: str, extra: tuple[str, ...] = ()) -> str:
     if value not in names:
         close = did_you_mean(value, names)
         tip = f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
-        raise ValueError(f"{tip}known {kind}: {', '.join(names)}")
+        raise ValueError(
+            f"no {kind.removesuffix('s')} {value!r} is loaded; {tip}known {kind}: {', '.join(names)}"
+        )
     return value
+
+
+def _name_list(value: Any) -> Any:
+    """`a,b` (a plain `lz config set` value or env var) as a list of names."""
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+# The plugins core picks when nobody names one: settings, so that a user (or a site's config file)
+# can point them at other plugins; each value must name a loaded plugin of its kind.
+PLUGIN_DEFAULTS = {
+    "engine_cpu": "engines",
+    "engine_gpu_order": "engines",
+    "engine_embed": "engines",
+    "embedder_local": "embedders",
+    "reranker_local": "rerankers",
+    "store": "stores",
+}
 
 
 class EndpointConfig(BaseModel):
@@ -132,6 +155,13 @@ class CoreSettings(BaseSettings):
     default_launcher: str = Field("local", description="Launcher used when --launcher is not given")
     deploy_timeout: float = Field(300.0, gt=0, description="Seconds to wait for an engine to turn healthy")
     gpu_memory_gb: float = Field(80.0, gt=0, description="Memory of one GPU, for sizing multi-node deploys")
+    engine_cpu: str = Field("llamacpp", description="Engine `auto` picks for a GGUF model or with no GPU")
+    engine_gpu_order: Annotated[list[str], NoDecode, BeforeValidator(_name_list)] = Field(
+        ["vllm", "lmdeploy", "lightllm"],
+        min_length=1,
+        description="Engines `auto` tries for an LLM on GPUs, the first installed wins (e.g. vllm,lmdeploy)",
+    )
+    engine_embed: str = Field("embed", description="Engine `auto` picks for embedding and rerank models")
     # chat
     default_target: str | None = Field(None, description="Target of `lz chat` when none is given")
     chat_log: bool = Field(True, description="Log conversations to the state database")
@@ -146,6 +176,13 @@ class CoreSettings(BaseSettings):
     index_batch_files: int = Field(
         64, ge=1, description="Files per `lz index` commit (smaller: less work redone after a crash)"
     )
+    embedder_local: str = Field(
+        "sentence-transformers", description="Embedder plugin that runs a local --embed model in-process"
+    )
+    reranker_local: str = Field(
+        "cross-encoder", description="Reranker plugin that runs a local --rerank model in-process"
+    )
+    store: str = Field("lancedb", description="Store plugin of a new index (`lz index --store` wins)")
     # providers added by config: [endpoints.NAME] base_url = ..., key_env = ..., models = [...]
     endpoints: dict[str, EndpointConfig] = Field(default_factory=dict)
 
@@ -158,6 +195,18 @@ class CoreSettings(BaseSettings):
     @classmethod
     def _known_launcher(cls, value: str) -> str:
         return value if value == "local" else _registered("launchers", value)
+
+    @field_validator(*PLUGIN_DEFAULTS)
+    @classmethod
+    def _known_plugins(cls, value: Any, info: ValidationInfo) -> Any:
+        # The built-in default is not checked: a plugin left out by LAZYCLI_PLUGINS must not break
+        # every command, only the one that needs it (which names it then).
+        if value == cls.model_fields[info.field_name].default:
+            return value
+        kind = PLUGIN_DEFAULTS[info.field_name]
+        for name in value if isinstance(value, list) else [value]:
+            _registered(kind, name)
+        return value
 
     @classmethod
     def settings_customise_sources(

@@ -11,7 +11,7 @@ nothing is being traced:
         with trace.span("retrieve", "retriever", input=question) as s:
             s.output = index.search(question)
     t.finish(output=answer)
-    t.save()                      # the chat_logs row + its spans (lazycli.client.chatlog)
+    t.save()                      # the chat_logs row + its spans (lazycli.chatlog)
 
 Threads do not inherit context variables: `flow` runs parallel branches in a copied context, and
 `lz serve` activates a request's trace in the thread that runs it. Secrets never reach a trace:
@@ -54,7 +54,7 @@ class Span:
 
 @dataclass
 class Trace:
-    """One exchange and its spans; `save()` stores it (see `lazycli.client.chatlog.save`)."""
+    """One exchange and its spans; `save()` stores it (see `lazycli.chatlog.save`)."""
 
     kind: str  # chat | rag | run | serve
     app: str | None = None  # the index, recipe app, or served name
@@ -123,7 +123,7 @@ class Trace:
 
     def save(self, *, warn=None) -> bool:
         """Store it; a busy or broken database costs a warning, never the user's answer."""
-        from lazycli.client import chatlog
+        from lazycli import chatlog
 
         try:
             chatlog.save([self])
@@ -364,8 +364,7 @@ class Recorder:
                     self.dropped += 1
 
     def _save_default(self, batch: list[Trace]) -> None:
-        from lazycli import state
-        from lazycli.client import chatlog
+        from lazycli import chatlog, state
 
         if self._db is None:
             self._db = state.connect()

@@ -16,6 +16,6 @@ def local(standin) -> StandIn:  # noqa: F811  (the fixture imported above)
 
 @pytest.fixture
 def client(local):
-    from lazycli.client.targets import for_url
+    from lazycli.targets import for_url
 
     return for_url(local.url, model="stand-in")

@@ -8,9 +8,9 @@ import time
 
 import pytest
 
+from lazycli import chatlog
 from lazycli.agents import Agent, function_tool
 from lazycli.agents.loop import MalformedReply, parse_react, parse_rewoo
-from lazycli.client import chatlog
 from lazycli.errors import LzError
 from tests.agents.tools_fixture import add, broken, sleepy, weather
 from tests.chat.standin import call, reply

@@ -9,9 +9,10 @@ import json
 import pytest
 
 from lazycli.agents import function_tool
-from lazycli.client import ChatClient, ToolCallAssembler, ToolCallDelta, resolve_target
+from lazycli.client import ChatClient, ToolCallAssembler, ToolCallDelta
 from lazycli.client.adapters import LightLLM
 from lazycli.errors import LzError
+from lazycli.targets import resolve_target
 from tests.agents.tools_fixture import add, weather
 from tests.chat.conftest import DEFAULT_MODELS, all_vendors
 from tests.chat.standin import call, reply

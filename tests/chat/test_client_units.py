@@ -8,11 +8,12 @@ from email.utils import formatdate
 
 import pytest
 
-from lazycli.client import chatlog, clean_options, resolve_target
+from lazycli import chatlog
+from lazycli.client import clean_options
 from lazycli.client.adapters import render_prompt
-from lazycli.client.targets import for_deployment, kind_of
 from lazycli.errors import LzError
 from lazycli.providers import classify, parse_retry_after
+from lazycli.targets import for_deployment, kind_of, resolve_target
 from tests.chat.standin import ANSWER
 from tests.conftest import lz
 
@@ -129,7 +130,7 @@ def test_chat_log_list_show_search():
 
 
 def test_parse_says_what_a_name_names_and_starts_nothing(lz_home):
-    from lazycli.client import targets
+    from lazycli import targets
 
     url = targets.UrlTarget("http://10.0.0.1:8000/v1", "vllm-generate")
     assert targets.parse("vllm+http://10.0.0.1:8000/v1") == url

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from lazycli.client import resolve_target
+from lazycli.targets import resolve_target
 from tests.chat.engine_standins import EngineStandIn
 from tests.conftest import lz
 

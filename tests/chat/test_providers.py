@@ -12,8 +12,8 @@ import time
 
 import pytest
 
-from lazycli.client import resolve_target
 from lazycli.providers import ProviderError
+from lazycli.targets import resolve_target
 from tests.chat.conftest import DEFAULT_MODELS, KEY, VENDOR_ENV, all_vendors
 from tests.chat.standin import ANSWER
 from tests.conftest import lz

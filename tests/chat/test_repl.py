@@ -102,7 +102,7 @@ def test_repl_streams_interrupts_and_keeps_history(standin, lz_home, tmp_path):
     assert [m["role"] for m in data["messages"]] == ["system", "user", "assistant", "user", "assistant"]
     assert data["messages"][-1]["content"] == ANSWER
 
-    from lazycli.client import chatlog
+    from lazycli import chatlog
 
     rows = chatlog.list_logs()
     assert [r["error"] for r in rows] == [None, "interrupted"]

@@ -12,8 +12,8 @@ import time
 import pytest
 from tests.conftest import lz
 
-from lazycli import flow, trace
-from lazycli.client import Completion, chatlog
+from lazycli import chatlog, flow, trace
+from lazycli.client import Completion
 
 
 def _env(home) -> dict:

@@ -41,9 +41,9 @@ def test_quote_stays_within_its_token_budget():
 
 @pytest.mark.parametrize("style, calls", [("quote", 1), ("focused", 1), ("extract", 0), ("brief", 1)])
 def test_answer_styles_over_a_real_client(style, calls):
-    from lazycli.client.targets import for_url
     from lazycli.rag import prompt
     from lazycli.rag.answering import AnswerStream
+    from lazycli.targets import for_url
 
     server = EvalStandIn({QUESTION: "Set endpoints.NAME.base_url with lz config set [2]."})
     try:

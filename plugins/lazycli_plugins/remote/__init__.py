@@ -1,8 +1,8 @@
 """Embedding and reranking over a deployment or an online provider.
 
 The target is anything `lz chat` accepts (a deployment name, `provider[:model]`, an http(s) URL);
-`lazycli.client.resolve_target(target)` builds the client, and its `embed` / `rerank` methods do
-the requests. Nothing heavy is imported here.
+`lazycli.targets` reads it (`require`) and opens its client (`open_target`), whose `embed` /
+`rerank` methods do the requests. Nothing heavy is imported here.
 """
 
 from __future__ import annotations
@@ -10,29 +10,28 @@ from __future__ import annotations
 from lazycli.hookspecs import EmbedderSpec, RerankerSpec, hookimpl
 
 
-def _model_for(spec: str, client) -> str | None:
-    """The model to name in embed/rerank requests.
+def _connect(target: str):
+    """The client for `target` and the model to name in embed/rerank requests.
 
     `provider:model` → that model; a bare provider → None, so the provider's default embedding or
     rerank model is used (its chat default would be wrong); a URL or deployment serves one model:
     the client's.
     """
-    if "://" not in spec and ":" in spec:
-        return spec.split(":", 1)[1] or None
-    from lazycli.client.targets import kind_of
+    from lazycli import catalog
+    from lazycli.targets import ProviderTarget, open_target, require
 
-    return None if kind_of(spec) == "provider" else client.model
+    with catalog.reading():
+        parsed = require(target)
+        client = open_target(parsed, start=True)  # `--embed/--rerank MODEL` asks for it to run
+    return client, parsed.model if isinstance(parsed, ProviderTarget) else client.model
 
 
 class RemoteEmbedder:
     batch_size = 64
 
     def __init__(self, target: str, options=None):
-        from lazycli.client import resolve_target
-
         self.target = target
-        self.client = resolve_target(target, start=True)  # `--embed/--rerank MODEL` asks for it
-        self.model_name = _model_for(target, self.client)
+        self.client, self.model_name = _connect(target)
         self.dim = None
         self.max_tokens = None
 
@@ -52,11 +51,8 @@ class RemoteEmbedder:
 
 class RemoteReranker:
     def __init__(self, target: str, options=None):
-        from lazycli.client import resolve_target
-
         self.target = target
-        self.client = resolve_target(target, start=True)  # `--embed/--rerank MODEL` asks for it
-        self.model_name = _model_for(target, self.client)
+        self.client, self.model_name = _connect(target)
 
     def rerank(self, query, texts):
         if not texts:

@@ -1,7 +1,7 @@
 """Agents: a model that calls tools in a loop (LazyLLM's FunctionCall / React / PlanAndSolve / ReWOO).
 
     from lazycli.agents import Agent, load_tool
-    from lazycli.client import resolve_target
+    from lazycli.targets import resolve_target
 
     agent = Agent(resolve_target("openai:gpt-4o-mini"), [load_tool("tools:add")], kind="function_call")
     result = agent.run("What is 2 + 3?")

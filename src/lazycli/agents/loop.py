@@ -232,7 +232,8 @@ class _Run:
         return step
 
     def _record(self, step: Step, messages: list[dict], completion: Any) -> None:
-        from lazycli.client import Completion, chatlog
+        from lazycli import chatlog
+        from lazycli.client import Completion
 
         entry = Completion(
             text=step.render(),

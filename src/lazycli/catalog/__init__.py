@@ -12,13 +12,56 @@ The catalogue itself is data (`models.json` beside this file), not code.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 
+from lazycli.catalog import resolver
 from lazycli.catalog.model import MODEL_TYPES, ModelRef
-from lazycli.catalog.resolver import resolve
 from lazycli.errors import LzError
 
-__all__ = ["MODEL_TYPES", "ModelRef", "resolve", "ensure_local", "register_local", "unregister_local"]
+__all__ = [
+    "MODEL_TYPES",
+    "ModelRef",
+    "resolve",
+    "reading",
+    "ensure_local",
+    "register_local",
+    "unregister_local",
+]
+
+# Within `reading()`: the refs of models already on disk, by the name asked for.
+_READ: ContextVar[dict[str, ModelRef] | None] = ContextVar("lazycli_catalog_read", default=None)
+
+
+def resolve(name: str) -> ModelRef:
+    """Resolve a model name, path or hub id to a ModelRef; never downloads (see `resolver.resolve`)."""
+    memo = _READ.get()
+    if memo is not None and name in memo:
+        return memo[name]
+    ref = resolver.resolve(name)
+    if memo is not None and ref.ready:
+        memo[name] = ref
+    return ref
+
+
+@contextmanager
+def reading() -> Iterator[None]:
+    """One reading of names: inside it a name that resolved to a model on disk is not resolved again.
+
+    Turning `lz chat MODEL` into a client reads the name in several layers (what it names, the
+    deployment that serves it, its chat template); each resolution reads the registry and the disk.
+    Only models that are here are remembered: one still to download resolves afresh each time.
+    """
+    if _READ.get() is not None:
+        yield
+        return
+    token = _READ.set({})
+    try:
+        yield
+    finally:
+        _READ.reset(token)
 
 
 def ensure_local(

@@ -164,21 +164,22 @@ def chat(
       lz chat URL --tool tools:add --agent react         tools as text, for models without tool calls
       lz chat qwen2-vl-2b-instruct "What is in it?" --image photo.jpg   a vision model sees the image
     """
-    target, prompt = _split_positionals(target, prompt)
-    piped = _read_stdin(wait=STDIN_WAIT_S if prompt is not None else None)
-    if piped:
-        prompt = f"{prompt}\n\n{piped}" if prompt else piped
-    interactive = prompt is None and is_tty(sys.stdin)
-    if (prompt is None and not interactive) or (prompt is not None and not prompt.strip()):
-        raise LzError(
-            "nothing to ask: the PROMPT is missing or empty, and so is stdin",
-            hint='lz chat "question", or pipe text in',
-        )
-    images = _load_images(image or [], interactive=interactive, tools=bool(tool))
-    from lazycli import settings
-    from lazycli.client import resolve_target
+    from lazycli import catalog, settings
+    from lazycli.targets import resolve_target
 
-    client = resolve_target(target, start=True, model=model)  # `lz chat MODEL` deploys it when needed
+    with catalog.reading():  # the target's name is resolved once: is it a target, then its client
+        target, prompt = _split_positionals(target, prompt)
+        piped = _read_stdin(wait=STDIN_WAIT_S if prompt is not None else None)
+        if piped:
+            prompt = f"{prompt}\n\n{piped}" if prompt else piped
+        interactive = prompt is None and is_tty(sys.stdin)
+        if (prompt is None and not interactive) or (prompt is not None and not prompt.strip()):
+            raise LzError(
+                "nothing to ask: the PROMPT is missing or empty, and so is stdin",
+                hint='lz chat "question", or pipe text in',
+            )
+        images = _load_images(image or [], interactive=interactive, tools=bool(tool))
+        client = resolve_target(target, start=True, model=model)  # `lz chat MODEL` deploys it if needed
     chosen_style = _style_for(client, style)
     options = {"temperature": temperature, "max_tokens": max_tokens, "top_p": top_p, "stop": stop or None}
     log = settings.get().chat_log and not no_log
@@ -225,7 +226,7 @@ def _load_images(paths: list[Path], *, interactive: bool, tools: bool) -> list:
 def _split_positionals(target: str | None, prompt: str | None) -> tuple[str | None, str | None]:
     """`lz chat WORD`: WORD is the target when it names one, else it is the prompt."""
     if target is not None and prompt is None:
-        from lazycli.client.targets import kind_of
+        from lazycli.targets import kind_of
 
         if any(ch.isspace() for ch in target) or kind_of(target) is None:
             return None, target
@@ -262,7 +263,7 @@ def _messages(system: str | None, history: list[dict], text: str) -> list[dict]:
 def _log(
     client, conversation: str, messages: list[dict], completion, options: dict, error: str | None = None
 ):
-    from lazycli.client import chatlog
+    from lazycli import chatlog
 
     try:
         chatlog.record(
@@ -334,8 +335,8 @@ def _one_shot_agent(tool_agent, client, prompt: str, *, style: Style, json_: boo
 def _one_shot(
     client, prompt: str, *, system, options, style: Style, log: bool, stream: bool, json_: bool, images=()
 ) -> None:
+    from lazycli.chatlog import new_conversation_id
     from lazycli.client import Completion
-    from lazycli.client.chatlog import new_conversation_id
     from lazycli.media.parts import with_images
 
     # The log keeps the text and the images' names; the request carries the images as data URLs.
@@ -426,7 +427,7 @@ class Repl:
     def __init__(
         self, client, *, system: str | None, options: dict, style: Style, log: bool, agent=None
     ) -> None:
-        from lazycli.client.chatlog import new_conversation_id
+        from lazycli.chatlog import new_conversation_id
 
         self.agent = agent  # with --tool: every message runs the agent's tool loop
         self.client = client
@@ -599,12 +600,14 @@ class Repl:
         if not arg:
             self.err.print(f"target {self.client.target}, model {self.client.model}", markup=False)
             return
-        from lazycli.client import resolve_target
-        from lazycli.client.targets import kind_of
+        from lazycli import catalog
+        from lazycli.targets import kind_of, resolve_target
 
         try:
-            if kind_of(arg) is not None:
-                self.client = resolve_target(arg, start=True)
+            with catalog.reading():  # the name is resolved once: is it a target, then its client
+                client = resolve_target(arg, start=True) if kind_of(arg) is not None else None
+            if client is not None:
+                self.client = client
                 if self.agent is not None:
                     self.agent.client = self.client
             else:

@@ -154,10 +154,9 @@ def _target(target, index, retrieve_only, cache, rag, gen, sets, topk):
         if index:
             raise LzError("--index is for chat targets; a recipe's app does its own retrieval")
         return targets.RecipeTarget(target, cache, sets=sets)
-    from lazycli.client import targets as client_targets
+    from lazycli import targets as client_targets
 
-    if client_targets.kind_of(target) is None and not client_targets._is_model(target):
-        raise client_targets._unknown_target(target)
+    client_targets.require(target)  # any model, even one to download: `lz eval MODEL` deploys it
     if index:
         from lazycli.rag.retrieval import Index
 
@@ -166,10 +165,9 @@ def _target(target, index, retrieve_only, cache, rag, gen, sets, topk):
 
 
 def _check_judge(judge: str) -> None:
-    from lazycli.client import targets as client_targets
+    from lazycli import targets as client_targets
 
-    if client_targets.kind_of(judge) is None:
-        raise client_targets._unknown_target(judge)
+    client_targets.require(judge, known_only=True)
 
 
 def _thresholds(specs: list[str], chosen) -> dict[str, float]:

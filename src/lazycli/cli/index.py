@@ -66,7 +66,8 @@ def build(
     store: str | None = typer.Option(
         None,
         "--store",
-        help="Store plugin for chunks and vectors (default: the index's own, else lancedb; `lz plugins`).",
+        help="Store plugin for chunks and vectors (default: the index's own, else the store setting: "
+        "lancedb; `lz plugins`).",
     ),
     json_: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
     ocr: bool = typer.Option(False, "--ocr", help="Read images and scanned PDF pages with an OCR model."),

@@ -51,7 +51,7 @@ _KINDS = ("chat", "rag", "run", "serve")
 
 
 def _filter(app_, kind, bad, good, since, until, text):
-    from lazycli.client.chatlog import LogFilter
+    from lazycli.chatlog import LogFilter
 
     if bad and good:
         raise LzError("--bad and --good exclude each other", hint="give one of them")
@@ -92,7 +92,7 @@ def list_(
       lz logs --bad --app rag
       lz logs --since 2h --text "deploy" --json
     """
-    from lazycli.client import chatlog
+    from lazycli import chatlog
 
     where = _filter(app_, kind, bad, good, since, until, text)
     rows = chatlog.list_logs(limit, conversation, where)
@@ -119,7 +119,7 @@ def show(
       lz logs show 12 --json
       lz logs show 3f9c2a1b7e0d         (a conversation id: every exchange of it)
     """
-    from lazycli.client import chatlog
+    from lazycli import chatlog
 
     rows = chatlog.get_log(ident)
     if not rows:
@@ -224,7 +224,7 @@ def search(
       lz logs search "RAG"
       lz logs search 2+2 --json
     """
-    from lazycli.client import chatlog
+    from lazycli import chatlog
 
     rows = chatlog.search(text, limit)
     if want_json(json_):
@@ -251,7 +251,7 @@ def rate(
       lz logs rate last down -m "invented a flag" --correction "Use [endpoints.NAME] in config.toml."
       lz logs rate 12 up
     """
-    from lazycli.client import chatlog
+    from lazycli import chatlog
 
     value = chatlog.parse_rating(rating)
     if value is None:
@@ -294,7 +294,7 @@ def export(
       lz logs export --good --format sharegpt --app rag -o sft.jsonl
       lz logs export --bad --format messages --since 7d
     """
-    from lazycli.client import chatlog
+    from lazycli import chatlog
     from lazycli.fsutil import atomic_write_text
 
     if format_ not in chatlog.EXPORT_FORMATS:

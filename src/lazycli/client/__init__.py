@@ -1,8 +1,9 @@
-"""One client layer over every target: a local deployment, a model name, an online provider, a URL.
+"""The wire layer: one chat client interface over every server lz talks to.
 
-Other parts (rag, serve, recipes) call only `resolve_target(...)` and the `ChatClient` methods:
+It imports nothing from lazycli above `lazycli.errors` and `lazycli.settings`; what a name means
+(a deployment, a model, a provider, a URL) is decided above it, in `lazycli.targets`:
 
-    from lazycli.client import resolve_target
+    from lazycli.targets import resolve_target
 
     llm = resolve_target("qwen:qwen-plus")      # or a deployment, "smollm2-135m-instruct", a URL, None
     print(llm.complete([{"role": "user", "content": "hi"}]).text)
@@ -13,9 +14,9 @@ Other parts (rag, serve, recipes) call only `resolve_target(...)` and the `ChatC
     done.tool_calls                                     # [ToolCall(id, name, arguments)], streamed too
 
 A backend speaks one wire protocol (`lazycli.client.http.OpenAICompatible` for the OpenAI API, the
-adapters in `lazycli.client.adapters` for LightLLM / vLLM's demo server / LMDeploy); `ChatClient`
-adds timing, option cleaning and the `last` completion. This module stays light: httpx is imported
-by the backends when they send their first request.
+adapters in `lazycli.client.adapters` for LightLLM / vLLM's demo server / LMDeploy, named by the
+engine plugins' records); `ChatClient` adds timing, option cleaning and the `last` completion. This
+module stays light: httpx is imported by the backends when they send their first request.
 
 Tool calling uses the OpenAI wire format the vendors share (`tools`, `tool_choice` in; `tool_calls`
 out, the argument fragments of a stream assembled by `ToolCallAssembler`); a backend without it
@@ -284,16 +285,6 @@ def clean_options(options: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def resolve_target(
-    target: str | None = None, *, start: bool = False, announce=None, model: str | None = None
-) -> ChatClient:
-    """A ChatClient for a deployment name, model name, provider[:model], http(s) URL, or None (default).
-    A model with no running deployment is deployed only with `start=True` (see `client.targets`)."""
-    from lazycli.client.targets import resolve
-
-    return resolve(target, start=start, announce=announce, model=model)
-
-
 __all__ = [
     "ChatClient",
     "Chunk",
@@ -302,5 +293,4 @@ __all__ = [
     "ToolCallAssembler",
     "ToolCallDelta",
     "clean_options",
-    "resolve_target",
 ]

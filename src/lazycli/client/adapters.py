@@ -12,6 +12,8 @@
   newline-separated JSON objects with text deltas.
 
 The first two take a prompt string, so messages are rendered with the model's chat template.
+Each class is built as `cls(name, base_url, template=…, announce=…)`; the engine plugins name
+them in their records (`EngineSpec.clients`), which is how lz finds the client of a deployment.
 """
 
 from __future__ import annotations
@@ -190,6 +192,9 @@ class LMDeployInteractive(HttpEndpoint):
 
     api = "an LMDeploy"
 
+    def __init__(self, name: str, base_url: str, *, template: str | None = None, **kwargs: Any) -> None:
+        super().__init__(name, base_url, **kwargs)  # the server applies the chat template itself
+
     def _body(self, messages: list[dict], options: dict, stream: bool) -> dict:
         body: dict[str, Any] = {"prompt": messages, "interactive_mode": False, "stream": stream}
         if "max_tokens" in options:
@@ -226,6 +231,3 @@ class LMDeployInteractive(HttpEndpoint):
             yield Chunk(text=event.get("text") or "", finish_reason=reason, usage=usage)
         if not finished:
             yield Chunk(finish_reason="stop")
-
-
-PROTOCOLS = {"lightllm": LightLLM, "vllm-generate": VLLMGenerate, "lmdeploy": LMDeployInteractive}

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import random
 import re
 import threading
@@ -27,14 +28,16 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Protocol
 
 from lazycli.client import Backend, Chunk, Completion, ToolCall, ToolCallDelta
-from lazycli.console import note
-from lazycli.errors import LzError
+from lazycli.errors import LzError, mask
 
 RETRY_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
 MAX_BACKOFF_S = 8.0
 # A Retry-After longer than this is not waited out: the user gets the rate-limit error instead.
 MAX_RETRY_AFTER_S = 60.0
 _CLIENT_LOCK = threading.Lock()
+# Retry notes go to the `announce` callback the caller passes (lz's core passes its console's
+# `note`); without one they are logged, which Python prints on stderr when nothing is configured.
+_log_note = logging.getLogger("lazycli.client").warning
 
 # Error kinds and the hint each gives.
 KIND_HINTS = {
@@ -276,7 +279,7 @@ class HttpEndpoint:
         self.error_codes = dict(error_codes or {})
         self.timeout = timeout if timeout is not None else _setting("request_timeout", 120.0)
         self.max_retries = max_retries if max_retries is not None else _setting("max_retries", 3)
-        self.announce = announce or note
+        self.announce = announce or _log_note
         self._client = None
 
     def __repr__(self) -> str:  # never shows the key
@@ -296,8 +299,6 @@ class HttpEndpoint:
         """Vendor error text with our key masked: an error body may echo the key it was sent, and
         that text ends up in the one-line error a user sees (and in chat logs)."""
         if self._api_key and self._api_key in text:
-            from lazycli.keys import mask
-
             return text.replace(self._api_key, mask(self._api_key))
         return text
 

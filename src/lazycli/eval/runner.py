@@ -47,7 +47,7 @@ class Judge:
     """A judge target's cached calls and the parsing of its replies."""
 
     def __init__(self, target: str, cache: CallCache) -> None:
-        from lazycli.client import targets as client_targets
+        from lazycli import targets as client_targets
 
         self.target = target
         self.client = CachedClient(target, cache)

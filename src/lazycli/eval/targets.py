@@ -52,8 +52,8 @@ class CachedClient:
                 if self._opener is not None:
                     self._client = self._opener()
                 else:
-                    from lazycli.client import resolve_target
                     from lazycli.console import note
+                    from lazycli.targets import resolve_target
 
                     self._client = resolve_target(self.target, start=True, announce=note)  # lz eval MODEL
             return self._client

@@ -1,6 +1,6 @@
 """`answer`: retrieve, build the prompt with numbered sources, ask the LLM, map citations to files.
 
-The LLM target resolves exactly like `lz chat`'s (`lazycli.client.resolve_target`): a deployment,
+The LLM target resolves exactly like `lz chat`'s (`lazycli.targets.resolve_target`): a deployment,
 a model name (started locally when needed), `provider[:model]`, a URL, or None for the default.
 """
 
@@ -92,7 +92,7 @@ def prepare(
     announce=None,
     **options,
 ) -> AnswerStream:
-    from lazycli.client import resolve_target
+    from lazycli.targets import resolve_target
 
     opened = index if isinstance(index, Index) else Index(index)
     with trace.span("retrieve", "retriever", input=question, index=opened.name, retrievers=list(retrievers),

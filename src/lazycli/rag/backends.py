@@ -18,10 +18,9 @@ from lazycli.errors import LzError
 if TYPE_CHECKING:
     from lazycli.contracts import ChunkStore, Embedder, Reranker
 
-LOCAL_EMBEDDER = "sentence-transformers"
-LOCAL_RERANKER = "cross-encoder"
+# The plugins for local models and the store of a new index are settings (embedder_local,
+# reranker_local, store); a name served over the wire goes to the remote plugin.
 REMOTE = "remote"
-DEFAULT_STORE = "lancedb"
 
 
 @dataclass(frozen=True)
@@ -60,29 +59,41 @@ def spec_of(identity: str) -> str:
 
 def choose_embedder(spec: str | None) -> Choice:
     if not spec:
-        from lazycli import settings
-
-        spec = settings.get().embed_model
+        spec = _settings().embed_model
     local = _local_model(spec, ("embed",))
     if local is not None:
-        return Choice(LOCAL_EMBEDDER, str(local), f"{LOCAL_EMBEDDER}:{spec}")
+        plugin = _settings().embedder_local
+        return Choice(plugin, str(local), f"{plugin}:{spec}")
     return _plugin_choice(spec, "embedders") or Choice(REMOTE, spec, f"{REMOTE}:{spec}")
 
 
 def choose_reranker(spec: str) -> Choice:
     local = _local_model(spec, ("rerank",))
     if local is not None:
-        return Choice(LOCAL_RERANKER, str(local), f"{LOCAL_RERANKER}:{spec}")
+        plugin = _settings().reranker_local
+        return Choice(plugin, str(local), f"{plugin}:{spec}")
     return _plugin_choice(spec, "rerankers") or Choice(REMOTE, spec, f"{REMOTE}:{spec}")
 
 
 def _plugin_choice(spec: str, kind: str) -> Choice | None:
-    """`PLUGIN` or `PLUGIN:MODEL` naming an installed embedder/reranker plugin; the built-in local
-    and remote ones keep their own spellings (a model, a target)."""
+    """`PLUGIN` or `PLUGIN:MODEL` naming an installed embedder/reranker plugin; the local and remote
+    ones keep their own spellings (a model, a target)."""
     name, _, model = spec.partition(":")
-    if name in (LOCAL_EMBEDDER, LOCAL_RERANKER, REMOTE) or name not in _registry().all(kind):
+    local = (_settings().embedder_local, _settings().reranker_local, REMOTE)
+    if name in local or name not in _registry().all(kind):
         return None
     return Choice(name, model or None, f"{name}:{spec}")
+
+
+def _settings():
+    from lazycli import settings
+
+    return settings.get()
+
+
+def default_store() -> str:
+    """The store plugin of a new index (the `store` setting)."""
+    return _settings().store
 
 
 def _registry():
@@ -112,9 +123,10 @@ def reranker(spec: str) -> Reranker:
     )
 
 
-def open_store(path: Path, name: str = DEFAULT_STORE) -> ChunkStore:
+def open_store(path: Path, name: str | None = None) -> ChunkStore:
     from lazycli.contracts import conform
 
+    name = name or default_store()
     return conform(_registry().get("stores", name).open(path, {}), "stores", name)
 
 

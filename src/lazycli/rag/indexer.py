@@ -98,7 +98,7 @@ def build_index(
     summary = Summary(name=name, unsupported=len(found.unsupported))
     if store is None:  # an update keeps the store the index was built with
         known = manifest.get(name)
-        store = (known or {}).get("store") or backends.DEFAULT_STORE
+        store = (known or {}).get("store") or backends.default_store()
     with writer_lock(index_dir, name):
         st = backends.open_store(index_dir / "store", store)
         freed = st.clean_temp()

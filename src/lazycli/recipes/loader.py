@@ -659,7 +659,7 @@ def _check_llm_model(loaded: LoadedRecipe, node: schema.LLMNode | schema.AgentNo
     model = node.model
     if model is None or model in loaded.spec.models or "${" in model:
         return
-    from lazycli.client.targets import parse
+    from lazycli.targets import parse
 
     if parse(model) is not None:  # the one reading of a name that `lz chat` and the run use too
         return

@@ -432,7 +432,7 @@ _BEHIND = object()
 
 
 def _rate(recorder: trace.Recorder, body: FeedbackRequest):
-    from lazycli.client import chatlog
+    from lazycli import chatlog
 
     trace_id = body.id.removeprefix("chatcmpl-")
     if not recorder.wait_for(trace_id):  # a rating can come before its exchange is written

@@ -222,7 +222,7 @@ class AppBackend:
             )
         with self._lock:
             if self._embedder is None:
-                from lazycli.client import resolve_target
+                from lazycli.targets import resolve_target
 
                 self._embedder = resolve_target(self.embed_target, start=True)  # [serve] embed = MODEL
         chosen = self._embedder.model if model is None or model == self.name else model

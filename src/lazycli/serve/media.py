@@ -50,17 +50,18 @@ def recipe_targets(results: dict[str, Any]) -> dict[str, str]:
     return out
 
 
-def model_kind(target: str) -> str | None:
-    """The media kind of a deployment or catalogue model (None for chat models, URLs, providers)."""
-    if "://" in target or ":" in target:
-        return None
-    from lazycli import catalog, deployments
+def model_kind(parsed: Any) -> str | None:
+    """The media kind of a parsed target (`lazycli.targets.parse`): a deployment's by its engine, a
+    model's by the catalogue; None for chat models, URLs and providers."""
+    from lazycli import catalog
+    from lazycli.targets import DeploymentTarget, ModelTarget
 
-    row = deployments.get(target)
-    if row is not None:
-        return kind_of_engine(row.get("engine"))
+    if isinstance(parsed, DeploymentTarget):
+        return kind_of_engine(parsed.row.get("engine"))
+    if not isinstance(parsed, ModelTarget):
+        return None
     try:
-        kind = catalog.resolve(target).type
+        kind = catalog.resolve(parsed.name).type
     except LzError:
         return None
     return kind if kind in KINDS else None

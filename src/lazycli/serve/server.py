@@ -49,12 +49,14 @@ def prepare(target: str, overrides: tuple[str, ...] = (), *, announce=note) -> S
         return Served(backend, loaded, run, serve.model_dump())
     if overrides:
         raise LzError("--set applies to recipes only", hint="serve a .toml recipe, or drop --set")
-    kind = media.model_kind(target)
-    if kind is not None:
-        return Served(media.MediaModel(target, kind))
-    from lazycli.client import resolve_target
+    from lazycli import catalog, targets
 
-    client = resolve_target(target, start=True, announce=announce)  # `lz serve MODEL` serves it
+    with catalog.reading():  # one reading of the name: what it names, its kind, its client
+        parsed = targets.require(target)
+        kind = media.model_kind(parsed)
+        if kind is not None:
+            return Served(media.MediaModel(target, kind))
+        client = targets.open_target(parsed, start=True, announce=announce)  # `lz serve MODEL` serves it
     backend = ModelBackend(target, client)
     capacity = engine_capacity(client.target)
     if capacity:

@@ -193,7 +193,7 @@ def build(
     rows = eval_data.load(data)
     judge = judge or table.judge
     if judge:
-        from lazycli.client import targets as client_targets
+        from lazycli import targets as client_targets
 
         if client_targets.kind_of(judge) is None:
             raise client_targets._unknown_target(judge)

@@ -7,6 +7,9 @@ model. `open_target(parsed, start=…)` makes the client; a model is served by a
 it, and one is started only when the caller passes `start=True` (the verbs that promise it: chat,
 rag, serve, run). `resolve(name, start=…)` is both. No target: the configured `default_target`, else
 the first provider with a key, else the bundled model.
+
+This is the layer above the wire (`lazycli.client`): it reads state, the plugins and the catalogue
+to turn a name into a `ChatClient`; the client layer itself knows only URLs and protocols.
 """
 
 from __future__ import annotations
@@ -23,7 +26,9 @@ from lazycli.errors import LzError, did_you_mean
 from lazycli.launchers import Status
 
 BUNDLED_MODEL = "smollm2-135m-instruct"
-_SCHEMES = {"lightllm": "lightllm", "vllm": "vllm-generate", "lmdeploy": "lmdeploy", "openai": "openai"}
+# `PROTOCOL+http://…` names the wire protocol of an engine plugin (`EngineSpec.clients`); `vllm+` is
+# short for vLLM's demo server.
+_SCHEME_ALIASES = {"vllm": "vllm-generate"}
 _TARGET_KINDS = (
     "a target is a deployment (`lz deploy ls`), a model (`lz models ls`), provider[:model] or a URL"
 )
@@ -70,7 +75,8 @@ def parse(target: str, *, known_only: bool = False) -> Target | None:
     target = target.strip()
     url = _URL.match(target)
     if url:
-        return UrlTarget(url.group("url"), _SCHEMES.get((url.group("proto") or "openai").lower(), "openai"))
+        scheme = (url.group("proto") or "openai").lower()
+        return UrlTarget(url.group("url"), _SCHEME_ALIASES.get(scheme, scheme))
     row = _deployment(target)
     if row is not None:
         return DeploymentTarget(target, row)
@@ -83,6 +89,16 @@ def parse(target: str, *, known_only: bool = False) -> Target | None:
     if _is_model(target, known_only=known_only):
         return ModelTarget(target)
     return None
+
+
+def require(target: str, *, known_only: bool = False) -> Target:
+    """What `target` names (`parse`), or one line saying it names nothing, with a did-you-mean."""
+    if not target.strip():
+        raise LzError("the target is empty", hint=_TARGET_KINDS)
+    parsed = parse(target, known_only=known_only)
+    if parsed is None:
+        raise _unknown_target(target.strip())
+    return parsed
 
 
 def kind_of(target: str) -> str | None:
@@ -108,22 +124,38 @@ def resolve(
 ):
     """A client for `target` (None: the default target). `start=True` lets a model with no running
     deployment be deployed (and says so through `announce`); otherwise that is a one-line error."""
+    from lazycli import catalog
+
     announce = announce or note
     if target is None:
         return _default(announce, model, start=start)
-    if not target.strip():
-        raise LzError("the target is empty", hint=_TARGET_KINDS)
-    parsed = parse(target)
-    if parsed is None:
-        raise _unknown_target(target.strip())
-    return open_target(parsed, start=start, announce=announce, model=model)
+    with catalog.reading():  # parse and open read the name once between them
+        return open_target(require(target), start=start, announce=announce, model=model)
+
+
+def resolve_target(
+    target: str | None = None,
+    *,
+    start: bool = False,
+    announce: Callable[[str], None] | None = None,
+    model: str | None = None,
+) -> ChatClient:
+    """A ChatClient for a deployment name, model name, provider[:model], http(s) URL, or None (default).
+    A model with no running deployment is deployed only with `start=True`."""
+    return resolve(target, start=start, announce=announce, model=model)
 
 
 def open_target(
     parsed: Target, *, start: bool, announce: Callable[[str], None] | None = None, model: str | None = None
 ):
     """A ChatClient for a parsed target; a model is deployed only with `start=True`."""
-    announce = announce or note
+    from lazycli import catalog
+
+    with catalog.reading():
+        return _open(parsed, start=start, announce=announce or note, model=model)
+
+
+def _open(parsed: Target, *, start: bool, announce: Callable[[str], None], model: str | None) -> ChatClient:
     if isinstance(parsed, UrlTarget):
         return for_url(parsed.url, protocol=parsed.protocol, model=model)
     if isinstance(parsed, DeploymentTarget):
@@ -179,7 +211,12 @@ def for_deployment(row: dict, *, model: str | None = None) -> ChatClient:
     )
     served = model or row.get("served_name") or row.get("model") or name
     backend = _backend(
-        protocol, url, name=f"deployment {name}", template=_template_of(row.get("model")), served=served
+        protocol,
+        url,
+        name=f"deployment {name}",
+        template=_template_of(row.get("model")),
+        served=served,
+        engine=row.get("engine"),
     )
     deployments = _deployments_module()
     if deployments is not None:  # an engine that died mid-request says so, instead of "ask again"
@@ -228,7 +265,17 @@ def _default(announce: Callable[[str], None], model: str | None, *, start: bool)
 # --- helpers --------------------------------------------------------------------------------------
 
 
-def _backend(protocol: str, url: str, *, name: str, template: str | None = None, served: str | None = None):
+def _backend(
+    protocol: str,
+    url: str,
+    *,
+    name: str,
+    template: str | None = None,
+    served: str | None = None,
+    engine: str | None = None,
+):
+    """The wire client for `protocol` at `url`: the OpenAI-compatible one, else the client the
+    engine plugins' records give for it (`engine`'s own first, for a deployment)."""
     if protocol == "openai":
         from lazycli.client.http import OpenAICompatible
 
@@ -241,16 +288,17 @@ def _backend(protocol: str, url: str, *, name: str, template: str | None = None,
             rerank_path="/rerank",
             default_embed_model=served,
             default_rerank_model=served,
+            announce=note,
         )
-    from lazycli.client.adapters import PROTOCOLS
+    from lazycli.engines import wire_client
 
-    cls = PROTOCOLS.get(protocol)
-    if cls is None:
+    factory = wire_client(protocol, engine)
+    if factory is None:
         raise LzError(
-            f"{name} speaks protocol {protocol!r}, which lz cannot talk to", hint="use its OpenAI API"
+            f"{name} speaks protocol {protocol!r}, which no loaded engine plugin speaks",
+            hint="use its OpenAI API; `lz plugins` lists the loaded engines",
         )
-    base = re.sub(r"/v1/?$", "", url)
-    return cls(name, base, template=template) if protocol != "lmdeploy" else cls(name, base)
+    return factory(name, re.sub(r"/v1/?$", "", url), template=template, announce=note)
 
 
 def _first_model(backend: Any) -> str | None:
