@@ -14,7 +14,7 @@ from lazycli.console import err_console, is_tty, options, print_json, want_json
 
 class SweepGroup(DefaultCommandGroup):
     default_command = "run"
-    order = ("run", "ls", "show", "compare", "best")
+    order = ("run", "ls", "show", "compare", "best", "cancel")
 
 
 app = typer.Typer(
@@ -32,6 +32,7 @@ Examples:
   lz sweep recipes/rag.toml --eval qa.jsonl --grid app.steps.1.topk=1,3,5 --random 2 --budget time=600
   lz sweep ls                       lz sweep show rag-sweep --md -o results.md
   lz sweep compare rag-sweep 1 2    lz sweep best rag-sweep --write best.toml
+  lz sweep cancel rag-sweep         its workers on a launcher (`lz jobs ls --kind sweep-worker`)
 """,
 )
 
@@ -378,6 +379,33 @@ def best(
         print(f"  {key} = {value!r}")
     if write is not None:
         print(f"wrote {write}  (lz run {write})")
+
+
+@app.command("cancel")
+def cancel(
+    name: str = typer.Argument(..., help="Sweep name."),
+    json_: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Cancel a sweep's workers on a launcher (`--launcher`); a rerun takes their trials again."""
+    from lazycli.sweep import launch, store
+    from lazycli.sweep import plan as plans
+
+    _open(name)  # an unknown sweep is one line with a did-you-mean
+    rows = launch.cancel(name)
+    db = store.Store(plans.sweeps_dir() / name / "sweep.sqlite")
+    try:  # the cancelled workers' trials go back to pending (those whose owner is known to be gone)
+        released = db.reset(stale_for=store.owner_id(), retry_failed=False)
+    finally:
+        db.close()
+    if want_json(json_):
+        print_json({"sweep": name, "cancelled": [r.as_dict() for r in rows], "released": released})
+        return
+    if not rows:
+        print(f"sweep {name}: no worker job is running")
+    for row in rows:
+        print(f"{row.name}: {row.status.value} on {row.launcher} (job {row.job.job_id})")
+    if released:
+        print(f"{released} trial(s) back to pending: the next `lz sweep` run takes them")
 
 
 def _write_best(winner, path: Path, name: str, meta: dict) -> None:
