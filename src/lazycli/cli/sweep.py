@@ -78,7 +78,7 @@ def run_(
     are skipped, trials of a killed run are taken again, nothing is run twice.
     """
     from lazycli.sweep import plan as plans
-    from lazycli.sweep import rank, scheduler
+    from lazycli.sweep import rank, scheduler, store
 
     machine = want_json(json_)
     if machine:
@@ -119,8 +119,8 @@ def run_(
     else:
         summary = scheduler.execute(plan, retry_failed=retry_failed, progress=progress)
     names = [m.name for m in plan.metrics]
-    failed = sum(1 for t in summary.trials if t.status == "failed")
-    done = sum(1 for t in summary.trials if t.status == "done")
+    failed = sum(1 for t in summary.trials if t.status == store.FAILED)
+    done = sum(1 for t in summary.trials if t.status == store.DONE)
     if machine:
         print_json(
             {
@@ -190,9 +190,11 @@ def _progress_printer(machine: bool):
 
 
 def _verdict(summary, plan) -> None:
+    from lazycli.sweep import store
+
     best = summary.ranking[0] if summary.ranking else None
     score = best.mean(plan.metric) if best else None
-    if summary.trials and all(t.status == "failed" for t in summary.trials):
+    if summary.trials and all(t.status == store.FAILED for t in summary.trials):
         sys.stderr.write(f"lz sweep: every trial failed (first error: {summary.trials[0].error})\n")
         raise typer.Exit(1)
     if plan.min_score is not None and (score is None or score < plan.min_score):
@@ -236,6 +238,8 @@ def _ranked(name: str):
 @app.command("ls")
 def ls(json_: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """List sweeps: trials done and failed, the best configuration's score."""
+    from lazycli.sweep import store
+
     rows = []
     for name in _names():
         meta, trials, ranking = _ranked(name)
@@ -247,9 +251,9 @@ def ls(json_: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
                 "recipe": meta.get("recipe"),
                 "metric": metric,
                 "trials": len(trials),
-                "done": sum(t.status == "done" for t in trials),
-                "failed": sum(t.status == "failed" for t in trials),
-                "running": sum(t.status == "running" for t in trials),
+                "done": sum(t.status == store.DONE for t in trials),
+                "failed": sum(t.status == store.FAILED for t in trials),
+                "running": sum(t.status == store.RUNNING for t in trials),
                 "best": None if best is None else best.mean(metric),
             }
         )
