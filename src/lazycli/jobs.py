@@ -176,6 +176,13 @@ def submit(request: LaunchRequest) -> JobRow:
     return _update(name, status=Status.RUNNING, job=job, log_path=str(log_path))
 
 
+def adopt(request: LaunchRequest, job: Job) -> JobRow:
+    """A row for a job submitted before it had one (a fine-tune run.json from an older lz that still
+    runs): from now on it is read, listed and cancelled like any other."""
+    name = _reserve(request)
+    return _update(name, status=Status.RUNNING, job=job, log_path=job.log_path or str(request.log_path or ""))
+
+
 def _reserve(request: LaunchRequest) -> str:
     """The row, inserted in one write transaction so two launches never share a name."""
     base = request.name or _base_name(request.argv)

@@ -5,14 +5,16 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import time
 from pathlib import Path
 
 import pytest
 
+from lazycli.launchers import Resources
 from tests.conftest import lz
 
-pytestmark = [pytest.mark.slow, pytest.mark.integration]
 BASE = "smollm2-135m-instruct"
 
 
@@ -32,6 +34,8 @@ def _alive(pid: int) -> bool:
         return False
 
 
+@pytest.mark.slow
+@pytest.mark.integration
 def test_a_finetune_is_a_job_that_lz_jobs_lists_shows_and_cancels(with_envs, fact_data, lz_home):
     args = ("finetune", BASE, "--data", str(fact_data), "--method", "peft", "--name", "jobbed")
     started = json.loads(lz(*args, "--steps", "400", "--detach", "--json", timeout=600, check=0).stdout)
@@ -65,3 +69,40 @@ def test_a_finetune_is_a_job_that_lz_jobs_lists_shows_and_cancels(with_envs, fac
     assert (
         json.loads(lz("jobs", "status", "finetune-jobbed", "--json", check=0).stdout)["status"] == "cancelled"
     )
+
+
+def test_a_run_started_by_an_older_lz_gets_its_job_row_and_lz_jobs_cancels_it(lz_home):
+    """run.json from before jobs kept the launcher's job itself: the first read gives it a row."""
+    import sys
+
+    from lazycli.plugins import registry
+
+    run = lz_home / "data" / "finetune" / "legacy"
+    (run / "logs").mkdir(parents=True)
+    argv = [sys.executable, "-c", "import time; print('training', flush=True); time.sleep(120)"]
+    job = (
+        registry()
+        .get("launchers", "local")
+        .factory()
+        .submit(argv, Resources(), {}, run / "logs" / "train.log")
+    )
+    record = {"name": "legacy", "method": "peft", "model": BASE, "run_dir": str(run), "status": "running",
+              "argv": argv, "launcher": "local", "gpus": 0, "log_path": str(run / "logs" / "train.log"),
+              "job": json.loads(job.to_json()), "attempts": 1}  # fmt: skip
+    (run / "run.json").write_text(json.dumps(record))
+    try:
+        status = json.loads(lz("finetune", "status", "legacy", "--json", check=0).stdout)
+        assert status["status"] == "running" and status["job_name"] == "finetune-legacy"
+        assert "job" not in json.loads((run / "run.json").read_text())  # run.json now names it
+        [listed] = json.loads(lz("jobs", "ls", "--json", check=0).stdout)["jobs"]
+        assert (listed["name"], listed["kind"], listed["owner"]) == ("finetune-legacy", "finetune", "legacy")
+        assert listed["job"]["pid"] == job.pid and listed["status"] == "running"
+        assert "training" in lz("jobs", "logs", "finetune-legacy", check=0).stdout
+        lz("jobs", "cancel", "finetune-legacy", check=0)
+        assert not _alive(job.pid)
+        assert (
+            json.loads(lz("finetune", "status", "legacy", "--json", check=0).stdout)["status"] == "cancelled"
+        )
+    finally:
+        if _alive(job.pid):
+            os.killpg(job.pid, signal.SIGKILL)

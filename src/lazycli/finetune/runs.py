@@ -530,6 +530,8 @@ def reconcile(record: dict) -> dict:
         from lazycli.finetune import online
 
         return online.reconcile(record)
+    if run_status(record).active and not record.get("job_name") and record.get("job"):
+        record = _adopt(record)
     if not run_status(record).active or not record.get("job_name"):
         return record
     try:
@@ -551,6 +553,21 @@ def reconcile(record: dict) -> dict:
     else:
         record.update(status=row.status.value, reason_failed=_why(row))
     progress.sync(run, run_status(record))
+    return write_run(record)
+
+
+def _adopt(record: dict) -> dict:
+    """A run started by an lz from before jobs (its launcher's job in run.json): give it its row."""
+    from lazycli.launchers import Job
+
+    request = launch_request(record["name"], record.get("argv") or [], record.get("submitted_env") or {},
+                             record["launcher"], record.get("gpus", 0), Path(record["run_dir"]))  # fmt: skip
+    try:
+        jobs.adopt(request, Job(**record["job"]))
+    except LzError:  # the name is held by another running job: leave the run as it was
+        return record
+    record["job_name"] = request.name
+    record.pop("job")
     return write_run(record)
 
 
