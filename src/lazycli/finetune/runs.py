@@ -538,9 +538,13 @@ def reconcile(record: dict) -> dict:
         row = jobs.get(record["job_name"])
     except LzError:  # its launcher plugin is gone: nothing can be asked
         return record
-    if row is None or row.owner != record["name"]:
-        return record
     run = Path(record["run_dir"])
+    if row is None or row.owner != record["name"]:  # its row is gone (the state database was reset)
+        record.update(
+            status=Status.FAILED.value, reason_failed=f"its job {record['job_name']} is no longer known"
+        )
+        progress.sync(run, Status.FAILED)
+        return write_run(record)
     if not row.status.finished:
         progress.sync(run, Status.RUNNING)
         return record
