@@ -342,6 +342,38 @@ def test_cancelling_a_sweep_cancels_its_workers_and_a_rerun_finishes_it(lz_home)
     assert all(j["status"] == "completed" for j in worker_jobs("stoppable").values())
 
 
+def test_ctrl_c_of_a_sweep_on_a_launcher_cancels_its_workers(lz_home):
+    args = (
+        "--grid",
+        "app.steps.0.args.delay=1.5,1.6",
+        "--name",
+        "interrupted",
+        "--launcher",
+        "local",
+        "-j",
+        "2",
+    )
+    argv = [sys.executable, "-m", "lazycli", "sweep", TOY, *args]
+    first = subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ)
+    )
+    deadline = time.monotonic() + 120
+    while len(worker_jobs("interrupted")) < 2 or not any(r["status"] == "running" for r in _rows(lz_home)):
+        assert time.monotonic() < deadline and first.poll() is None, first.communicate()
+        time.sleep(0.2)
+    workers = worker_jobs("interrupted")
+    first.send_signal(signal.SIGINT)
+    first.communicate(timeout=60)
+    assert first.returncode != 0
+    assert all(j["status"] == "cancelled" for j in worker_jobs("interrupted").values())
+    assert not any(_alive(j["job"]["pid"]) for j in workers.values())
+
+
+def _rows(home: Path) -> list[dict]:
+    path = home / "data" / "sweeps" / "interrupted" / "sweep.sqlite"
+    return store_rows(home, "interrupted") if path.exists() else []
+
+
 def _alive(pid: int) -> bool:
     try:
         with open(f"/proc/{pid}/stat") as fh:
