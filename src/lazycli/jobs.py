@@ -148,10 +148,22 @@ def describe(request: LaunchRequest) -> str:
 def wrapping(request: LaunchRequest) -> str:
     """The launcher's part of `describe` (its job script, manifest, command line), unchecked."""
     launcher = _launcher(request.launcher)
-    env = _env(request, names_only=True)
-    if request.log_path is not None:  # the script path shown is the one submit will write
-        return launcher.describe(list(request.argv), request.resources, env, request.log_path)
-    return launcher.describe(list(request.argv), request.resources, env)
+    args = [list(request.argv), request.resources, _env(request, names_only=True)]
+    # The script path shown is the one submit will write; the Launcher protocol's describe has no
+    # log path, so it goes only to a launcher whose describe takes one (slurm, k8s, local…).
+    if request.log_path is not None and _accepts(launcher.describe, *args, request.log_path):
+        args.append(request.log_path)
+    return launcher.describe(*args)
+
+
+def _accepts(fn: Callable, *args: Any) -> bool:
+    import inspect
+
+    try:
+        inspect.signature(fn).bind(*args)
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def _env(request: LaunchRequest, *, names_only: bool = False) -> dict[str, str]:
