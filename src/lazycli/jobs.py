@@ -8,10 +8,16 @@ from the launcher when read, so `lz jobs ls` in a new shell tells the truth.
 
 Environment values never reach the row, argv or `--dry-run`: `--env NAME` copies a variable of this
 shell into the job's environment by name.
+
+Fine-tune runs and sweep workers on a launcher are jobs too (one lifecycle, one table): their row has
+a `kind` (`Kind`) and an `owner` (the run or sweep it belongs to), and their caller picks the log
+path (a fine-tune's `logs/train.log`). `lz jobs ls` lists them; `lz jobs cancel` stops them, and the
+owner reads the row's status back (`lz finetune status` then says cancelled).
 """
 
 from __future__ import annotations
 
+import enum
 import json
 import os
 import re
@@ -30,15 +36,29 @@ FOLLOW_POLL_S = 0.2
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 
 
+class Kind(enum.StrEnum):
+    """Who started a job: `lz launch`, a fine-tune run, or a sweep (its trial workers)."""
+
+    COMMAND = "command"
+    FINETUNE = "finetune"
+    SWEEP_WORKER = "sweep-worker"
+
+
 @dataclass(frozen=True)
 class LaunchRequest:
-    """What `lz launch` asks for: built once, used by --dry-run and by the real submit."""
+    """What a job asks for: built once, used by --dry-run and by the real submit."""
 
     argv: tuple[str, ...]
     launcher: str = "local"
     name: str | None = None
     resources: Resources = field(default_factory=Resources)
     env_names: tuple[str, ...] = ()  # variables of this shell passed to the job by name
+    kind: Kind = Kind.COMMAND
+    owner: str | None = None  # the fine-tune run or sweep the job belongs to
+    log_path: Path | None = None  # None: <logs dir>/job-NAME.log
+    # Values lz itself chose (a finetuner's thread counts, PYTHONPATH): never secrets, kept in the
+    # owner's record so a resume submits the same; a user's variables go by name (env_names).
+    env: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass
@@ -55,10 +75,13 @@ class JobRow:
     exit_code: int | None = None
     reason: str | None = None
     ended_at: float | None = None
+    kind: Kind = Kind.COMMAND
+    owner: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["status"] = self.status.value
+        out["kind"] = self.kind.value
         out["job_id"] = self.job.job_id
         return out
 
@@ -77,6 +100,8 @@ class JobRow:
             exit_code=row["exit_code"],
             reason=row["reason"],
             ended_at=row["ended_at"],
+            kind=Kind(row.get("kind") or Kind.COMMAND),
+            owner=row.get("owner"),
         )
 
 
@@ -101,8 +126,9 @@ def check(request: LaunchRequest) -> None:
         raise LzError(
             f"--env {missing[0]}: no such variable in this shell", hint=f"export {missing[0]}=… first"
         )
-    if request.launcher == "local" and shutil.which(request.argv[0]) is None:
-        # Elsewhere the node's PATH decides; here a typo is caught before anything is recorded.
+    if request.kind == Kind.COMMAND and request.launcher == "local" and shutil.which(request.argv[0]) is None:
+        # Elsewhere the node's PATH decides; here a typo is caught before anything is recorded. (A
+        # fine-tune's or sweep's argv is lz's own: its interpreter may be installed after a dry run.)
         raise LzError(
             f"command {request.argv[0]!r} not found on PATH", hint="check its spelling or give its path"
         )
@@ -116,13 +142,32 @@ def describe(request: LaunchRequest) -> str:
     import shlex
 
     check(request)
-    env = _env(request, names_only=True)
-    wrapping = _launcher(request.launcher).describe(list(request.argv), request.resources, env)
-    return f"command: {shlex.join(request.argv)}\n{wrapping}"
+    return f"command: {shlex.join(request.argv)}\n{wrapping(request)}"
+
+
+def wrapping(request: LaunchRequest) -> str:
+    """The launcher's part of `describe` (its job script, manifest, command line), unchecked."""
+    launcher = _launcher(request.launcher)
+    args = [list(request.argv), request.resources, _env(request, names_only=True)]
+    # The script path shown is the one submit will write; the Launcher protocol's describe has no
+    # log path, so it goes only to a launcher whose describe takes one (slurm, k8s, local…).
+    if request.log_path is not None and _accepts(launcher.describe, *args, request.log_path):
+        args.append(request.log_path)
+    return launcher.describe(*args)
+
+
+def _accepts(fn: Callable, *args: Any) -> bool:
+    import inspect
+
+    try:
+        inspect.signature(fn).bind(*args)
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def _env(request: LaunchRequest, *, names_only: bool = False) -> dict[str, str]:
-    env = {"PYTHONUNBUFFERED": "1"}
+    env = {"PYTHONUNBUFFERED": "1", **dict(request.env)}
     for name in request.env_names:
         env[name] = "<from your shell>" if names_only else os.environ[name]
     return env
@@ -132,7 +177,7 @@ def submit(request: LaunchRequest) -> JobRow:
     check(request)
     launcher = _launcher(request.launcher)
     name = _reserve(request)
-    log_path = paths.logs_dir() / f"job-{name}.log"
+    log_path = Path(request.log_path or paths.logs_dir() / f"job-{name}.log")
     log_path.parent.mkdir(parents=True, exist_ok=True)
     try:
         job = launcher.submit(list(request.argv), request.resources, _env(request), log_path)
@@ -141,6 +186,13 @@ def submit(request: LaunchRequest) -> JobRow:
         _update(name, status=Status.FAILED, reason=reason, ended_at=time.time())
         raise
     return _update(name, status=Status.RUNNING, job=job, log_path=str(log_path))
+
+
+def adopt(request: LaunchRequest, job: Job) -> JobRow:
+    """A row for a job submitted before it had one (a fine-tune run.json from an older lz that still
+    runs): from now on it is read, listed and cancelled like any other."""
+    name = _reserve(request)
+    return _update(name, status=Status.RUNNING, job=job, log_path=job.log_path or str(request.log_path or ""))
 
 
 def _reserve(request: LaunchRequest) -> str:
@@ -157,9 +209,10 @@ def _reserve(request: LaunchRequest) -> str:
         db.execute("DELETE FROM jobs WHERE name = ?", (name,))
         db.execute(
             "INSERT INTO jobs (name, launcher, argv_json, resources_json, status, log_path, created_at,"
-            " updated_at, job_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " updated_at, job_json, kind, owner) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (name, request.launcher, json.dumps(list(request.argv)), json.dumps(asdict(request.resources)),
-             Status.PENDING.value, "", now, now, json.dumps(asdict(Job(request.launcher, job_id="")))),
+             Status.PENDING.value, "", now, now, json.dumps(asdict(Job(request.launcher, job_id=""))),
+             request.kind.value, request.owner),
         )  # fmt: skip
     return name
 
@@ -218,9 +271,21 @@ def require(name: str) -> JobRow:
     return job
 
 
-def list_jobs(*, refresh: bool = True) -> list[JobRow]:
+def list_jobs(*, refresh: bool = True, kind: Kind | None = None, owner: str | None = None) -> list[JobRow]:
+    where, args = [], []
+    if kind is not None:
+        where.append("kind = ?")
+        args.append(Kind(kind).value)
+    if owner is not None:
+        where.append("owner = ?")
+        args.append(owner)
+    sql = (
+        "SELECT * FROM jobs"
+        + (" WHERE " + " AND ".join(where) if where else "")
+        + " ORDER BY created_at DESC"
+    )
     with state.reading() as db:
-        rows = [state.row_to_dict(r) for r in db.execute("SELECT * FROM jobs ORDER BY created_at DESC")]
+        rows = [state.row_to_dict(r) for r in db.execute(sql, args)]
     jobs = [JobRow.from_db(r) for r in rows]
     return [reconcile(j) for j in jobs] if refresh else jobs
 

@@ -330,3 +330,12 @@ def m008_jobs(db: sqlite3.Connection) -> None:
 def m009_deployment_nodes(db: sqlite3.Connection) -> None:
     """`lz deploy … --nodes N`: a multi-node deployment keeps its node count (restart needs it)."""
     db.execute("ALTER TABLE deployments ADD COLUMN nodes INTEGER")
+
+
+@migration
+def m010_job_kind_owner(db: sqlite3.Connection) -> None:
+    """Fine-tune runs and sweep workers are jobs too: a row says which (`lazycli.jobs.Kind`; rows
+    from before are `lz launch` commands) and what it belongs to (the run's or the sweep's name)."""
+    db.execute("ALTER TABLE jobs ADD COLUMN kind TEXT NOT NULL DEFAULT 'command'")
+    db.execute("ALTER TABLE jobs ADD COLUMN owner TEXT")
+    db.execute("CREATE INDEX jobs_owner ON jobs (kind, owner)")

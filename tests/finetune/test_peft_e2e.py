@@ -91,9 +91,11 @@ def test_kill_9_of_lz_then_of_the_trainer_and_rerun_resumes(with_envs, fact_data
     first.wait()
     record = json.loads((run / "run.json").read_text())
     assert json.loads(lz("finetune", "status", "resumable", "--json", check=0).stdout)["status"] == "running"
+    job = json.loads(lz("jobs", "status", record["job_name"], "--json", check=0).stdout)
+    assert job["kind"] == "finetune" and job["status"] == "running"
 
     _wait_for_step(run, 5)  # checkpoint-4 is saved
-    os.killpg(record["job"]["pid"], signal.SIGKILL)  # now the trainer dies
+    os.killpg(job["job"]["pid"], signal.SIGKILL)  # now the trainer dies
     deadline = time.monotonic() + 30
     while json.loads(lz("finetune", "status", "resumable", "--json").stdout)["status"] == "running":
         assert time.monotonic() < deadline

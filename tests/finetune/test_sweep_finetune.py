@@ -62,3 +62,9 @@ def test_two_learning_rates_train_two_models_from_one_converted_base(with_envs, 
                for n in ("ftsw-a", "ftsw-b")]  # fmt: skip
     assert configs[0]["base_hf"] == configs[1]["base_hf"]
     assert (Path(configs[0]["base_hf"]) / "config.json").is_file()
+    # Each trial's training was a job of its own, tracked like any other.
+    listed = json.loads(lz("jobs", "ls", "--kind", "finetune", "--json", check=0).stdout)["jobs"]
+    assert sorted((j["name"], j["owner"], j["status"]) for j in listed) == [
+        ("finetune-ftsw-a", "ftsw-a", "completed"),
+        ("finetune-ftsw-b", "ftsw-b", "completed"),
+    ]

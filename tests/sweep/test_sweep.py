@@ -289,7 +289,97 @@ def test_workers_on_the_local_launcher_share_one_store(lz_home):
     assert len(owners) == 2  # two worker processes claimed trials, none ran twice
     assert max_running(rows) <= 2
     assert [r["params"]["app.steps.0.args.style"] for r in out["ranking"]][:2] == ["long", "long"]
+    workers = worker_jobs("workers")
+    assert sorted(workers) == ["sweep-workers-0", "sweep-workers-1"]
+    assert all(j["status"] == "completed" and j["launcher"] == "local" for j in workers.values())
     assert sweep_json(TOY, *args)["ran"] == 0  # nothing left: no worker is even started
+    assert len(worker_jobs("workers")) == 2
+
+
+def worker_jobs(sweep: str) -> dict[str, dict]:
+    """The sweep's workers as `lz jobs ls` lists them (kind sweep-worker, owned by the sweep)."""
+    listed = json.loads(lz("jobs", "ls", "--kind", "sweep-worker", "--json", check=0).stdout)["jobs"]
+    return {j["name"]: j for j in listed if j["owner"] == sweep and j["kind"] == "sweep-worker"}
+
+
+def test_cancelling_a_sweep_cancels_its_workers_and_a_rerun_finishes_it(lz_home):
+    args = (
+        "--grid",
+        "app.steps.0.args.delay=1.5,1.6",
+        "--name",
+        "stoppable",
+        "--launcher",
+        "local",
+        "-j",
+        "2",
+    )
+    argv = [sys.executable, "-m", "lazycli", "sweep", TOY, *args, "--json"]
+    first = subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ)
+    )
+    deadline = time.monotonic() + 120
+    store = lz_home / "data" / "sweeps" / "stoppable" / "sweep.sqlite"
+    while not (store.exists() and any(r["status"] == "done" for r in store_rows(lz_home, "stoppable"))):
+        assert time.monotonic() < deadline and first.poll() is None, first.communicate()
+        time.sleep(0.2)
+    workers = worker_jobs("stoppable")
+    assert len(workers) == 2 and all(j["status"] == "running" for j in workers.values())
+
+    out = json.loads(lz("sweep", "cancel", "stoppable", "--json", check=0).stdout)
+    assert sorted(j["name"] for j in out["cancelled"]) == sorted(workers)
+    assert all(j["status"] == "cancelled" for j in worker_jobs("stoppable").values())
+    assert not any(_alive(j["job"]["pid"]) for j in workers.values())
+    stdout, _ = first.communicate(timeout=60)  # the submitting lz sweep stops waiting, and says why
+    assert "the workers ended with" in json.loads(stdout)["stopped"]
+    rows = store_rows(lz_home, "stoppable")
+    assert all(r["status"] in ("done", "pending") for r in rows) and any(
+        r["status"] == "pending" for r in rows
+    )
+
+    again = sweep_json(TOY, *args)  # the rerun starts new workers and runs only what was left
+    assert again["ran"] == sum(r["status"] == "pending" for r in rows)
+    assert all(r["status"] == "done" for r in store_rows(lz_home, "stoppable"))
+    assert all(j["status"] == "completed" for j in worker_jobs("stoppable").values())
+
+
+def test_ctrl_c_of_a_sweep_on_a_launcher_cancels_its_workers(lz_home):
+    args = (
+        "--grid",
+        "app.steps.0.args.delay=1.5,1.6",
+        "--name",
+        "interrupted",
+        "--launcher",
+        "local",
+        "-j",
+        "2",
+    )
+    argv = [sys.executable, "-m", "lazycli", "sweep", TOY, *args]
+    first = subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ)
+    )
+    deadline = time.monotonic() + 120
+    while len(worker_jobs("interrupted")) < 2 or not any(r["status"] == "running" for r in _rows(lz_home)):
+        assert time.monotonic() < deadline and first.poll() is None, first.communicate()
+        time.sleep(0.2)
+    workers = worker_jobs("interrupted")
+    first.send_signal(signal.SIGINT)
+    first.communicate(timeout=60)
+    assert first.returncode != 0
+    assert all(j["status"] == "cancelled" for j in worker_jobs("interrupted").values())
+    assert not any(_alive(j["job"]["pid"]) for j in workers.values())
+
+
+def _rows(home: Path) -> list[dict]:
+    path = home / "data" / "sweeps" / "interrupted" / "sweep.sqlite"
+    return store_rows(home, "interrupted") if path.exists() else []
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
 
 
 @pytest.mark.slow
@@ -311,6 +401,9 @@ def test_trials_run_as_a_slurm_array_job(slurm_cluster, lz_home):
     assert out["ran"] == 6 and all(r["status"] == "done" for r in rows) and max_running(rows) <= 2
     script = (lz_home / "data" / "sweeps" / "onslurm" / "workers.sbatch").read_text()
     assert "#SBATCH --array=0-1" in script and "sweep run" in script
+    [job] = worker_jobs("onslurm").values()  # the two workers: one array job
+    assert job["name"] == "sweep-onslurm" and job["launcher"] == "slurm" and job["status"] == "completed"
+    assert job["resources"]["extra"] == {"array": "0-1"} and job["log_path"].endswith("workers.log")
     assert [r["params"]["app.steps.0.args.style"] for r in out["ranking"]][:2] == ["long", "long"]
 
 

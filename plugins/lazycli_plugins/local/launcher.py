@@ -94,8 +94,8 @@ class LocalLauncher:
     def wrap(self, argv: list[str], exit_file: Path) -> list[str]:
         return [sys.executable, "-I", "-S", str(WRAPPER), str(exit_file), "--", *argv]
 
-    def describe(self, argv: list[str], resources: Resources, env: dict[str, str]) -> str:
-        log = paths.logs_dir() / "NAME.log"
+    def describe(self, argv: list[str], resources: Resources, env: dict[str, str], log_path=None) -> str:
+        log = Path(log_path) if log_path else paths.logs_dir() / "NAME.log"
         wrapped = self.wrap(argv, _exit_file(log))
         lines = [
             "launcher local: this machine, own session/process group (survives lz exiting)",

@@ -41,7 +41,7 @@ VERBS: dict[str, tuple[str, str]] = {
     "finetune": ("lazycli.cli.finetune", "Fine-tune a model on a data file (a new model); ls, status, logs."),
     "engines": ("lazycli.cli.engines", "Managed environments for engines and finetuners: install, ls, rm."),
     "launch": ("lazycli.cli.launch", "Run any command on a launcher (local, slurm, …) as a tracked job."),
-    "jobs": ("lazycli.cli.jobs", "Jobs started with lz launch: ls, status, logs (-f), cancel."),
+    "jobs": ("lazycli.cli.jobs", "Jobs (launch, fine-tune, sweep): ls, status, logs (-f), cancel."),
     "pack": (
         "lazycli.cli.pack",
         "A Dockerfile and Kubernetes manifests for a recipe's app on a cluster.",

@@ -218,7 +218,9 @@ class _Progress:
 
 def _report(record: dict, json_: bool) -> None:
     if want_json(json_):
-        print_json(record)
+        from lazycli.finetune import runs
+
+        print_json({**record, "job": runs.job_of(record)} if record.get("job_name") else record)
         return
     result = record.get("result")
     if result:
@@ -305,7 +307,7 @@ def status(
 
     record = runs.status_of(name)
     if want_json(json_):
-        print_json(record)
+        print_json({**record, "job": runs.job_of(record)} if record.get("job_name") else record)
         return
     out = console()
     row = record.get("progress") or {}
@@ -336,6 +338,8 @@ def status(
         fields = [f for f in fields if f[0] != "result"]
         if record.get("poll_error"):
             fields.append(("warning", record["poll_error"]))
+    if record.get("job_name"):
+        fields.append(("job", f"{record['job_name']} (lz jobs status {record['job_name']})"))
     if record.get("reason_failed"):
         fields.append(("reason", record["reason_failed"]))
     for key, value in fields:

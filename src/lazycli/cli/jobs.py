@@ -1,4 +1,5 @@
-"""`lz jobs ls|status|logs|cancel`: commands started with `lz launch`, on any launcher."""
+"""`lz jobs ls|status|logs|cancel`: commands started with `lz launch`, fine-tune runs and sweep
+workers, on any launcher."""
 
 from __future__ import annotations
 
@@ -12,17 +13,22 @@ from lazycli.console import console, note, print_json, want_json
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
-    help="Jobs started with `lz launch`: ls, status, logs (-f), cancel.",
-    epilog="Examples: lz jobs ls · lz jobs logs train-1 -f · lz jobs cancel train-1",
+    help="Jobs (`lz launch` commands, fine-tunes, sweep workers): ls, status, logs (-f), cancel.",
+    epilog="Examples: lz jobs ls --kind finetune · lz jobs logs train-1 -f · lz jobs cancel train-1",
 )
 
 
 @app.command("ls")
-def ls(json_: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+def ls(
+    kind: str | None = typer.Option(
+        None, "--kind", help="Only jobs of this kind: command, finetune, sweep-worker."
+    ),
+    json_: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
     """Jobs, newest first, with the launcher's current status."""
     from lazycli import jobs
 
-    rows = jobs.list_jobs()
+    rows = jobs.list_jobs(kind=_kind(kind) if kind else None)
     if want_json(json_):
         print_json({"jobs": [r.as_dict() for r in rows]})
         return
@@ -32,13 +38,24 @@ def ls(json_: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     from rich.table import Table
 
     table = Table()
-    for column in ("name", "launcher", "job id", "status", "exit", "age", "command"):
+    for column in ("name", "kind", "of", "launcher", "job id", "status", "exit", "age", "command"):
         table.add_column(column, overflow="fold")
     for r in rows:
         code = "" if r.exit_code is None else str(r.exit_code)
-        table.add_row(r.name, r.launcher, r.job.job_id, r.status.value, code, _age(r.created_at),
-                      " ".join(r.argv))  # fmt: skip
+        table.add_row(r.name, r.kind.value, r.owner or "", r.launcher, r.job.job_id, r.status.value, code,
+                      _age(r.created_at), " ".join(r.argv))  # fmt: skip
     console().print(table)
+
+
+def _kind(value: str):
+    from lazycli import jobs
+    from lazycli.errors import unknown
+
+    try:
+        return jobs.Kind(value)
+    except ValueError:
+        known = [k.value for k in jobs.Kind]
+        raise unknown("job kind", value, known, hint="one of " + ", ".join(known)) from None
 
 
 def _age(since: float) -> str:
@@ -62,7 +79,8 @@ def status(
         print_json(row.as_dict())
         return
     code = "" if row.exit_code is None else f" (exit {row.exit_code})"
-    print(f"{row.name}: {row.status.value}{code} on {row.launcher} (job {row.job.job_id})")
+    owner = f", {row.kind.value} {row.owner}" if row.owner else ""
+    print(f"{row.name}: {row.status.value}{code} on {row.launcher} (job {row.job.job_id}{owner})")
     if row.reason:
         print(f"  reason: {row.reason}")
     print(f"  log: {row.job.log_path or row.log_path}")

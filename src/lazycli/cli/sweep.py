@@ -14,7 +14,7 @@ from lazycli.console import err_console, is_tty, options, print_json, want_json
 
 class SweepGroup(DefaultCommandGroup):
     default_command = "run"
-    order = ("run", "ls", "show", "compare", "best")
+    order = ("run", "ls", "show", "compare", "best", "cancel")
 
 
 app = typer.Typer(
@@ -32,6 +32,7 @@ Examples:
   lz sweep recipes/rag.toml --eval qa.jsonl --grid app.steps.1.topk=1,3,5 --random 2 --budget time=600
   lz sweep ls                       lz sweep show rag-sweep --md -o results.md
   lz sweep compare rag-sweep 1 2    lz sweep best rag-sweep --write best.toml
+  lz sweep cancel rag-sweep         its workers on a launcher (`lz jobs ls --kind sweep-worker`)
 """,
 )
 
@@ -77,7 +78,7 @@ def run_(
     are skipped, trials of a killed run are taken again, nothing is run twice.
     """
     from lazycli.sweep import plan as plans
-    from lazycli.sweep import rank, scheduler
+    from lazycli.sweep import rank, scheduler, store
 
     machine = want_json(json_)
     if machine:
@@ -118,8 +119,8 @@ def run_(
     else:
         summary = scheduler.execute(plan, retry_failed=retry_failed, progress=progress)
     names = [m.name for m in plan.metrics]
-    failed = sum(1 for t in summary.trials if t.status == "failed")
-    done = sum(1 for t in summary.trials if t.status == "done")
+    failed = sum(1 for t in summary.trials if t.status == store.FAILED)
+    done = sum(1 for t in summary.trials if t.status == store.DONE)
     if machine:
         print_json(
             {
@@ -189,9 +190,11 @@ def _progress_printer(machine: bool):
 
 
 def _verdict(summary, plan) -> None:
+    from lazycli.sweep import store
+
     best = summary.ranking[0] if summary.ranking else None
     score = best.mean(plan.metric) if best else None
-    if summary.trials and all(t.status == "failed" for t in summary.trials):
+    if summary.trials and all(t.status == store.FAILED for t in summary.trials):
         sys.stderr.write(f"lz sweep: every trial failed (first error: {summary.trials[0].error})\n")
         raise typer.Exit(1)
     if plan.min_score is not None and (score is None or score < plan.min_score):
@@ -235,6 +238,8 @@ def _ranked(name: str):
 @app.command("ls")
 def ls(json_: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """List sweeps: trials done and failed, the best configuration's score."""
+    from lazycli.sweep import store
+
     rows = []
     for name in _names():
         meta, trials, ranking = _ranked(name)
@@ -246,9 +251,9 @@ def ls(json_: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
                 "recipe": meta.get("recipe"),
                 "metric": metric,
                 "trials": len(trials),
-                "done": sum(t.status == "done" for t in trials),
-                "failed": sum(t.status == "failed" for t in trials),
-                "running": sum(t.status == "running" for t in trials),
+                "done": sum(t.status == store.DONE for t in trials),
+                "failed": sum(t.status == store.FAILED for t in trials),
+                "running": sum(t.status == store.RUNNING for t in trials),
                 "best": None if best is None else best.mean(metric),
             }
         )
@@ -378,6 +383,33 @@ def best(
         print(f"  {key} = {value!r}")
     if write is not None:
         print(f"wrote {write}  (lz run {write})")
+
+
+@app.command("cancel")
+def cancel(
+    name: str = typer.Argument(..., help="Sweep name."),
+    json_: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Cancel a sweep's workers on a launcher (`--launcher`); a rerun takes their trials again."""
+    from lazycli.sweep import launch, store
+    from lazycli.sweep import plan as plans
+
+    _open(name)  # an unknown sweep is one line with a did-you-mean
+    rows = launch.cancel(name)
+    db = store.Store(plans.sweeps_dir() / name / "sweep.sqlite")
+    try:  # the cancelled workers' trials go back to pending (those whose owner is known to be gone)
+        released = db.reset(stale_for=store.owner_id(), retry_failed=False)
+    finally:
+        db.close()
+    if want_json(json_):
+        print_json({"sweep": name, "cancelled": [r.as_dict() for r in rows], "released": released})
+        return
+    if not rows:
+        print(f"sweep {name}: no worker job is running")
+    for row in rows:
+        print(f"{row.name}: {row.status.value} on {row.launcher} (job {row.job.job_id})")
+    if released:
+        print(f"{released} trial(s) back to pending: the next `lz sweep` run takes them")
 
 
 def _write_best(winner, path: Path, name: str, meta: dict) -> None:

@@ -11,9 +11,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from lazycli.finetune.online_wire import FilePart, WireRequest
+from lazycli.launchers import Status
 
-# lz's job states, the same as a local run's (lazycli.launchers.Status values).
-PENDING, RUNNING, COMPLETED, FAILED, CANCELLED = "pending", "running", "completed", "failed", "cancelled"
+# lz's job states: the one enum of every job (a local run's, a deployment's), by short names here.
+PENDING, RUNNING, COMPLETED = Status.PENDING, Status.RUNNING, Status.COMPLETED
+FAILED, CANCELLED = Status.FAILED, Status.CANCELLED
 
 
 @dataclass(frozen=True)

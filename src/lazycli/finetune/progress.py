@@ -15,6 +15,8 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from lazycli.launchers import Status
+
 TRAINER_LOG = "trainer_log.jsonl"
 PROGRESS = "progress.jsonl"
 
@@ -26,7 +28,7 @@ class ProgressRow:
     loss: float | None
     lr: float | None
     eta: float | None  # seconds left
-    state: str
+    state: Status
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -53,7 +55,7 @@ def _seconds(value) -> float | None:
     return days * 86400 + seconds
 
 
-def from_trainer_line(line: dict, state: str = "running") -> ProgressRow | None:
+def from_trainer_line(line: dict, state: Status = Status.RUNNING) -> ProgressRow | None:
     step = line.get("current_steps", line.get("step"))
     if step is None:
         return None
@@ -93,16 +95,16 @@ def read_trainer_log(path: Path) -> list[ProgressRow]:
     return [rows[k] for k in sorted(rows)]
 
 
-def sync(run_dir: Path, state: str) -> list[ProgressRow]:
+def sync(run_dir: Path, state: Status) -> list[ProgressRow]:
     """Rewrite `progress.jsonl` from the trainer's log and the job state; returns its rows."""
     from lazycli.fsutil import atomic_write_text
 
     rows = read_trainer_log(trainer_log(run_dir))
-    if rows and state != "running":
+    if rows and state != Status.RUNNING:
         last = rows[-1]
         rows.append(
             ProgressRow(
-                last.step, last.total, last.loss, last.lr, 0.0 if state == "completed" else None, state
+                last.step, last.total, last.loss, last.lr, 0.0 if state == Status.COMPLETED else None, state
             )
         )
     elif not rows:

@@ -3,16 +3,18 @@
 One folder per run under `<data dir>/finetune/NAME`:
 
     run.json          name, method, model, data (path, sha256, format, records), params, versions,
-                      launcher, job, status, result; rewritten atomically at each change
+                      launcher, job_name, status, result; rewritten atomically at each change
     config/           what the finetuner reads (train.json, LLaMA-Factory YAML + dataset_info.json)
     data/             the checked set converted for the method
     logs/train.log    the job's stdout + stderr
     trainer_log.jsonl the framework's own step log; progress.jsonl is mapped from it
     checkpoints/ adapter/ merged/ (model.gguf)
 
-The job runs through a launcher and outlives `lz`: `kill -9` of lz leaves it training (a rerun of
-the same command attaches to it); `kill -9` of the trainer fails the job, and a rerun (or
-`lz finetune resume NAME`) starts it again from its newest checkpoint.
+The trainer is a job (`lazycli.jobs`, kind finetune, named `finetune-NAME`): submitted through
+`jobs.submit` from one `LaunchRequest` (the one --dry-run describes), its status read from its jobs
+row, so `lz jobs ls|logs|cancel` work on it too. It outlives `lz`: `kill -9` of lz leaves it
+training (a rerun of the same command attaches to it); `kill -9` of the trainer fails the job, and a
+rerun (or `lz finetune resume NAME`) submits it again and it continues from its newest checkpoint.
 """
 
 from __future__ import annotations
@@ -25,10 +27,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lazycli import paths
+from lazycli import jobs, paths
 from lazycli.errors import LzError, unknown
 from lazycli.finetune import progress
-from lazycli.launchers import FINISHED, Job, Resources, Status
+from lazycli.launchers import Resources, Status
 
 RUN_FILE = "run.json"
 LOG_TAIL_LINES = 20
@@ -215,14 +217,14 @@ class Plan:
     reason: str
     report: Any  # data.DataReport
     prepared: Prepared
-    launcher_name: str
-    launcher: Any
+    request: jobs.LaunchRequest  # the trainer's job: what --dry-run shows is what start submits
     rows: list[dict]
 
+    @property
+    def launcher_name(self) -> str:
+        return self.request.launcher
+
     def describe(self) -> dict[str, Any]:
-        describe = getattr(self.launcher, "describe", None)
-        env = self.prepared.env
-        resources = Resources(gpus=self.job.gpus)
         return {
             "name": self.job.name,
             "method": self.spec.name,
@@ -236,7 +238,8 @@ class Plan:
             "argv": self.prepared.argv,
             "files": self.prepared.files,
             "launcher": self.launcher_name,
-            "launcher_wrapping": describe(self.prepared.argv, resources, env) if describe else None,
+            "job_name": self.request.name,
+            "launcher_wrapping": jobs.wrapping(self.request),
             "notes": self.prepared.notes,
         }
 
@@ -258,7 +261,6 @@ def plan(
     from lazycli import catalog, engines, settings
     from lazycli.catalog import local
     from lazycli.finetune import data
-    from lazycli.plugins import registry
 
     ref = catalog.resolve(model)
     gpus_here = engines.gpu_count()
@@ -282,6 +284,11 @@ def plan(
     data.require_ok(report, force=force, show=show)
     run_name = name or f"{ref.name.rsplit('/', 1)[-1]}-{method}"
     local.check_model_name(run_name)
+    if len(job_name(run_name)) > JOB_NAME_MAX:
+        most = JOB_NAME_MAX - len(job_name(""))
+        raise LzError(
+            f"fine-tune name {run_name!r} is too long", hint=f"pick a --name of at most {most} characters"
+        )
     if ref.path is None:
         raise LzError(f"model {ref.name} is not on this machine", hint=f"`lz download {ref.name}` first")
     folder = run_dir(run_name)
@@ -308,8 +315,33 @@ def plan(
     rows = data.convert(report, spec.data_target)
     prepared = spec.prepare(job)
     launcher_name = launcher or settings.get().default_launcher
-    launcher_obj = registry().get("launchers", launcher_name).factory()
-    return Plan(job, spec, reason, report, prepared, launcher_name, launcher_obj, rows)
+    request = launch_request(run_name, prepared.argv, prepared.env, launcher_name, gpus, folder)
+    jobs.check(request)  # an unknown launcher stops here, before anything is written
+    return Plan(job, spec, reason, report, prepared, request, rows)
+
+
+JOB_NAME_MAX = 63  # jobs' name rule
+
+
+def job_name(run_name: str) -> str:
+    """The run's job in `lz jobs` (one per run: a resume replaces the finished one)."""
+    return f"finetune-{run_name}"
+
+
+def launch_request(
+    run_name: str, argv: list[str], env: dict[str, str], launcher: str, gpus: int, folder: Path
+) -> jobs.LaunchRequest:
+    """The trainer's job, from the plan (start, --dry-run) or from run.json (resume): one shape."""
+    return jobs.LaunchRequest(
+        argv=tuple(argv),
+        launcher=launcher,
+        name=job_name(run_name),
+        resources=Resources(gpus=gpus),
+        kind=jobs.Kind.FINETUNE,
+        owner=run_name,
+        log_path=folder / "logs" / "train.log",
+        env=tuple(sorted(env.items())),
+    )
 
 
 # --- running ------------------------------------------------------------------------------------
@@ -322,7 +354,7 @@ def start(p: Plan, *, overwrite: bool = False, wait: bool = True, on_progress=No
     existing = read_run(p.job.name)
     if existing is not None:
         existing = reconcile(existing)
-        if existing["status"] in _ACTIVE:
+        if run_status(existing).active:
             note(f"fine-tune {p.job.name} is already {existing['status']}: following it")
             return follow(existing, on_progress=on_progress) if wait else existing
         same = (
@@ -331,7 +363,7 @@ def start(p: Plan, *, overwrite: bool = False, wait: bool = True, on_progress=No
         )
         if overwrite:
             shutil.rmtree(p.job.run_dir)
-        elif existing["status"] == Status.COMPLETED.value and same:
+        elif run_status(existing) == Status.COMPLETED and same:
             note(f"fine-tune {p.job.name} already completed: nothing to do")
             return existing
         elif not same:
@@ -345,7 +377,7 @@ def start(p: Plan, *, overwrite: bool = False, wait: bool = True, on_progress=No
     if p.spec.env is not None:
         _ensure_env(p.spec.env.name, note)
     record = _write_folder(p, existing if existing and not overwrite else None)
-    record = _submit(record, p.prepared.argv, p.prepared.env, p.launcher_name, p.job.gpus)
+    record = _submit(record, p.request)
     return follow(record, on_progress=on_progress) if wait else record
 
 
@@ -362,7 +394,8 @@ def _check_runnable(p: Plan) -> None:
         raise LzError(f"method {p.spec.name} needs GPUs on this machine", hint="use --launcher slurm")
 
 
-_ACTIVE = (Status.PENDING.value, Status.STARTING.value, Status.RUNNING.value, Status.UNKNOWN.value)
+def run_status(record: dict) -> Status:
+    return Status(record["status"])
 
 
 def _check_result_name(name: str, overwrite: bool) -> None:
@@ -437,20 +470,24 @@ def _versions(spec) -> dict[str, str]:
     return out
 
 
-def _submit(record: dict, argv: list[str], env: dict[str, str], launcher_name: str, gpus: int) -> dict:
-    from lazycli.plugins import registry
-
-    launcher = registry().get("launchers", launcher_name).factory()
-    log = Path(record["run_dir"]) / "logs" / "train.log"
+def _submit(record: dict, request: jobs.LaunchRequest) -> dict:
+    """Submit the trainer's job; run.json names it (the job's own state lives in its jobs row)."""
     record["attempts"] = record.get("attempts", 0) + 1
-    record["launcher"] = launcher_name
-    record["gpus"] = gpus
-    record["log_path"] = str(log)
-    record["submitted_env"] = env
-    job = launcher.submit(argv, Resources(gpus=gpus), env, log)
-    record["job"] = json.loads(job.to_json())
+    record["launcher"] = request.launcher
+    record["gpus"] = request.resources.gpus
+    record["log_path"] = str(request.log_path)
+    record["submitted_env"] = dict(request.env)
+    record["job_name"] = request.name
+    record.pop("job", None)  # runs from before jobs kept the launcher's record here
+    try:
+        jobs.submit(request)
+    except BaseException as exc:  # nothing runs: the run says so, instead of staying pending
+        reason = exc.message if isinstance(exc, LzError) else f"{type(exc).__name__}: {exc}"
+        record.update(status=Status.FAILED.value, reason_failed=f"not submitted: {reason}")
+        write_run(record)
+        raise
     record["status"] = Status.RUNNING.value
-    progress.sync(Path(record["run_dir"]), "running")
+    progress.sync(Path(record["run_dir"]), Status.RUNNING)
     return write_run(record)
 
 
@@ -461,16 +498,16 @@ def resume(name: str, *, wait: bool = True, on_progress=None, on_note=None) -> d
         from lazycli.finetune import online
 
         return online.resume(record, wait=wait, on_progress=on_progress, on_note=on_note)
-    if record["status"] in _ACTIVE:
+    if run_status(record).active:
         return follow(record, on_progress=on_progress) if wait else record
-    if record["status"] == Status.COMPLETED.value and record.get("result"):
+    if run_status(record) == Status.COMPLETED and record.get("result"):
         (on_note or (lambda _m: None))(f"fine-tune {name} already completed")
         return record
     record["status"] = Status.PENDING.value
     record["reason_failed"] = None
-    record = _submit(
-        record, record["argv"], record.get("submitted_env") or {}, record["launcher"], record.get("gpus", 0)
-    )
+    request = launch_request(name, record["argv"], record.get("submitted_env") or {}, record["launcher"],
+                             record.get("gpus", 0), Path(record["run_dir"]))  # fmt: skip
+    record = _submit(record, request)
     return follow(record, on_progress=on_progress) if wait else record
 
 
@@ -480,50 +517,70 @@ def cancel(name: str) -> dict:
         from lazycli.finetune import online
 
         return online.cancel(record)
-    if record["status"] not in _ACTIVE or not record.get("job"):
+    if not run_status(record).active or not record.get("job_name"):
         return record
-    launcher, job = _job(record)
-    launcher.cancel(job)
-    launcher.status(job)
-    record.update(status=Status.CANCELLED.value, job=json.loads(job.to_json()), reason_failed="cancelled")
-    progress.sync(Path(record["run_dir"]), Status.CANCELLED.value)
-    return write_run(record)
-
-
-def _job(record: dict) -> tuple[Any, Job]:
-    from lazycli.plugins import registry
-
-    return registry().get("launchers", record["launcher"]).factory(), Job(**record["job"])
+    jobs.cancel(record["job_name"])  # the same as `lz jobs cancel finetune-NAME`
+    return reconcile(record)
 
 
 def reconcile(record: dict) -> dict:
-    """Bring a run's status in line with its job; a job that ended well gets its result registered."""
+    """Bring a run's status in line with its job's row; a job that ended well gets its result
+    registered (whoever notices first: this process, `lz finetune status`, or `lz jobs` then this)."""
     if record.get("method") == "online":  # a job at a vendor (lazycli.finetune.online)
         from lazycli.finetune import online
 
         return online.reconcile(record)
-    if record["status"] not in _ACTIVE or not record.get("job"):
+    if run_status(record).active and not record.get("job_name") and record.get("job"):
+        record = _adopt(record)
+    if not run_status(record).active or not record.get("job_name"):
         return record
     try:
-        launcher, job = _job(record)
-    except LzError:
+        row = jobs.get(record["job_name"])
+    except LzError:  # its launcher plugin is gone: nothing can be asked
         return record
-    status = launcher.status(job)
     run = Path(record["run_dir"])
-    if not status.finished:
-        progress.sync(run, "running")
+    if row is None or row.owner != record["name"]:  # its row is gone (the state database was reset)
+        record.update(
+            status=Status.FAILED.value, reason_failed=f"its job {record['job_name']} is no longer known"
+        )
+        progress.sync(run, Status.FAILED)
+        return write_run(record)
+    if not row.status.finished:
+        progress.sync(run, Status.RUNNING)
         return record
-    record["job"] = json.loads(job.to_json())
-    if status == Status.COMPLETED:
+    if row.status == Status.COMPLETED:
         try:
             record["result"] = _finish(record)
             record["status"] = Status.COMPLETED.value
         except LzError as exc:
             record.update(status=Status.FAILED.value, reason_failed=exc.message)
     else:
-        record.update(status=status.value, reason_failed=f"the trainer exited with code {job.exit_code}")
-    progress.sync(run, record["status"])
+        record.update(status=row.status.value, reason_failed=_why(row))
+    progress.sync(run, run_status(record))
     return write_run(record)
+
+
+def _adopt(record: dict) -> dict:
+    """A run started by an lz from before jobs (its launcher's job in run.json): give it its row."""
+    from lazycli.launchers import Job
+
+    request = launch_request(record["name"], record.get("argv") or [], record.get("submitted_env") or {},
+                             record["launcher"], record.get("gpus", 0), Path(record["run_dir"]))  # fmt: skip
+    try:
+        jobs.adopt(request, Job(**record["job"]))
+    except LzError:  # the name is held by another running job: leave the run as it was
+        return record
+    record["job_name"] = request.name
+    record.pop("job")
+    return write_run(record)
+
+
+def _why(row: jobs.JobRow) -> str:
+    if row.status == Status.CANCELLED:
+        return "cancelled"
+    if row.exit_code is not None:
+        return f"the trainer exited with code {row.exit_code}"
+    return row.reason or f"its job {row.name} ended {row.status.value}"
 
 
 def _finish(record: dict) -> dict:
@@ -567,11 +624,11 @@ def follow(record: dict, *, on_progress=None, poll: float = POLL_S) -> dict:
         if on_progress and row is not None and row.step != last_step:
             on_progress(row, record)
             last_step = row.step
-        if record["status"] not in _ACTIVE:
+        if not run_status(record).active:
             break
         time.sleep(poll)
         record = read_run(name) or record
-    if record["status"] != Status.COMPLETED.value:
+    if run_status(record) != Status.COMPLETED:
         from lazycli.launchers import tail_text
 
         tail = tail_text(record.get("log_path"), LOG_TAIL_LINES).rstrip()
@@ -589,12 +646,17 @@ def follow(record: dict, *, on_progress=None, poll: float = POLL_S) -> dict:
 
 def status_of(name: str) -> dict:
     record = reconcile(require_run(name))
-    rows = progress.sync(
-        Path(record["run_dir"]), record["status"] if record["status"] not in _ACTIVE else "running"
-    )
+    status = run_status(record)
+    rows = progress.sync(Path(record["run_dir"]), Status.RUNNING if status.active else status)
     record["progress"] = rows[-1].to_dict() if rows else None
     return record
 
 
+def job_of(record: dict) -> dict | None:
+    """The run's job as `lz jobs status` shows it (None for a vendor's or a never-submitted run)."""
+    row = jobs.get(record["job_name"], refresh=False) if record.get("job_name") else None
+    return row.as_dict() if row is not None else None
+
+
 def is_finished(record: dict) -> bool:
-    return Status(record["status"]) in FINISHED
+    return run_status(record).finished

@@ -4,16 +4,22 @@ The store is the only coordination: a worker claims pending trials until none is
 workers never run more than N trials, and a worker that dies leaves a stale row the next one
 takes. On Slurm the workers are one array job (`--array=0-(N-1)`); on other launchers N jobs.
 The submitting `lz sweep` waits, reading the store, and prints the ranking.
+
+The workers are jobs (`lazycli.jobs`, kind sweep-worker, owned by the sweep): `lz jobs ls` lists
+them, and a rerun after `kill -9` of the submitting `lz sweep` waits on the workers still running
+instead of starting more. Ctrl-C, or `lz sweep cancel NAME`, cancels them.
 """
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from lazycli import jobs
 from lazycli.sweep import store
 from lazycli.sweep.plan import Plan
 
@@ -23,8 +29,7 @@ POLL_S = 0.5
 @dataclass
 class Workers:
     launcher_name: str
-    launcher: object
-    jobs: list  # launchers.Job
+    names: list[str]  # their jobs (`lz jobs status NAME`)
     log_path: Path
 
 
@@ -56,12 +61,6 @@ def forwarded_flags(
     return [*flags, "--repeat", str(plan.repeat), "--name", plan.name, "-j", "1", "--json"]
 
 
-def _launcher(name: str):
-    from lazycli.plugins import registry
-
-    return registry().get("launchers", name).factory()
-
-
 def resources(name: str, workers: int):
     from lazycli.launchers import Resources
 
@@ -76,19 +75,54 @@ def _logs(plan: Plan, name: str) -> list[Path]:
     return [plan.folder / f"worker-{n}.log" for n in range(plan.jobs)]
 
 
-def describe(plan: Plan, name: str, argv: list[str]) -> str:
-    launcher = _launcher(name)
-    how = getattr(launcher, "describe", None)
+def job_base(sweep: str) -> str:
+    """`sweep-NAME`: the workers' job name (a sweep name may hold what a job name may not)."""
+    return "sweep-" + (re.sub(r"[^A-Za-z0-9_.-]+", "-", sweep).strip("-.") or "sweep")[:50]
+
+
+def requests(plan: Plan, name: str, argv: list[str]) -> list[jobs.LaunchRequest]:
+    """The worker jobs, built once for --dry-run and for the submit."""
     logs = _logs(plan, name)
-    text = how(argv, resources(name, plan.jobs), {}, logs[0]) if how else " ".join(argv)
-    return f"# {len(logs)} job(s) like this on {name}: {plan.jobs} worker(s)\n{text}"
+    base = job_base(plan.name)
+    names = [base] if len(logs) == 1 else [f"{base}-{n}" for n in range(len(logs))]
+    return [
+        jobs.LaunchRequest(
+            argv=tuple(argv),
+            launcher=name,
+            name=job,
+            resources=resources(name, plan.jobs),
+            kind=jobs.Kind.SWEEP_WORKER,
+            owner=plan.name,
+            log_path=log,
+        )
+        for job, log in zip(names, logs, strict=True)
+    ]
+
+
+def describe(plan: Plan, name: str, argv: list[str]) -> str:
+    wanted = requests(plan, name, argv)
+    jobs.check(wanted[0])
+    text = jobs.wrapping(wanted[0])
+    return f"# {len(wanted)} job(s) like this on {name} ({wanted[0].name}…): {plan.jobs} worker(s)\n{text}"
 
 
 def submit(plan: Plan, name: str, argv: list[str]) -> Workers:
-    launcher = _launcher(name)
-    logs = _logs(plan, name)
-    jobs = [launcher.submit(argv, resources(name, plan.jobs), {}, log) for log in logs]
-    return Workers(name, launcher, jobs, logs[0].parent)
+    """Submit the workers; one of this sweep still running (its `lz sweep` was killed) is kept."""
+    wanted = requests(plan, name, argv)
+    for request in wanted:
+        jobs.check(request)
+    for request in wanted:
+        row = jobs.get(request.name)
+        if row is not None and row.status.active and row.owner == plan.name:
+            continue
+        jobs.submit(request)
+    return Workers(name, [r.name for r in wanted], wanted[0].log_path.parent)
+
+
+def cancel(sweep: str) -> list[jobs.JobRow]:
+    """Cancel the sweep's worker jobs that still run (`lz sweep cancel`, Ctrl-C); their rows."""
+    active = [row for row in jobs.list_jobs(kind=jobs.Kind.SWEEP_WORKER, owner=sweep) if row.status.active]
+    return [jobs.cancel(row.name) for row in active]
 
 
 def wait(
@@ -107,10 +141,15 @@ def wait(
             seen = finished
         if finished == len(trials):
             return None
-        if all(workers.launcher.status(job).finished for job in workers.jobs):
+        if all(_ended(name) for name in workers.names):
             trials = db.trials(ids)
             if all(t.status in (store.DONE, store.FAILED) for t in trials):
                 return None
             left = sum(t.status not in (store.DONE, store.FAILED) for t in trials)
             return f"the workers ended with {left} trial(s) not finished (logs in {workers.log_path})"
         time.sleep(POLL_S)
+
+
+def _ended(name: str) -> bool:
+    row = jobs.get(name)
+    return row is None or row.status.finished

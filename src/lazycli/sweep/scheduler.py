@@ -123,7 +123,13 @@ def on_launcher(
         summary = Summary(plan.name, str(plan.folder), len(planned), added, retried=retried)
         if any(t.status in (store.PENDING, store.RUNNING) for t in db.trials(ids)):
             workers = launch.submit(plan, launcher, argv)
-            summary.stopped = launch.wait(workers, db, ids, progress)
+            try:
+                summary.stopped = launch.wait(workers, db, ids, progress)
+            except KeyboardInterrupt:
+                # As with -j threads here, Ctrl-C stops the sweep: its workers are cancelled; their
+                # trials are taken again by the next run (kill -9 of lz leaves them running instead).
+                launch.cancel(plan.name)
+                raise
         summary.trials = db.trials(ids)
         summary.ran = sum(t.attempts > before.get(t.id, 0) for t in summary.trials)
         summary.ranking = rank.rank(summary.trials, [m.name for m in plan.metrics])

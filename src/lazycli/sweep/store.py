@@ -22,10 +22,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lazycli.launchers import Status
+
 HEARTBEAT_S = 2.0
 STALE_S = 30.0  # a heartbeat this old means the worker died (on another host: no pid to check)
 
-PENDING, RUNNING, DONE, FAILED = "pending", "running", "done", "failed"
+# A trial's states: the job states (`launchers.Status`) it shares with every job, and DONE, which a
+# trial has instead of Status.COMPLETED ("done" is the word stores and `lz sweep --json` have always
+# had; scripts read it).
+PENDING, RUNNING, FAILED = Status.PENDING, Status.RUNNING, Status.FAILED
+DONE = "done"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -164,8 +170,11 @@ class Store:
             before = db.execute("SELECT COUNT(*) FROM trials").fetchone()[0]
             db.executemany(
                 "INSERT OR IGNORE INTO trials (config_hash, repeat, params, seed, status) "
-                "VALUES (?, ?, ?, ?, 'pending')",
-                [(h, r, json.dumps(p, sort_keys=True, ensure_ascii=False), s) for h, r, p, s in planned],
+                "VALUES (?, ?, ?, ?, ?)",
+                [
+                    (h, r, json.dumps(p, sort_keys=True, ensure_ascii=False), s, PENDING)
+                    for h, r, p, s in planned
+                ],
             )
             return db.execute("SELECT COUNT(*) FROM trials").fetchone()[0] - before
 
@@ -173,13 +182,15 @@ class Store:
         """Running rows whose worker is gone (and failed ones, if asked) back to pending."""
         now = time.time()
         with self._write() as db:
-            rows = db.execute("SELECT id, owner, heartbeat FROM trials WHERE status = 'running'").fetchall()
+            rows = db.execute(
+                "SELECT id, owner, heartbeat FROM trials WHERE status = ?", (RUNNING,)
+            ).fetchall()
             ids = [r["id"] for r in rows if is_stale(r["owner"], r["heartbeat"], now, stale_for)]
             if retry_failed:
-                ids += [r["id"] for r in db.execute("SELECT id FROM trials WHERE status = 'failed'")]
+                ids += [r["id"] for r in db.execute("SELECT id FROM trials WHERE status = ?", (FAILED,))]
             db.executemany(
-                "UPDATE trials SET status = 'pending', owner = NULL, heartbeat = NULL WHERE id = ?",
-                [(i,) for i in ids],
+                "UPDATE trials SET status = ?, owner = NULL, heartbeat = NULL WHERE id = ?",
+                [(PENDING, i) for i in ids],
             )
         return len(ids)
 
@@ -189,9 +200,9 @@ class Store:
         with self._write() as db:
             for trial_id in ids:
                 cur = db.execute(
-                    "UPDATE trials SET status = 'running', owner = ?, heartbeat = ?, started = ?, "
-                    "attempts = attempts + 1, error = NULL WHERE id = ? AND status = 'pending'",
-                    (owner, now, now, trial_id),
+                    "UPDATE trials SET status = ?, owner = ?, heartbeat = ?, started = ?, "
+                    "attempts = attempts + 1, error = NULL WHERE id = ? AND status = ?",
+                    (RUNNING, owner, now, now, trial_id, PENDING),
                 )
                 if cur.rowcount == 1:
                     row = db.execute("SELECT * FROM trials WHERE id = ?", (trial_id,)).fetchone()
@@ -201,16 +212,16 @@ class Store:
     def beat(self, owner: str) -> None:
         with self._write() as db:
             db.execute(
-                "UPDATE trials SET heartbeat = ? WHERE owner = ? AND status = 'running'", (time.time(), owner)
+                "UPDATE trials SET heartbeat = ? WHERE owner = ? AND status = ?",
+                (time.time(), owner, RUNNING),
             )
 
     def release(self, owner: str) -> int:
         """This worker's running trials back to pending (it is stopping: Ctrl-C)."""
         with self._write() as db:
             cur = db.execute(
-                "UPDATE trials SET status = 'pending', owner = NULL, heartbeat = NULL "
-                "WHERE owner = ? AND status = 'running'",
-                (owner,),
+                "UPDATE trials SET status = ?, owner = NULL, heartbeat = NULL WHERE owner = ? AND status = ?",
+                (PENDING, owner, RUNNING),
             )
             return cur.rowcount
 
@@ -220,7 +231,7 @@ class Store:
             db.execute(
                 "UPDATE trials SET status = ?, ended = ?, duration_s = ?, tokens = ?, rows = ?, "
                 "row_errors = ?, metrics = ?, error = ?, recipe = ?, heartbeat = ? "
-                "WHERE id = ? AND owner = ? AND status = 'running'",
+                "WHERE id = ? AND owner = ? AND status = ?",
                 (
                     trial.status,
                     trial.ended,
@@ -234,6 +245,7 @@ class Store:
                     time.time(),
                     trial.id,
                     owner,
+                    RUNNING,
                 ),
             )
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from lazycli.errors import LzError
+from lazycli.sweep import store
 
 RESOURCE_TABLES = ("models", "indexes", "steps")
 
@@ -170,7 +171,7 @@ def run(job: Job, params: dict[str, Any], raw: dict[str, Any], config_hash: str)
 
     started = time.monotonic()
     sets = overrides(params, raw)
-    out = Outcome("failed")
+    out = Outcome(store.FAILED)
     try:
         loaded = recipes.load(job.recipe, sets)
         path = recipe_path(job.folder, config_hash)
@@ -194,7 +195,7 @@ def run(job: Job, params: dict[str, Any], raw: dict[str, Any], config_hash: str)
         if out.rows and len(app_errors) == out.rows:
             out.error = f"every row failed: {app_errors[0]}"
         else:
-            out.status = "done"
+            out.status = store.DONE
     except LzError as exc:
         out.error = exc.message + (f" (hint: {exc.hint})" if exc.hint else "")
     except Exception as exc:  # a trial's own crash is recorded; the sweep goes on
