@@ -3,13 +3,15 @@ that it outlives the `lz` process (no atexit hook kills it; `lz deploy stop` doe
 
     DeployRequest(model, …) → what was asked: built once by `lz deploy`, recipes and restart
     plan(request)           → Plan: model, engine (and why), argv, launcher (no side effects; --dry-run)
-    deploy(request, …)      → row: submit, poll launcher status + HTTP health until ready
-    get / list_deployments  → rows, reconciled with the launcher (a dead process shows its exit code)
-    stop / restart          → rows
+    deploy(request, …)      → Deployment: submit, poll launcher status + HTTP health until ready
+    get / list_deployments  → Deployments as stored (pure); `refresh=True` asks the launchers first
+                              (a dead process shows its exit code) and records what changed
+    stop / restart          → Deployments
     find_running / ensure_running(model) → a healthy deployment of that model, deploying one if needed
 
-A row: name, model, model_path, engine, launcher, job_id, host, port, url, protocol, served_name,
-status, log_path, pid, exit_code, created_at, job (the Job record), plus what restart needs.
+A row of the `deployments` table is typed as `Deployment` (name, model, engine, launcher, job id,
+host, port, url, protocol, served name, status, log path, pid, exit code, the launcher's Job record,
+plus what restart needs); `Deployment.as_dict()` is what `--json` prints.
 """
 
 from __future__ import annotations
@@ -27,12 +29,11 @@ from lazycli import engines, paths, state
 from lazycli.console import note
 from lazycli.errors import LzError, unknown
 from lazycli.hookspecs import EngineRequest, EngineSpec
-from lazycli.launchers import FINISHED, PORT_PLACEHOLDER, Job, Resources, Status, fill_port
+from lazycli.launchers import PORT_PLACEHOLDER, Job, Resources, Status, fill_port
 
 LOG_TAIL_LINES = 20
 HEALTH_PROBE_INTERVAL_S = 0.05  # keeps "engine healthy → lz says ready" well under 0.5 s
 ORPHAN_PENDING_S = 120.0  # a row with no job this long after it was reserved: its lz process died
-ACTIVE = tuple(s for s in Status if s.active)  # pending, starting, running, unknown
 
 
 class DeployError(LzError):
@@ -64,20 +65,125 @@ class DeployRequest:
     nodes: int | None = None  # given: a multi-node deployment (a Ray cluster over the allocation)
 
     @classmethod
-    def from_row(cls, row: dict) -> DeployRequest:
+    def from_row(cls, row: Deployment) -> DeployRequest:
         """The request that started deployment `row`, to start it again (options were checked then)."""
         return cls(
+            model=row.model,
+            engine=row.engine,
+            launcher=row.launcher,
+            name=row.name,
+            port=row.pinned_port,
+            gpus=row.gpus,
+            options=dict(row.options),
+            force_set=True,
+            extra_args=tuple(row.extra_args),
+            nodes=row.nodes,
+        )
+
+    def command(self) -> list[str]:
+        """The `lz deploy` command line that asks for this request (what `lz run --dry-run` shows)."""
+        words = ["lz", "deploy", self.model]
+        for flag, value in (
+            ("--engine", self.engine),
+            ("--launcher", self.launcher),
+            ("--name", self.name),
+            ("--port", self.port),
+            ("--nodes", self.nodes),
+        ):
+            if value is not None:
+                words += [flag, str(value)]
+        if self.gpus:
+            words += ["--gpus", str(self.gpus)]
+        for key, value in self.options.items():
+            words += ["--set", f"{key}={value}"]
+        if self.force_set:
+            words.append("--force-set")
+        return words + (["--", *self.extra_args] if self.extra_args else [])
+
+
+@dataclass(kw_only=True)
+class Deployment:
+    """One row of the `deployments` table, typed (as `jobs.JobRow` is for `lz launch`). The fields
+    are the table's columns in their order, so `as_dict()` prints the JSON `lz deploy ls --json`
+    has always printed."""
+
+    name: str
+    model: str
+    model_path: str | None = None
+    engine: str
+    launcher: str
+    job_id: str | None = None
+    host: str | None = None
+    port: int | None = None
+    port_pinned: bool = False  # the user pinned `port` (restart keeps it); else the launcher picked it
+    url: str | None = None
+    protocol: str
+    served_name: str
+    health_path: str
+    status: Status
+    reason: str | None = None
+    log_path: str | None = None
+    pid: int | None = None
+    exit_code: int | None = None
+    gpus: int = 0
+    created_at: float
+    updated_at: float
+    ready_at: float | None = None
+    job: Job | None = None  # None until the launcher accepted it
+    argv: list[str] | None = None  # the engine argv as it ran (None until submitted)
+    options: dict[str, Any] = field(default_factory=dict)
+    extra_args: list[str] = field(default_factory=list)
+    nodes: int | None = None
+
+    @classmethod
+    def from_db(cls, row: dict) -> Deployment:
+        """From `state.row_to_dict` of a `deployments` row (JSON columns already decoded)."""
+        return cls(
+            name=row["name"],
             model=row["model"],
+            model_path=row["model_path"],
             engine=row["engine"],
             launcher=row["launcher"],
-            name=row["name"],
-            port=row["port"] if row.get("port_pinned") else None,
-            gpus=row.get("gpus") or 0,
-            options=row.get("options") or {},
-            force_set=True,
-            extra_args=tuple(row.get("extra_args") or ()),
-            nodes=row.get("nodes"),
+            job_id=row["job_id"],
+            host=row["host"],
+            port=row["port"],
+            port_pinned=bool(row["port_pinned"]),
+            url=row["url"],
+            protocol=row["protocol"],
+            served_name=row["served_name"],
+            health_path=row["health_path"],
+            status=Status(row["status"]),
+            reason=row["reason"],
+            log_path=row["log_path"],
+            pid=row["pid"],
+            exit_code=row["exit_code"],
+            gpus=row["gpus"] or 0,
+            created_at=row["created_at"],
+            updated_at=row["updated_at"],
+            ready_at=row["ready_at"],
+            job=Job(**row["job"]) if row["job"] is not None else None,
+            argv=row["argv"],
+            options=row["options"] or {},
+            extra_args=row["extra_args"] or [],
+            nodes=row["nodes"],
         )
+
+    def as_dict(self) -> dict[str, Any]:
+        """The row as `--json` prints it: every column, under its name, in the table's order."""
+        out = dataclasses.asdict(self)
+        out["status"] = self.status.value
+        out["port_pinned"] = int(self.port_pinned)
+        return out
+
+    @property
+    def pinned_port(self) -> int | None:
+        """The port the user pinned (kept by restart), else None (the launcher picks one)."""
+        return self.port if self.port_pinned else None
+
+    @property
+    def is_app(self) -> bool:
+        """An lz app server (`lz serve … --launcher/--detach`), not a model server."""
+        return self.engine == APP_ENGINE
 
 
 @dataclass
@@ -284,12 +390,15 @@ def _base_name(model: str) -> str:
 # --- rows ------------------------------------------------------------------------------------------
 
 
-def _row(db, name: str) -> dict | None:
-    return state.row_to_dict(db.execute("SELECT * FROM deployments WHERE name = ?", (name,)).fetchone())
+def _row(db, name: str) -> Deployment | None:
+    found = db.execute("SELECT * FROM deployments WHERE name = ?", (name,)).fetchone()
+    return Deployment.from_db(state.row_to_dict(found)) if found else None
 
 
-def _update(name: str, **values: Any) -> dict:
+def _update(name: str, **values: Any) -> Deployment:
     values["updated_at"] = time.time()
+    if isinstance(values.get("status"), Status):
+        values["status"] = values["status"].value
     for key in ("job", "argv", "options", "extra_args"):
         if key in values:
             values[f"{key}_json"] = json.dumps(values.pop(key))
@@ -299,7 +408,7 @@ def _update(name: str, **values: Any) -> dict:
         return _row(db, name)
 
 
-def _reserve(p: Plan) -> dict:
+def _reserve(p: Plan) -> Deployment:
     """Insert the row in one write transaction, so concurrent deploys never share a name."""
     base = p.name or _base_name(p.model)
     now = time.time()
@@ -307,9 +416,9 @@ def _reserve(p: Plan) -> dict:
         name = base if p.name else _free_name(db, base)
         existing = _row(db, name)
         if existing is not None:
-            if Status(existing["status"]) in ACTIVE:
+            if existing.status.active:
                 raise LzError(
-                    f"deployment {name!r} is already {existing['status']} ({existing['url'] or 'no url'})",
+                    f"deployment {name!r} is already {existing.status} ({existing.url or 'no url'})",
                     hint=f"`lz deploy stop {name}` first, or pick another --name",
                 )
             db.execute("DELETE FROM deployments WHERE name = ?", (name,))
@@ -336,7 +445,7 @@ def _free_name(db, base: str) -> str:
         )
     }
     candidate, n = base, 1
-    while candidate in taken and Status(taken[candidate]) in ACTIVE:
+    while candidate in taken and Status(taken[candidate]).active:
         n += 1
         candidate = f"{base}-{n}"
     return candidate
@@ -351,7 +460,7 @@ def deploy(
     timeout: float | None = None,
     wait: bool = True,
     progress: Callable[[float], None] | None = None,
-) -> dict:
+) -> Deployment:
     """Start what `request` asks for (a model name: that model with defaults) and, with `wait`,
     return once it answers its health check; the deployment row."""
     if isinstance(request, str):
@@ -404,7 +513,9 @@ def _app_spec(app: AppRequest) -> EngineSpec:
     )  # fmt: skip
 
 
-def deploy_app(app: AppRequest, *, timeout: float | None = None, wait: bool = True, progress=None) -> dict:
+def deploy_app(
+    app: AppRequest, *, timeout: float | None = None, wait: bool = True, progress=None
+) -> Deployment:
     """Submit the app server through its launcher and record it as a deployment, so `lz deploy
     ls/logs/stop` work on it; with `wait`, return once its /health answers."""
     from lazycli.contracts import conform
@@ -427,23 +538,22 @@ def deploy_app(app: AppRequest, *, timeout: float | None = None, wait: bool = Tr
     return _start(p, row, timeout=timeout, wait=wait, progress=progress)
 
 
-def _app_of(row: dict) -> AppRequest:
+def _app_of(row: Deployment) -> AppRequest:
     """The AppRequest that started app row `row`; its API key (never stored) comes from this shell."""
     import os
 
-    args = tuple((row.get("options") or {}).get("serve_args") or ())
+    args = tuple(row.options.get("serve_args") or ())
     env = {}
     if "--api-key-env" in args:
         var = args[args.index("--api-key-env") + 1]
         if not os.environ.get(var):
-            raise LzError(f"deployment {row['name']!r} needs its API key in {var}", hint=f"export {var}=…")
+            raise LzError(f"deployment {row.name!r} needs its API key in {var}", hint=f"export {var}=…")
         env[var] = os.environ[var]
-    port = row["port"] if row.get("port_pinned") else None
-    return AppRequest(row["model"], row["served_name"], row["launcher"], row["name"], port, args, env)
+    return AppRequest(row.model, row.served_name, row.launcher, row.name, row.pinned_port, args, env)
 
 
-def _start(p: Plan, row: dict, *, timeout: float | None, wait: bool, progress) -> dict:
-    name = row["name"]
+def _start(p: Plan, row: Deployment, *, timeout: float | None, wait: bool, progress) -> Deployment:
+    name = row.name
     argv = p.argv()
     log_path = paths.logs_dir() / f"deploy-{name}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -451,12 +561,12 @@ def _start(p: Plan, row: dict, *, timeout: float | None, wait: bool, progress) -
     try:
         job = p.launcher.submit(argv, p.resources, p.env, log_path)
     except BaseException:
-        _update(name, status=Status.FAILED.value, reason="submit failed")
+        _update(name, status=Status.FAILED, reason="submit failed")
         raise
     host, port = _endpoint(p.launcher, job, p.port)
     row = _update(
         name,
-        status=Status.STARTING.value,
+        status=Status.STARTING,
         job_id=job.job_id,
         pid=job.pid,
         log_path=str(log_path),
@@ -475,7 +585,7 @@ def _start(p: Plan, row: dict, *, timeout: float | None, wait: bool, progress) -
         return wait_ready(row, p.launcher, job, limit, progress=progress)
     except KeyboardInterrupt:
         p.launcher.cancel(job)
-        _update(name, status=Status.CANCELLED.value, reason="interrupted while starting")
+        _update(name, status=Status.CANCELLED, reason="interrupted while starting")
         raise
 
 
@@ -486,7 +596,7 @@ def _reconcile_names(base: str) -> None:
         ).fetchall()
     cache: dict = {}
     for row in rows:
-        reconcile_row(state.row_to_dict(row), launchers=cache)
+        reconcile_row(Deployment.from_db(state.row_to_dict(row)), launchers=cache)
 
 
 def _with_port(argv: list[str], port: int | None) -> list[str]:
@@ -504,16 +614,16 @@ def _endpoint(launcher, job: Job, pinned: int | None) -> tuple[str | None, int |
     return (engines.connect_host(host) if host else None), (port or pinned)
 
 
-def wait_ready(row: dict, launcher, job: Job, timeout: float, *, progress=None) -> dict:
+def wait_ready(row: Deployment, launcher, job: Job, timeout: float, *, progress=None) -> Deployment:
     """Poll launcher status and HTTP health until the engine answers; on failure stop it, record
     why, and raise DeployError with the log tail (nothing is left running)."""
-    name = row["name"]
+    name = row.name
     started = time.monotonic()
     deadline = started + timeout
     # Asking a scheduler costs a command or a request; a launcher whose status is cheap says so.
     status_every = getattr(launcher, "poll_interval", 1.0)
     next_status = 0.0
-    host, port = row.get("host"), row.get("port")
+    host, port = row.host, row.port
     while True:
         now = time.monotonic()
         if now >= next_status:
@@ -523,15 +633,15 @@ def wait_ready(row: dict, launcher, job: Job, timeout: float, *, progress=None) 
                 why = said or f"the engine exited with code {job.exit_code}"
                 return _failed(row, launcher, job, status, why)
             if not port:
-                host, port = _endpoint(launcher, job, row.get("port_pinned") and row.get("port"))
+                host, port = _endpoint(launcher, job, row.pinned_port)
             next_status = now + status_every
-        if port and engines.probe(_health_url(host, port, row["health_path"]), timeout=2.0):
+        if port and engines.probe(_health_url(host, port, row.health_path), timeout=2.0):
             return _update(
                 name,
-                status=Status.RUNNING.value,
+                status=Status.RUNNING,
                 host=host,
                 port=port,
-                url=engines.base_url(host, port, row["protocol"]),
+                url=engines.base_url(host, port, row.protocol),
                 ready_at=time.time(),
                 job=_job_dict(job),
             )
@@ -546,25 +656,25 @@ def _health_url(host: str | None, port: int, path: str) -> str:
     return f"http://{engines.connect_host(host)}:{port}{path}"
 
 
-def _failed(row: dict, launcher, job: Job, status: Status, reason: str) -> dict:
-    name = row["name"]
+def _failed(row: Deployment, launcher, job: Job, status: Status, reason: str) -> Deployment:
+    name = row.name
     # The leader may be gone while its children live on: cancel stops the whole group.
     recorded = Status.TIMEOUT if status == Status.TIMEOUT else Status.FAILED
     _cancel(name, launcher, job, recorded, reason)
     tail = launcher.logs(job, LOG_TAIL_LINES).rstrip()
     header = f"--- last {LOG_TAIL_LINES} lines of {job.log_path} ---" if tail else "(the engine wrote no log)"
     raise DeployError(
-        f"deployment {name!r} ({row['engine']} on {row['launcher']}) failed: {reason}",
+        f"deployment {name!r} ({row.engine} on {row.launcher}) failed: {reason}",
         hint=f"fix the cause and run `lz deploy restart {name}`; full log: `lz deploy logs {name}`",
         log_tail=f"{header}\n{tail}\n--- end of log ---" if tail else header,
     )
 
 
-def _cancel(name: str, launcher, job: Job, status: Status, reason: str) -> dict:
+def _cancel(name: str, launcher, job: Job, status: Status, reason: str) -> Deployment:
     """Cancel the job and record `status`, with its exit code once it has ended."""
     launcher.cancel(job)
     launcher.status(job)  # fills in the exit code once the job has ended
-    return _update(name, status=status.value, exit_code=job.exit_code, reason=reason, job=_job_dict(job))
+    return _update(name, status=status, exit_code=job.exit_code, reason=reason, job=_job_dict(job))
 
 
 # --- reading and reconciling -----------------------------------------------------------------------------
@@ -576,56 +686,55 @@ def _launcher(name: str):
     return registry().get("launchers", name).factory()
 
 
-def job_of(row: dict) -> tuple[Any, Job] | None:
+def job_of(row: Deployment) -> tuple[Any, Job] | None:
     """(launcher, Job) of a deployment row, for logs and status; None before it was submitted."""
-    if row.get("job") is None:
+    if row.job is None:
         return None
-    return _launcher(row["launcher"]), Job(**row["job"])
+    return _launcher(row.launcher), row.job
 
 
-def reconcile_row(row: dict, *, launchers: dict | None = None) -> dict:
+def reconcile_row(row: Deployment, *, launchers: dict | None = None) -> Deployment:
     """Bring a row's status in line with its launcher (a dead process shows as exited with its code;
-    a --no-wait deployment turns running once it answers its health check)."""
-    if row is None or Status(row["status"]) in FINISHED:
+    a --no-wait deployment turns running once it answers its health check), recording what changed."""
+    if row.status.finished:
         return row
-    if row.get("job") is None:
-        if time.time() - (row.get("updated_at") or 0) > ORPHAN_PENDING_S:
-            return _update(row["name"], status=Status.FAILED.value, reason="lz stopped before starting it")
+    if row.job is None:
+        if time.time() - (row.updated_at or 0) > ORPHAN_PENDING_S:
+            return _update(row.name, status=Status.FAILED, reason="lz stopped before starting it")
         return row
     cache = launchers if launchers is not None else {}
     try:
-        launcher = cache.get(row["launcher"]) or cache.setdefault(row["launcher"], _launcher(row["launcher"]))
+        launcher = cache.get(row.launcher) or cache.setdefault(row.launcher, _launcher(row.launcher))
     except LzError:
         return row  # its launcher plugin is gone: show the row as recorded
-    job = Job(**row["job"])
+    job = Job(**dataclasses.asdict(row.job))  # the launcher fills in exit code and reason
     status = launcher.status(job)
     changes: dict[str, Any] = {}
     if status.finished:
-        changes = {
-            "status": status.value,
-            "exit_code": job.exit_code,
-            "reason": job.reason or row.get("reason"),
-        }
-    elif status == Status.RUNNING and row["status"] != Status.RUNNING.value:
-        host, port = _endpoint(launcher, job, row.get("port"))
-        if port and engines.probe(_health_url(host, port, row["health_path"]), timeout=1.0):
-            url = engines.base_url(host, port, row["protocol"])
-            changes = {"status": Status.RUNNING.value, "host": host, "port": port, "url": url}
+        changes = {"status": status, "exit_code": job.exit_code, "reason": job.reason or row.reason}
+    elif status is Status.RUNNING and row.status is not Status.RUNNING:
+        host, port = _endpoint(launcher, job, row.port)
+        if port and engines.probe(_health_url(host, port, row.health_path), timeout=1.0):
+            url = engines.base_url(host, port, row.protocol)
+            changes = {"status": Status.RUNNING, "host": host, "port": port, "url": url}
     if not changes:
         return row
     changes["job"] = _job_dict(job)
-    return _update(row["name"], **changes)
+    return _update(row.name, **changes)
 
 
-def get(name: str) -> dict | None:
-    """The deployment row `name` (reconciled), or None."""
+def get(name: str, *, refresh: bool = False) -> Deployment | None:
+    """The deployment `name` as recorded, or None. Reading is pure: it asks no launcher and writes
+    nothing. `refresh=True` asks its launcher first and records what changed (`reconcile_row`), for
+    the callers that must tell the truth now (`lz deploy ls/status`, stop, reuse)."""
     with state.reading() as db:
         row = _row(db, name)
-    return reconcile_row(row) if row else None
+    return reconcile_row(row) if row is not None and refresh else row
 
 
-def require(name: str) -> dict:
-    row = get(name)
+def require(name: str, *, refresh: bool = False) -> Deployment:
+    """`get`, or a one-line error naming the deployments there are."""
+    row = get(name, refresh=refresh)
     if row is None:
         with state.reading() as db:
             names = [r[0] for r in db.execute("SELECT name FROM deployments")]
@@ -633,16 +742,20 @@ def require(name: str) -> dict:
     return row
 
 
-def list_deployments(reconcile: bool = True) -> list[dict]:
+def list_deployments(*, refresh: bool = False) -> list[Deployment]:
+    """Every deployment, oldest first, as recorded; `refresh=True` reconciles each with its launcher."""
     with state.reading() as db:
-        rows = [state.row_to_dict(r) for r in db.execute("SELECT * FROM deployments ORDER BY created_at")]
-    if not reconcile:
+        rows = [
+            Deployment.from_db(state.row_to_dict(r))
+            for r in db.execute("SELECT * FROM deployments ORDER BY created_at")
+        ]
+    if not refresh:
         return rows
     cache: dict = {}
     return [reconcile_row(row, launchers=cache) for row in rows]
 
 
-def leftovers(row: dict) -> list[int]:
+def leftovers(row: Deployment) -> list[int]:
     """Pids of a deployment's processes still alive (its engine may outlive a killed wrapper)."""
     found = job_of(row)
     if found is None:
@@ -652,34 +765,34 @@ def leftovers(row: dict) -> list[int]:
     return list(check(job)) if check else []
 
 
-def needs_stop(row: dict) -> bool:
+def needs_stop(row: Deployment) -> bool:
     """Active, or recorded as ended while some of its processes still run (`stop --all` ends those)."""
-    return Status(row["status"]) not in FINISHED or bool(leftovers(row))
+    return row.status.active or bool(leftovers(row))
 
 
-def stop(name: str) -> dict:
+def stop(name: str) -> Deployment:
     """Stop a deployment (TERM, then KILL after a grace period); the row stays, as cancelled. A row
     that already ended is cleaned too: whatever of its process group still runs is ended."""
-    row = require(name)
-    if row.get("job") is None:
-        if Status(row["status"]) in ACTIVE:
-            return _update(name, status=Status.CANCELLED.value, reason="stopped before it started")
+    row = require(name, refresh=True)
+    if row.job is None:
+        if row.status.active:
+            return _update(name, status=Status.CANCELLED, reason="stopped before it started")
         return row
     launcher, job = job_of(row)
-    if Status(row["status"]) in FINISHED:
+    if row.status.finished:
         if not leftovers(row):
             return row
         launcher.cancel(job)
-        reason = f"{row.get('reason') or row['status']}; its leftover processes were stopped"
-        return _update(name, reason=reason)
+        return _update(name, reason=f"{row.reason or row.status}; its leftover processes were stopped")
     return _cancel(name, launcher, job, Status.CANCELLED, "stopped")
 
 
-def restart(name: str, *, timeout: float | None = None, wait: bool = True, progress=None) -> dict:
+def restart(name: str, *, timeout: float | None = None, wait: bool = True, progress=None) -> Deployment:
     """Stop (whatever still runs of it) and start again with the same model, engine, launcher and
     options; refuses when its old processes cannot be ended (two engines would serve one name)."""
-    if require(name)["engine"] == APP_ENGINE:
-        app = _app_of(require(name))  # refused here, before anything is stopped, when its key is gone
+    recorded = require(name)
+    if recorded.is_app:
+        app = _app_of(recorded)  # refused here, before anything is stopped, when its key is gone
         stop(name)
         return deploy_app(app, timeout=timeout, wait=wait, progress=progress)
     row = stop(name)
@@ -705,11 +818,11 @@ def crash_error(name: str, *, wait: float = CRASH_WAIT_S) -> LzError | None:
 
     deadline = time.monotonic() + wait
     while True:
-        row = get(name)
+        row = get(name, refresh=True)
         if row is None:
             return None
-        code = row.get("exit_code")
-        if Status(row["status"]) in FINISHED or time.monotonic() >= deadline:
+        code = row.exit_code
+        if row.status.finished or time.monotonic() >= deadline:
             break
         time.sleep(0.05)
     if code is None or code <= 128:
@@ -722,11 +835,11 @@ def crash_error(name: str, *, wait: float = CRASH_WAIT_S) -> LzError | None:
     tail = found[0].logs(found[1], 40) if found else ""
     last = " | ".join([line.strip() for line in tail.splitlines() if line.strip()][-3:])
     try:
-        hint = engines.get_engine(row["engine"]).crash_hint
+        hint = engines.get_engine(row.engine).crash_hint
     except LzError:
         hint = ""
     return LzError(
-        f"deployment {name!r}: the {row['engine']} engine died of {signame} (exit {code}) during the request"
+        f"deployment {name!r}: the {row.engine} engine died of {signame} (exit {code}) during the request"
         + (f"; last log lines: {last}" if last else ""),
         hint=(hint or "see `lz deploy logs " + name + "`") + f"; then `lz deploy restart {name}`",
     )
@@ -774,59 +887,60 @@ def _model_names(model: str) -> set[str]:
     return names
 
 
-def _serves(row: dict, model: str, names: set[str]) -> bool:
-    return row["model"] in names or row.get("model_path") in names or row["name"] == model
+def _serves(row: Deployment, model: str, names: set[str]) -> bool:
+    return row.model in names or row.model_path in names or row.name == model
 
 
-def _answers(row: dict) -> bool:
-    return bool(row.get("port")) and engines.probe(_health_url(row["host"], row["port"], row["health_path"]))
+def _answers(row: Deployment) -> bool:
+    return bool(row.port) and engines.probe(_health_url(row.host, row.port, row.health_path))
 
 
-def _deployments_of(model: str) -> list[dict]:
-    """The deployments serving `model` (reconciled now), oldest first."""
+def _deployments_of(model: str) -> list[Deployment]:
+    """The deployments serving `model` (reconciled now with their launchers), oldest first."""
     names = _model_names(model)
-    return [row for row in list_deployments() if _serves(row, model, names)]
+    cache: dict = {}
+    return [reconcile_row(row, launchers=cache) for row in list_deployments() if _serves(row, model, names)]
 
 
-def _first_answering(rows: list[dict]) -> dict | None:
-    return next((r for r in rows if r["status"] == Status.RUNNING.value and _answers(r)), None)
+def _first_answering(rows: list[Deployment]) -> Deployment | None:
+    return next((r for r in rows if r.status is Status.RUNNING and _answers(r)), None)
 
 
-def find_running(model: str) -> dict | None:
+def find_running(model: str) -> Deployment | None:
     """A running deployment serving `model` that answers its health check now."""
     return _first_answering(_deployments_of(model))
 
 
-def _wait_for_starting(rows: list[dict], announce: Callable[[str], None]) -> dict | None:
+def _wait_for_starting(rows: list[Deployment], announce: Callable[[str], None]) -> Deployment | None:
     """When another lz is starting the model right now (two `lz chat` at once), wait for that one
     instead of starting a second copy; None when there is none or it fails."""
-    starting = [r for r in rows if r["status"] == Status.STARTING.value]
+    starting = [r for r in rows if r.status is Status.STARTING]
     if not starting:
         return None
     from lazycli import settings
 
-    name = starting[-1]["name"]
+    name = starting[-1].name
     announce(f"waiting for deployment {name}, which another lz is starting…")
     deadline = time.monotonic() + settings.get().deploy_timeout
     while time.monotonic() < deadline:
-        row = get(name)
-        if row is None or Status(row["status"]) in FINISHED:
+        row = get(name, refresh=True)
+        if row is None or row.status.finished:
             return None
-        if row["status"] == Status.RUNNING.value and _answers(row):
+        if row.status is Status.RUNNING and _answers(row):
             return row
         time.sleep(0.2)
     return None
 
 
-def ensure_running(model: str, *, announce: Callable[[str], None] = note) -> dict:
+def ensure_running(model: str, *, announce: Callable[[str], None] = note) -> Deployment:
     """Reuse a healthy deployment of `model` (or one being started), or deploy it; say which."""
     rows = _deployments_of(model)  # listed once: reconciling asks every row's launcher
     found = _first_answering(rows) or _wait_for_starting(rows, announce)
     if found:
-        announce(f"using deployment {found['name']} ({found['engine']}) at {found['url']}")
+        announce(f"using deployment {found.name} ({found.engine}) at {found.url}")
         return found
     announce(f"deploying {model} (stop it later with `lz deploy stop`)…")
     started = time.monotonic()
     row = deploy(model)
-    announce(f"deployment {row['name']} ready at {row['url']} in {time.monotonic() - started:.1f} s")
+    announce(f"deployment {row.name} ready at {row.url} in {time.monotonic() - started:.1f} s")
     return row

@@ -18,12 +18,14 @@ import contextlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lazycli.client import ChatClient
 from lazycli.console import note
 from lazycli.errors import LzError, did_you_mean
-from lazycli.launchers import Status
+
+if TYPE_CHECKING:
+    from lazycli.deployments import Deployment
 
 BUNDLED_MODEL = "smollm2-135m-instruct"
 # `PROTOCOL+http://…` names the wire protocol of an engine plugin (`EngineSpec.clients`); `vllm+` is
@@ -47,7 +49,7 @@ class UrlTarget:
 @dataclass(frozen=True)
 class DeploymentTarget:
     name: str
-    row: dict = field(compare=False, repr=False)
+    row: Deployment = field(compare=False, repr=False)  # as recorded (parse asks no launcher)
 
 
 @dataclass(frozen=True)
@@ -159,7 +161,7 @@ def _open(parsed: Target, *, start: bool, announce: Callable[[str], None], model
     if isinstance(parsed, UrlTarget):
         return for_url(parsed.url, protocol=parsed.protocol, model=model)
     if isinstance(parsed, DeploymentTarget):
-        return for_deployment(parsed.row, model=model)
+        return for_deployment(_refreshed(parsed.row), model=model)
     if isinstance(parsed, ProviderTarget):
         spec = _provider_spec(parsed.provider)
         if spec is None:  # an online fine-tune whose provider plugin is not loaded
@@ -197,26 +199,23 @@ def for_url(
     return ChatClient(backend, target=url, model=model, label=url)
 
 
-def for_deployment(row: dict, *, model: str | None = None) -> ChatClient:
-    name = row.get("name") or "?"
-    status = str(row.get("status") or "")
-    if status and not Status(status).reachable:
+def for_deployment(row: Deployment, *, model: str | None = None) -> ChatClient:
+    name = row.name
+    if not row.status.reachable:
         raise LzError(
-            f"deployment {name!r} is {status}, not running",
+            f"deployment {name!r} is {row.status}, not running",
             hint=f"`lz deploy logs {name}` shows why; start it again: `lz deploy restart {name}`",
         )
-    protocol = row.get("protocol") or "openai"
-    url = row.get("url") or (
-        f"http://{row.get('host')}:{row.get('port')}" + ("/v1" if protocol == "openai" else "")
-    )
-    served = model or row.get("served_name") or row.get("model") or name
+    protocol = row.protocol or "openai"
+    url = row.url or f"http://{row.host}:{row.port}" + ("/v1" if protocol == "openai" else "")
+    served = model or row.served_name or row.model or name
     backend = _backend(
         protocol,
         url,
         name=f"deployment {name}",
-        template=_template_of(row.get("model")),
+        template=_template_of(row.model),
         served=served,
-        engine=row.get("engine"),
+        engine=row.engine,
     )
     deployments = _deployments_module()
     if deployments is not None:  # an engine that died mid-request says so, instead of "ask again"
@@ -332,7 +331,13 @@ def _deployments_module():
     return deployments
 
 
-def _deployment(name: str) -> dict | None:
+def _refreshed(row: Deployment) -> Deployment:
+    """The row checked now with its launcher, so a dead engine says so before any request."""
+    deployments = _deployments_module()
+    return deployments.reconcile_row(row) if deployments is not None else row
+
+
+def _deployment(name: str) -> Deployment | None:
     deployments = _deployments_module()
     if deployments is None:
         return None
@@ -383,7 +388,7 @@ def _unknown_target(target: str) -> LzError:
     deployments = _deployments_module()
     if deployments is not None:
         with contextlib.suppress(Exception):  # suggestions are a nicety: never fail on them
-            pool += [row["name"] for row in deployments.list_deployments(reconcile=False)]
+            pool += [row.name for row in deployments.list_deployments()]
     try:
         from lazycli.catalog import data
 

@@ -86,7 +86,15 @@ def test_unknown_target_suggests():
 
 def test_deployment_rows_pick_their_protocol(standin):
     server = standin("local")
-    row = {"name": "d1", "status": "running", "protocol": "openai", "url": server.url, "served_name": "m1"}
+    from dataclasses import replace
+
+    from lazycli.deployments import Deployment
+    from lazycli.launchers import Status
+
+    row = Deployment(
+        name="d1", model="m1", engine="vllm", launcher="local", status=Status.RUNNING, protocol="openai",
+        url=server.url, served_name="m1", health_path="/v1/models", created_at=0.0, updated_at=0.0,
+    )  # fmt: skip
     client = for_deployment(row)
     assert client.complete([{"role": "user", "content": "hi"}]).text == ANSWER
     assert server.requests[-1]["body"]["model"] == "m1"
@@ -97,7 +105,7 @@ def test_deployment_rows_pick_their_protocol(standin):
     scores = client.rerank("blue sky", ["green grass", "blue sky today"])
     assert scores[1] > scores[0] and server.requests[-1]["path"] == "/v1/rerank"
     with pytest.raises(LzError, match="deployment 'd2' is failed") as info:
-        for_deployment({**row, "name": "d2", "status": "failed"})
+        for_deployment(replace(row, name="d2", status=Status.FAILED))
     assert "lz deploy logs d2" in info.value.hint
 
 

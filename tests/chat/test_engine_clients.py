@@ -62,14 +62,22 @@ def test_a_plugin_protocol_is_reached_by_its_url_scheme(echo_plugin):
 
 
 def test_a_deployment_is_talked_to_with_its_engine_client(echo_plugin):
-    row = {
-        "name": "e1",
-        "engine": "echo",
-        "status": "running",
-        "protocol": "echo-wire",
-        "url": "http://127.0.0.1:9",
-        "model": "smollm2-135m-instruct",  # its catalogue template (chatml) goes to the client
-    }
+    from lazycli.deployments import Deployment
+    from lazycli.launchers import Status
+
+    row = Deployment(
+        name="e1",
+        engine="echo",
+        launcher="local",
+        status=Status.RUNNING,
+        protocol="echo-wire",
+        url="http://127.0.0.1:9",
+        model="smollm2-135m-instruct",  # its catalogue template (chatml) goes to the client
+        served_name="smollm2-135m-instruct",
+        health_path="/health",
+        created_at=0.0,
+        updated_at=0.0,
+    )
     answer = for_deployment(row).complete([{"role": "user", "content": "hi"}]).text
     assert answer == "echo[http://127.0.0.1:9 chatml] hi"
 

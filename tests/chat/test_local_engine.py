@@ -99,5 +99,5 @@ def test_piped_question_answers_from_the_bundled_model(lz_home):
         assert all(r["target"] == "smollm2-135m-instruct" and r["completion_tokens"] > 0 for r in rows)
         assert rows[1]["response"] == proc.stdout.strip()
     finally:
-        for row in deployments.list_deployments(reconcile=False):
-            deployments.stop(row["name"])
+        for row in deployments.list_deployments():
+            deployments.stop(row.name)

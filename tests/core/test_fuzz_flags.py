@@ -109,7 +109,7 @@ def test_no_flag_value_ends_in_a_traceback(lz_home, tmp_path, monkeypatch, capsy
             failures.append(f"lz {' '.join(map(repr, argv))} → exit {code}\n{output[-600:]}")
     assert not failures, f"{len(failures)} of {len(CASES)} cases:\n" + "\n".join(failures[:10])
     _reset_caches()
-    assert deployments.list_deployments(reconcile=False) == []  # no value started an engine
+    assert deployments.list_deployments() == []  # no value started an engine
 
 
 def test_non_utf8_values_end_in_one_line_not_a_traceback(lz_home, tmp_path):

@@ -206,7 +206,7 @@ def test_ensure_running_waits_for_a_deployment_another_lz_is_starting(standin_en
         assert first["status"] == "starting"
         said: list[str] = []
         row = deployments.ensure_running(str(hf_dir), announce=said.append)
-        assert row["name"] == first["name"] and row["status"] == "running"
+        assert row.name == first["name"] and row.status == "running"
         assert said[0].startswith("waiting for deployment") and said[-1].startswith("using deployment")
         assert len(deployments.list_deployments()) == 1  # no second copy was started
     finally:
@@ -223,5 +223,7 @@ def test_row_orphaned_before_submit_turns_failed():
                    health_path, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             ("orphan", "m", "llamacpp", "local", "pending", "openai", "m", "/v1/models", old, old),
         )
-    row = deployments.get("orphan")
-    assert row["status"] == "failed" and "before starting" in row["reason"]
+    assert deployments.get("orphan").status == "pending"  # reading asks no launcher and writes nothing
+    row = deployments.get("orphan", refresh=True)
+    assert row.status == "failed" and "before starting" in row.reason
+    assert deployments.get("orphan").status == "failed"  # the refresh was recorded

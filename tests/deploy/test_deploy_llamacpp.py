@@ -74,19 +74,20 @@ def test_engine_dying_at_start_shows_log_tail_and_leaves_nothing(lz_home, tmp_pa
 def test_ensure_running_reuses_a_healthy_deployment(lz_home):
     """What `lz chat MODEL` relies on: deploy once, then reuse while it answers."""
     from lazycli import deployments
+    from lazycli.launchers import Status
 
     said: list[str] = []
     first = deployments.ensure_running(MODEL, announce=said.append)
     try:
-        assert first["status"] == "running" and first["served_name"] == MODEL
+        assert first.status is Status.RUNNING and first.served_name == MODEL
         second = deployments.ensure_running(MODEL, announce=said.append)
-        assert (second["name"], second["pid"]) == (first["name"], first["pid"])
+        assert (second.name, second.pid) == (first.name, first.pid)
         assert said[0].startswith("deploying") and said[-1].startswith("using deployment")
-        assert deployments.find_running(MODEL)["name"] == first["name"]
+        assert deployments.find_running(MODEL).name == first.name
     finally:
-        deployments.stop(first["name"])
+        deployments.stop(first.name)
     assert deployments.find_running(MODEL) is None
-    assert group_alive(first["pid"]) == []
+    assert group_alive(first.pid) == []
 
 
 def test_llamacpp_url_fixture_serves_the_bundled_model(llamacpp_url):

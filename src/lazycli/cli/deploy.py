@@ -9,12 +9,15 @@ from __future__ import annotations
 import shlex
 import sys
 import time
+from typing import TYPE_CHECKING
 
 import typer
 
 from lazycli.cli._groups import DefaultCommandGroup
 from lazycli.console import console, err_console, is_tty, note, options, print_json, want_json
-from lazycli.launchers import Status
+
+if TYPE_CHECKING:
+    from lazycli.deployments import Deployment
 
 RAW_EXTRA = "lz_raw_extra"
 
@@ -115,9 +118,9 @@ def ls(json_: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """
     from lazycli import deployments
 
-    rows = deployments.list_deployments()
+    rows = deployments.list_deployments(refresh=True)  # the truth now, in any shell
     if want_json(json_):
-        print_json({"deployments": rows})
+        print_json({"deployments": [row.as_dict() for row in rows]})
         return
     if not rows:
         note("no deployments; start one with `lz deploy MODEL`")
@@ -129,8 +132,8 @@ def ls(json_: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
         table.add_column(column, overflow="fold")
     for row in rows:
         table.add_row(
-            row["name"], row["model"], row["engine"], row["launcher"], _status_text(row),
-            row["url"] or "-", row["job_id"] or "-", _age(row["created_at"]),
+            row.name, row.model, row.engine, row.launcher, _status_text(row),
+            row.url or "-", row.job_id or "-", _age(row.created_at),
         )  # fmt: skip
     console().print(table)
 
@@ -146,18 +149,18 @@ def status(
     """
     from lazycli import deployments
 
-    row = deployments.require(name)
+    row = deployments.require(name, refresh=True)  # checked now with its launcher
     if want_json(json_):
-        print_json(row)
+        print_json(row.as_dict())
         return
     out = console()
     for key in ("name", "model", "engine", "launcher", "status", "url", "served_name", "job_id", "pid",
                 "exit_code", "reason", "log_path"):  # fmt: skip
-        value = _status_text(row) if key == "status" else row.get(key)
+        value = _status_text(row) if key == "status" else getattr(row, key)
         if value is not None:
             out.print(f"{key:12} {value}")
-    if row.get("argv"):
-        out.print(f"{'argv':12} {shlex.join(row['argv'])}", markup=False)
+    if row.argv:
+        out.print(f"{'argv':12} {shlex.join(row.argv)}", markup=False)
 
 
 @app.command("logs")
@@ -232,15 +235,16 @@ def stop(
         raise LzError("give a deployment NAME or --all (not both)", hint="`lz deploy ls` lists them")
     if all_:
         # Ended rows too, when something of theirs still runs (an engine whose wrapper was killed).
-        names = [r["name"] for r in deployments.list_deployments() if deployments.needs_stop(r)]
+        rows = deployments.list_deployments(refresh=True)
+        names = [r.name for r in rows if deployments.needs_stop(r)]
     else:
         names = [name]
     stopped = [deployments.stop(n) for n in names]
     if want_json(json_):
-        print_json({"stopped": stopped})
+        print_json({"stopped": [row.as_dict() for row in stopped]})
         return
     for row in stopped:
-        console().print(f"{row['name']}: {row['status']}")
+        console().print(f"{row.name}: {row.status}")
     if not stopped:
         note("nothing to stop")
 
@@ -292,25 +296,23 @@ class _Progress:
             self.status.__exit__(*exc)
 
 
-def _report_started(row: dict, json_: bool, *, waited: bool) -> None:
+def _report_started(row: Deployment, json_: bool, *, waited: bool) -> None:
     if want_json(json_):
-        print_json(row)
+        print_json(row.as_dict())
         return
-    name = row["name"]
+    name = row.name
     if waited:
-        took = (row["ready_at"] or 0) - (row["created_at"] or 0)
-        note(f"[green]ready[/green]: {name} ({row['engine']} on {row['launcher']}, {took:.1f} s)")
+        took = (row.ready_at or 0) - (row.created_at or 0)
+        note(f"[green]ready[/green]: {name} ({row.engine} on {row.launcher}, {took:.1f} s)")
         from lazycli.media.client import usage_hint
 
         use = usage_hint(row) or (
-            f"embeddings: POST {row['url']}/embeddings"
-            if row["engine"] == "embed"
-            else f"chat: lz chat {name}"
+            f"embeddings: POST {row.url}/embeddings" if row.engine == "embed" else f"chat: lz chat {name}"
         )
         note(f"  {use}    logs: lz deploy logs {name}    stop: lz deploy stop {name}")
     else:
-        note(f"started {name} ({row['status']}); `lz deploy ls` shows when it is ready")
-    print(row["url"] or name)
+        note(f"started {name} ({row.status}); `lz deploy ls` shows when it is ready")
+    print(row.url or name)
 
 
 def _print_plan(plan: dict, json_: bool) -> None:
@@ -332,11 +334,10 @@ def _print_plan(plan: dict, json_: bool) -> None:
         out.print(f"note      {line}", markup=False)
 
 
-def _status_text(row: dict) -> str:
-    status = row["status"]
-    if row.get("exit_code") is not None and Status(status).finished:
-        return f"{status} (exit {row['exit_code']})"
-    return status
+def _status_text(row: Deployment) -> str:
+    if row.exit_code is not None and row.status.finished:
+        return f"{row.status} (exit {row.exit_code})"
+    return row.status.value
 
 
 def _age(created_at: float | None) -> str:

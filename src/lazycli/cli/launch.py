@@ -68,7 +68,7 @@ def launch(
     except KeyboardInterrupt:
         note(f"stopped following; job {row.name} goes on (`lz jobs cancel {row.name}` stops it)")
         raise typer.Exit(130) from None
-    ok = row.status == Status.COMPLETED
+    ok = row.status is Status.COMPLETED
     if not ok:
         note(f"job {row.name} {row.status.value}" + (f": {row.reason}" if row.reason else ""))
     raise typer.Exit(row.exit_code if row.exit_code is not None else (0 if ok else 1))

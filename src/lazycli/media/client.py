@@ -9,10 +9,14 @@ deployment of it, else one is started, as `lz chat` does). The engine's 4xx answ
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lazycli.errors import LzError
+from lazycli.launchers import Status
 from lazycli.media import Blob, MediaError
+
+if TYPE_CHECKING:
+    from lazycli.deployments import Deployment
 
 PATHS = {"tts": "/audio/speech", "stt": "/audio/transcriptions", "ocr": "/ocr", "sd": "/images/generations"}
 # The bundled model each kind uses when no target is given (models shipped in the `media` extra).
@@ -54,39 +58,39 @@ def endpoint(target: str | None, kind: str, *, announce=None) -> Endpoint:
         return Endpoint(base_url=target.rstrip("/"), model=target, kind=kind, label=target)
     from lazycli import deployments
 
-    row = deployments.get(target)
-    if row is None or row["status"] != "running":
+    row = deployments.get(target, refresh=True)  # a dead engine is not reused
+    if row is None or row.status is not Status.RUNNING:
         from lazycli.console import note
 
         # A model name, or a stopped deployment: the running one of that model, else a new one.
-        row = deployments.ensure_running(row["model"] if row else target, announce=announce or note)
+        row = deployments.ensure_running(row.model if row else target, announce=announce or note)
     _check_kind(row, kind, target)
-    if not row.get("url"):
-        raise LzError(f"deployment {row['name']} has no URL yet", hint=f"lz deploy status {row['name']}")
-    return Endpoint(row["url"].rstrip("/"), row.get("served_name") or row["model"], kind, target)
+    if not row.url:
+        raise LzError(f"deployment {row.name} has no URL yet", hint=f"lz deploy status {row.name}")
+    return Endpoint(row.url.rstrip("/"), row.served_name or row.model, kind, target)
 
 
-def usage_hint(row: dict) -> str | None:
+def usage_hint(row: Deployment) -> str | None:
     """How to use a media deployment (`lz deploy` prints it), None for other engines."""
     from lazycli.serve.media import kind_of_engine
 
-    kind = kind_of_engine(row.get("engine"))
+    kind = kind_of_engine(row.engine)
     verbs = {"tts": 'lz speak -m {} "Hello" -o hello.wav', "stt": "lz transcribe -m {} audio.wav"}
     verbs["ocr"] = "lz ocr -m {} page.png"
-    verbs["sd"] = "POST {}/images/generations".replace("{}", row.get("url") or "URL")
-    return f"use: {verbs[kind].format(row['name'])}" if kind else None
+    verbs["sd"] = "POST {}/images/generations".replace("{}", row.url or "URL")
+    return f"use: {verbs[kind].format(row.name)}" if kind else None
 
 
-def _check_kind(row: dict, kind: str, target: str) -> None:
+def _check_kind(row: Deployment, kind: str, target: str) -> None:
     from lazycli import engines
 
     try:
-        types = engines.get_engine(row["engine"]).model_types
+        types = engines.get_engine(row.engine).model_types
     except LzError:
         return  # an engine whose plugin is gone: let the request say what it can
     if kind not in types:
         raise LzError(
-            f"{target} is a {'/'.join(types)} deployment ({row['engine']}), not {kind}",
+            f"{target} is a {'/'.join(types)} deployment ({row.engine}), not {kind}",
             hint=f"give {'an' if kind[0] in 'os' else 'a'} {kind} model, e.g. {DEFAULT_MODELS[kind]}",
         )
 

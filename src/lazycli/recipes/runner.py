@@ -106,9 +106,9 @@ def _plan_model(rid: str, spec: schema.ModelSpec, *, probe: bool) -> Action:
         return Action(
             rid,
             "reuse",
-            f"reuse deployment {running['name']!r} at {running.get('url')}",
+            f"reuse deployment {running.name!r} at {running.url}",
             command=command,
-            launcher=running.get("launcher"),
+            launcher=running.launcher,
         )
     action = Action(rid, "deploy", f"deploy {spec.model}", command=command)
     if probe and "${" not in " ".join(command):
@@ -121,20 +121,12 @@ def _plan_model(rid: str, spec: schema.ModelSpec, *, probe: bool) -> Action:
 
 
 def deploy_command(spec: schema.ModelSpec) -> list[str]:
-    words = ["lz", "deploy", spec.model]
-    for flag, value in (
-        ("--engine", spec.engine),
-        ("--launcher", spec.launcher),
-        ("--name", spec.name),
-        ("--port", spec.port),
-        ("--timeout", spec.timeout),
-    ):
-        if value is not None:
-            words += [flag, str(value)]
-    if spec.gpus:
-        words += ["--gpus", str(spec.gpus)]
-    for key, value in spec.options.items():
-        words += ["--set", f"{key}={value}"]
+    """The `lz deploy` command line equivalent to the model table: its request's own words (one
+    record, so the plan shown and the deployment started cannot drift), plus how long to wait."""
+    words = _deploy_request(spec).command()
+    if spec.timeout is not None:
+        cut = words.index("--") if "--" in words else len(words)
+        words[cut:cut] = ["--timeout", str(spec.timeout)]
     return words
 
 
@@ -151,13 +143,14 @@ def _deploy_request(spec: schema.ModelSpec):
     )  # fmt: skip
 
 
-def _running(spec: schema.ModelSpec) -> dict | None:
+def _running(spec: schema.ModelSpec):
+    """The running deployment a model table names (checked now with its launcher), else None."""
     from lazycli.launchers import Status
 
     deployments = _deployments()
     if spec.name:
-        row = deployments.get(spec.name)
-        return row if row and Status(row["status"]) is Status.RUNNING else None
+        row = deployments.get(spec.name, refresh=True)
+        return row if row and row.status is Status.RUNNING else None
     return deployments.find_running(spec.model)
 
 
@@ -278,19 +271,20 @@ def _run_model(run: Run, key: str, spec: schema.ModelSpec) -> dict[str, Any]:
         return {"target": spec.model, "model": spec.model, "path": str(path), "reused": True}
     running = _running(spec)
     if running:
-        note(f"models.{key}: reusing deployment {running['name']!r} at {running.get('url')}")
+        note(f"models.{key}: reusing deployment {running.name!r} at {running.url}")
         return _deployment_result(running, reused=True)
     note(f"models.{key}: deploying {spec.model}…")
     row = _deployments().deploy(_deploy_request(spec), timeout=spec.timeout)
-    run.started.append(row["name"])
-    note(f"models.{key}: {row['name']!r} is up at {row.get('url')}")
+    run.started.append(row.name)
+    note(f"models.{key}: {row.name!r} is up at {row.url}")
     return _deployment_result(row, reused=False)
 
 
-def _deployment_result(row: dict, *, reused: bool) -> dict[str, Any]:
+def _deployment_result(row, *, reused: bool) -> dict[str, Any]:
+    """What `models.KEY` means to later values (`${models.KEY.url}`) and to `lz run --json`."""
     keep = ("name", "model", "engine", "launcher", "host", "port", "url", "protocol", "served_name", "status")
-    out = {k: (str(row[k]) if k == "status" and row.get(k) is not None else row.get(k)) for k in keep}
-    return {"target": row["name"], **out, "reused": reused}
+    out = {k: getattr(row, k) for k in keep} | {"status": row.status.value}
+    return {"target": row.name, **out, "reused": reused}
 
 
 def _provider_result(spec: schema.ModelSpec) -> dict[str, Any]:

@@ -57,7 +57,7 @@ def model_kind(parsed: Any) -> str | None:
     from lazycli.targets import DeploymentTarget, ModelTarget
 
     if isinstance(parsed, DeploymentTarget):
-        return kind_of_engine(parsed.row.get("engine"))
+        return kind_of_engine(parsed.row.engine)
     if not isinstance(parsed, ModelTarget):
         return None
     try:

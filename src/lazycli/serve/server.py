@@ -71,7 +71,7 @@ def engine_capacity(deployment: str) -> int:
 
     try:
         row = deployments.get(deployment)
-        return engines.get_engine(row["engine"]).concurrency if row else 0
+        return engines.get_engine(row.engine).concurrency if row else 0
     except LzError:
         return 0
 
