@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol, overload, runtime_checkable
 
 from lazycli.errors import LzError
-from lazycli.launchers import Launcher
+from lazycli.launchers import OPTIONAL, TRAITS, Launcher, arity_error, feature_members
 
 if TYPE_CHECKING:  # records and results named in signatures only; importing them here would be a circle
     from lazycli.client.http import Provider
@@ -187,7 +187,38 @@ def conform(obj: Any, kind: str, name: str) -> Any:
             f"which lz calls (lazycli.contracts.{protocol.__name__})",
             hint=f"`lz plugin new NAME --kind {kind[:-1]}` writes a complete, tested example",
         )
+    if kind == "launchers":
+        _conform_optional(obj, name)
     return obj
+
+
+def _conform_optional(launcher: Any, name: str) -> None:
+    """A launcher's optional members (lazycli.launchers.OPTIONAL, TRAITS), when it has them, must be
+    what lz would call or read: a wrong one fails here in one line, not silently skipped later."""
+    for feature in OPTIONAL:
+        for member, wanted in feature_members(feature).items():
+            present = getattr(launcher, member, None)
+            if present is None or member in members(Launcher):  # absent, or required (checked above)
+                continue
+            why = arity_error(present, wanted) if callable(present) else "it is not callable"
+            if why:
+                raise ContractError(
+                    f"launcher plugin {name!r}: optional member {member} cannot be called as lz calls it "
+                    f"(lazycli.launchers.{feature.__name__}): {why}",
+                    hint="give it the Protocol's parameters, or remove it",
+                )
+    for member, declared in TRAITS.items():
+        value = getattr(launcher, member, declared.default)
+        if not isinstance(value, declared.kind) or (declared.kind is not bool and isinstance(value, bool)):
+            raise ContractError(
+                f"launcher plugin {name!r}: {member} is {value!r}, lz reads it as {declared.help} "
+                f"({_kind_name(declared.kind)}, default {declared.default!r})",
+                hint=f"set {member} to a {_kind_name(declared.kind)} or remove it",
+            )
+
+
+def _kind_name(kind: type | tuple[type, ...]) -> str:
+    return " or ".join(k.__name__ for k in kind) if isinstance(kind, tuple) else kind.__name__
 
 
 # --- the contract suite ---------------------------------------------------------------------------
@@ -215,22 +246,35 @@ def check(kind: str, record: Any, workdir: Path, *, model: str | None = None) ->
         checks[kind](record, Path(workdir))
 
 
-def _call(record: Any, field: str, protocol: type | None, *args: Any) -> Any:
+def call(record: Any, field: str, protocol: type | None, *args: Any) -> Any:
     """`record.<field>(*args)`, refused first in one line when its parameters cannot take them (a
-    callable written for another signature fails here, not with a TypeError deep inside)."""
+    callable written for another signature fails here, naming the plugin, the field and `protocol`,
+    not with a TypeError deep inside). Core calls plugin callables through this."""
     function = getattr(record, field)
     try:
         inspect.signature(function).bind(*args)
     except TypeError as exc:
-        wanted = f" (lazycli.contracts.{protocol.__name__})" if protocol else ""
-        kind = type(record).__name__.removesuffix("Spec").lower()  # StoreSpec → store
-        raise ContractError(
-            f"plugin {record.name!r}: {field} cannot be called as lz calls it{wanted}: {exc}",
-            hint=f"`lz plugin new NAME --kind {kind}` writes one with the right signature",
-        ) from None
+        _refuse(record, field, protocol, str(exc))
     except ValueError:  # no signature to read (some builtins): call it and see
         pass
     return function(*args)
+
+
+def require(record: Any, field: str, protocol: type) -> None:
+    """Refuse `record.<field>` now when it cannot be called as `protocol` says, for a callable core
+    calls only later (a fine-tune's `finish`, after hours of training)."""
+    why = arity_error(getattr(record, field), vars(protocol)["__call__"])
+    if why:
+        _refuse(record, field, protocol, why)
+
+
+def _refuse(record: Any, field: str, protocol: type | None, why: str) -> None:
+    wanted = f" (lazycli.contracts.{protocol.__name__})" if protocol else ""
+    kind = type(record).__name__.removesuffix("Spec").lower()  # StoreSpec → store
+    raise ContractError(
+        f"{kind} plugin {record.name!r}: {field} cannot be called as lz calls it{wanted}: {why}",
+        hint=f"`lz plugin new NAME --kind {kind}` writes one with the right signature",
+    ) from None
 
 
 def _expect(ok: bool, record: Any, what: str) -> None:
@@ -242,7 +286,7 @@ def _check_engine(record: Any, workdir: Path) -> None:
     from lazycli.hookspecs import EngineRequest
 
     request = EngineRequest(model_path=workdir / "model", served_name="m", port=8123, host="127.0.0.1")
-    argv = _call(record, "argv", EngineCommand, request)
+    argv = call(record, "argv", EngineCommand, request)
     _expect(isinstance(argv, list) and argv, record, "argv(request) must return a non-empty list")
     _expect(all(isinstance(a, str) for a in argv), record, f"argv items must all be str: {argv!r}")
     _expect(any("8123" in a for a in argv), record, f"argv must carry the request's port: {argv!r}")
@@ -253,7 +297,7 @@ def _check_engine(record: Any, workdir: Path) -> None:
 def _check_launcher(record: Any, workdir: Path) -> None:
     from lazycli.launchers import Resources
 
-    launcher = conform(_call(record, "factory", None), "launchers", record.name)
+    launcher = conform(call(record, "factory", None), "launchers", record.name)
     secret = "contract-secret-value-9f3a"
     text = launcher.describe(["python", "-c", "print(42)"], Resources(), {"LZ_CONTRACT_KEY": secret})
     _expect(isinstance(text, str) and text.strip(), record, "describe() must return the job as text")
@@ -275,6 +319,7 @@ def _check_finetuner(record: Any, workdir: Path) -> None:
 
     _expect(callable(record.prepare) and callable(record.argv), record, "prepare and argv must be callables")
     _expect(callable(record.finish), record, "finish(run_dir, record) must name the model a run made")
+    require(record, "finish", FinishFinetune)
     unknown = [f for f in record.dataset_formats if f not in FORMATS]
     _expect(not unknown, record, f"dataset_formats {unknown} are not formats lz knows ({', '.join(FORMATS)})")
     _expect(record.data_target in FORMATS, record, f"data_target {record.data_target!r} is not a format")
@@ -293,7 +338,7 @@ def _check_finetuner(record: Any, workdir: Path) -> None:
         params=dict(record.options),
         cache_dir=workdir / "cache",
     )
-    prepared = _call(record, "prepare", PrepareFinetune, job)
+    prepared = call(record, "prepare", PrepareFinetune, job)
     _expect(isinstance(prepared, Prepared), record, f"prepare(job) must return a Prepared, not {prepared!r}")
     _expect(bool(prepared.argv) and all(isinstance(a, str) for a in prepared.argv), record,
             f"prepare(job).argv must be a non-empty list of str: {prepared.argv!r}")  # fmt: skip
@@ -302,7 +347,7 @@ def _check_finetuner(record: Any, workdir: Path) -> None:
                 f"prepare(job).files key {rel!r} must be a path inside the run folder")  # fmt: skip
         _expect(isinstance(text, str), record, f"prepare(job).files[{rel!r}] must be text")
     _expect(not run_dir.exists(), record, "prepare(job) wrote files: lz writes them, and only for a real run")
-    argv = _call(record, "argv", FinetuneArgv, job)
+    argv = call(record, "argv", FinetuneArgv, job)
     _expect(bool(argv) and all(isinstance(a, str) for a in argv), record, f"argv(job) gave {argv!r}")
 
 
@@ -322,7 +367,7 @@ def _check_loader(record: Any, workdir: Path) -> None:
         return
     doc = workdir / f"contract{readable[0]}"
     doc.write_text(_SAMPLES.get(readable[0], SAMPLE + "\n"), encoding="utf-8")
-    parts = list(_call(record, "load", LoadDocument, doc))
+    parts = list(call(record, "load", LoadDocument, doc))
     _expect(bool(parts), record, f"load() of a one-line {readable[0]} file yielded nothing")
     for part in parts:
         _expect(isinstance(part, tuple) and len(part) == 2, record, "load() must yield (text, meta) pairs")
@@ -333,7 +378,7 @@ def _check_loader(record: Any, workdir: Path) -> None:
 def _check_embedder(record: Any, workdir: Path, model: str | None = None) -> None:
     import numpy as np
 
-    embedder = conform(_call(record, "factory", EmbedderFactory, model, {}), "embedders", record.name)
+    embedder = conform(call(record, "factory", EmbedderFactory, model, {}), "embedders", record.name)
     vectors = np.asarray(embedder.embed(["the red apple", "a blue sky", "the red apples"]), dtype=np.float32)
     _expect(vectors.ndim == 2 and vectors.shape[0] == 3 and vectors.shape[1] > 0, record,
             f"embed(3 texts) must give a 3 × dim array, got shape {vectors.shape}")  # fmt: skip
@@ -341,7 +386,7 @@ def _check_embedder(record: Any, workdir: Path, model: str | None = None) -> Non
 
 
 def _check_reranker(record: Any, workdir: Path, model: str | None = None) -> None:
-    reranker = conform(_call(record, "factory", RerankerFactory, model, {}), "rerankers", record.name)
+    reranker = conform(call(record, "factory", RerankerFactory, model, {}), "rerankers", record.name)
     scores = [float(s) for s in reranker.rerank("red apple", ["a red apple on a table", "the blue sky"])]
     _expect(len(scores) == 2, record, "rerank(query, 2 texts) must give 2 scores")
     _expect(scores[0] > scores[1], record, f"rerank ranked the matching text lower: {scores}")
@@ -349,7 +394,7 @@ def _check_reranker(record: Any, workdir: Path, model: str | None = None) -> Non
 
 def _check_store(record: Any, workdir: Path) -> None:
     """Rows written by the real indexer's arrow conversion; every method core calls, then a reopen."""
-    store = conform(_call(record, "open", StoreOpener, workdir / "store", {}), "stores", record.name)
+    store = conform(call(record, "open", StoreOpener, workdir / "store", {}), "stores", record.name)
     _expect(store.version() == 0 and store.count() == 0, record, "a new store must be empty at version 0")
     _expect(store.scan(["source"]) is None or store.scan(["source"]).num_rows == 0, record, "scan of empty")
     before = store.fingerprint()

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lazycli import engines, paths, state
+from lazycli import contracts, engines, launchers, paths, state
 from lazycli.console import note
 from lazycli.errors import LzError, unknown
 from lazycli.hookspecs import EngineRequest, EngineSpec
@@ -213,7 +213,7 @@ class Plan:
             model_path=self.model_path or Path(f"<{self.model} after download>"),
             served_name=self.served_name,
             port=self.port if self.port is not None else PORT_PLACEHOLDER,
-            host=getattr(self.launcher, "bind_host", "0.0.0.0"),
+            host=launchers.trait(self.launcher, "bind_host"),
             gpus=self.gpus,
             options=self.options,
             extra_args=tuple(self.extra_args),
@@ -223,12 +223,12 @@ class Plan:
         )
 
     def argv(self) -> list[str]:
-        return self.engine.argv(self.request)
+        return contracts.call(self.engine, "argv", contracts.EngineCommand, self.request)
 
     def describe(self) -> dict[str, Any]:
         """What --dry-run prints: the choice and why, the exact argv, the launcher wrapping."""
         argv = self.argv()
-        describe = getattr(self.launcher, "describe", None)
+        describe = self.launcher.describe  # a conformed launcher has one
         return {
             "model": self.model,
             "model_path": str(self.model_path) if self.model_path else None,
@@ -251,7 +251,6 @@ class Plan:
 
 def plan(request: DeployRequest) -> Plan:
     from lazycli import catalog, settings
-    from lazycli.plugins import registry
 
     model, engine, launcher, name = request.model, request.engine, request.launcher, request.name
     port, gpus, resources = request.port, request.gpus, request.resources
@@ -274,7 +273,7 @@ def plan(request: DeployRequest) -> Plan:
         notes.append(f"{spec.name} needs a GPU: using 1 (pass --gpus N for tensor parallel)")
     checked = engines.check_options(spec, dict(request.options), force=request.force_set)
     launcher_name = launcher or current.default_launcher
-    launcher_obj = registry().get("launchers", launcher_name).factory()
+    launcher_obj = _launcher(launcher_name)
     res = dataclasses.replace(resources, gpus=gpus) if resources else Resources(gpus=gpus)
     if request.nodes is not None:
         res = _multi_node(request.nodes, gpus, spec, launcher_name, launcher_obj, ref, res, notes)
@@ -311,7 +310,7 @@ def _multi_node(nodes, gpus, spec, launcher_name, launcher, ref, res: Resources,
 
         capable = ", ".join(n for n, s in registry().all("engines").items() if s.multi_node) or "none"
         raise LzError(f"engine {spec.name} serves a model on one node only", hint=f"--nodes needs: {capable}")
-    if not getattr(launcher, "multi_node", False):
+    if not launchers.trait(launcher, "multi_node"):
         raise LzError(f"launcher {launcher_name} runs jobs on one node", hint=_multi_node_launchers())
     if gpus % nodes:  # 0 GPUs: CPU nodes (vLLM's CPU backend)
         per = -(-gpus // nodes)  # rounded up
@@ -323,7 +322,7 @@ def _multi_node(nodes, gpus, spec, launcher_name, launcher, ref, res: Resources,
     per_node = gpus // nodes
     notes.append(
         f"{nodes} node(s) x {per_node} GPU(s): tensor parallel {per_node} inside a node, pipeline parallel "
-        f"{nodes} across nodes, {getattr(launcher, 'multi_node_how', 'over a Ray cluster the job starts')} "
+        f"{nodes} across nodes, {launchers.trait(launcher, 'multi_node_how')} "
         "(override: --set tensor_parallel_size=…, pipeline_parallel_size=…)"
     )
     return dataclasses.replace(res, nodes=nodes, gpus=per_node, cluster="ray")
@@ -336,7 +335,7 @@ def _multi_node_launchers() -> str:
     names = []
     for name, spec in registry().all("launchers").items():
         try:
-            if getattr(spec.factory(), "multi_node", False):
+            if launchers.trait(spec.factory(), "multi_node"):
                 names.append(name)
         except Exception:  # noqa: BLE001 - a broken plugin only leaves the hint shorter
             continue
@@ -469,13 +468,13 @@ def deploy(
     p = plan(request)
     if not p.engine.is_installed():
         raise LzError(f"engine {p.engine.name} is not installed here", hint=p.engine.install_hint or None)
-    if hasattr(p.launcher, "check_resources"):  # does the cluster hold it (before any download)
+    if launchers.supports(p.launcher, launchers.ResourceCheck):  # can the cluster hold it (before downloads)
         p.launcher.check_resources(p.resources)
     if p.model_path is None:
         from lazycli import catalog
 
         p.model_path = catalog.ensure_local(model)
-    if p.port is not None and hasattr(p.launcher, "check_port"):
+    if p.port is not None and launchers.supports(p.launcher, launchers.PortCheck):
         p.launcher.check_port(p.port)
     _reconcile_names(p.name or _base_name(p.model))  # a dead "running" row must not hold its name
     row = _reserve(p)
@@ -531,7 +530,7 @@ def deploy_app(
         gpus=0, options={"serve_args": list(app.serve_args)}, extra_args=[], resources=Resources(),
         env={"PYTHONUNBUFFERED": "1", **app.env},
     )  # fmt: skip
-    if p.port is not None and hasattr(launcher, "check_port"):
+    if p.port is not None and launchers.supports(launcher, launchers.PortCheck):
         launcher.check_port(p.port)
     _reconcile_names(p.name)
     row = _reserve(p)
@@ -621,7 +620,7 @@ def wait_ready(row: Deployment, launcher, job: Job, timeout: float, *, progress=
     started = time.monotonic()
     deadline = started + timeout
     # Asking a scheduler costs a command or a request; a launcher whose status is cheap says so.
-    status_every = getattr(launcher, "poll_interval", 1.0)
+    status_every = launchers.trait(launcher, "poll_interval")
     next_status = 0.0
     host, port = row.host, row.port
     while True:
@@ -683,7 +682,7 @@ def _cancel(name: str, launcher, job: Job, status: Status, reason: str) -> Deplo
 def _launcher(name: str):
     from lazycli.plugins import registry
 
-    return registry().get("launchers", name).factory()
+    return contracts.conform(registry().get("launchers", name).factory(), "launchers", name)
 
 
 def job_of(row: Deployment) -> tuple[Any, Job] | None:
@@ -761,8 +760,7 @@ def leftovers(row: Deployment) -> list[int]:
     if found is None:
         return []
     launcher, job = found
-    check = getattr(launcher, "leftovers", None)
-    return list(check(job)) if check else []
+    return list(launcher.leftovers(job)) if launchers.supports(launcher, launchers.Leftovers) else []
 
 
 def needs_stop(row: Deployment) -> bool:

@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lazycli import paths, state
+from lazycli import launchers, paths, state
 from lazycli.errors import LzError, unknown
 from lazycli.launchers import Job, Resources, Status
 
@@ -151,7 +151,7 @@ def wrapping(request: LaunchRequest) -> str:
     args = [list(request.argv), request.resources, _env(request, names_only=True)]
     # The script path shown is the one submit will write; the Launcher protocol's describe has no
     # log path, so it goes only to a launcher whose describe takes one (slurm, k8s, local…).
-    if request.log_path is not None and _accepts(launcher.describe, *args, request.log_path):
+    if request.log_path is not None and launchers.supports(launcher, launchers.DescribeAt):
         args.append(request.log_path)
     return launcher.describe(*args)
 

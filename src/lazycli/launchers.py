@@ -11,7 +11,7 @@ import enum
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 # Put this token in an argv where the service's port goes: the launcher picks a free port on the
 # node where the job runs, substitutes it, and reports it back (`endpoint(job)`). A port pinned by
@@ -119,6 +119,101 @@ class Launcher(Protocol):
         Shows environment variable names only, never their values (they may be secrets).
         """
         ...
+
+
+# --- optional members ---------------------------------------------------------------------------
+# A launcher may do more than the Launcher protocol asks. Each extra is a small Protocol below; core
+# asks `supports(launcher, PortCheck)` (present and callable as lz calls it) instead of probing
+# attribute names, and the contract suite refuses a launcher that has one with the wrong parameters.
+# Plain settings a launcher may declare (`bind_host`, …) have their default in TRAITS, read by `trait`.
+
+
+@runtime_checkable
+class PortCheck(Protocol):
+    """Refuses a pinned `--port` that is taken, before anything is submitted (local)."""
+
+    def check_port(self, port: int, /) -> None: ...
+
+
+@runtime_checkable
+class ResourceCheck(Protocol):
+    """Refuses what the cluster cannot hold (GPUs, nodes), before any download (ray)."""
+
+    def check_resources(self, resources: Resources, /) -> None: ...
+
+
+@runtime_checkable
+class Leftovers(Protocol):
+    """Processes of an ended job that still run (`lz deploy stop --all` ends them; local)."""
+
+    def leftovers(self, job: Job, /) -> list[int]: ...
+
+
+@runtime_checkable
+class DescribeAt(Protocol):
+    """A `describe` that also takes the log path `submit` will get, so the job script it shows is the
+    one submit writes (slurm, k8s, local…); a 3-argument `describe` is just as valid."""
+
+    def describe(
+        self, argv: list[str], resources: Resources, env: dict[str, str], log_path: Path | None, /
+    ) -> str: ...
+
+
+OPTIONAL: tuple[type, ...] = (PortCheck, ResourceCheck, Leftovers, DescribeAt)
+
+
+@dataclass(frozen=True)
+class Trait:
+    default: Any
+    kind: type | tuple[type, ...]
+    help: str
+
+
+TRAITS: dict[str, Trait] = {
+    "bind_host": Trait("0.0.0.0", str, "the address an engine on it listens on"),
+    "poll_interval": Trait(1.0, (int, float), "seconds between status questions while waiting"),
+    "multi_node": Trait(False, bool, "runs one job over several nodes (--nodes N)"),
+    "multi_node_how": Trait("over a Ray cluster the job starts", str, "how, for --dry-run"),
+}
+
+
+def feature_members(feature: type) -> dict[str, Any]:
+    """The methods `feature` (one of OPTIONAL) asks for, by name."""
+    return {n: v for n, v in vars(feature).items() if not n.startswith("_") and callable(v)}
+
+
+def arity_error(function: Any, wanted: Any) -> str | None:
+    """Why `function` cannot be called the way `wanted` (a Protocol method, self first) is; None if it
+    can. Its required parameters are passed as placeholders (keyword-only ones by name)."""
+    import inspect
+
+    try:
+        signature = inspect.signature(function)
+    except (TypeError, ValueError):  # no signature to read (some builtins): trust it
+        return None
+    params = list(inspect.signature(wanted).parameters.values())[1:]  # without self
+    required = [p for p in params if p.default is p.empty]
+    positional = [p for p in required if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    named = {p.name: None for p in required if p.kind == p.KEYWORD_ONLY}
+    try:
+        signature.bind(*([None] * len(positional)), **named)
+    except TypeError as exc:
+        return str(exc)
+    return None
+
+
+def supports(launcher: Any, feature: type) -> bool:
+    """Whether `launcher` has every method of `feature` (one of OPTIONAL), callable as lz calls it."""
+    for name, wanted in feature_members(feature).items():
+        member = getattr(launcher, name, None)
+        if not callable(member) or arity_error(member, wanted) is not None:
+            return False
+    return True
+
+
+def trait(launcher: Any, name: str) -> Any:
+    """A declared optional setting of `launcher` (TRAITS), or its default."""
+    return getattr(launcher, name, TRAITS[name].default)
 
 
 def tail_text(path: str | Path | None, lines: int | None) -> str:

@@ -148,3 +148,59 @@ def test_a_callable_written_for_another_signature_fails_naming_the_field_and_pro
     assert "plugin 'demo-thing': prepare cannot be called as lz calls it" in message
     assert "lazycli.contracts.PrepareFinetune" in message and "missing a required argument: 'data'" in message
     assert "--kind finetuner" in caught.value.hint
+
+
+def _with_members(text: str):
+    """The launcher scaffold with `text` (indented class body lines) added before its describe."""
+
+    def edit(source: str) -> str:
+        anchor = "    def describe(self, argv, resources, env):\n"
+        assert anchor in source
+        return source.replace(anchor, text + anchor)
+
+    return edit
+
+
+@pytest.mark.parametrize(
+    ("member", "text", "names"),
+    [
+        ("check_port", "    def check_port(self):\n        return None\n\n", "PortCheck"),
+        ("leftovers", "    def leftovers(self, job, signal):\n        return []\n\n", "Leftovers"),
+        ("check_resources", "    check_resources = 3\n\n", "ResourceCheck"),
+        ("poll_interval", '    poll_interval = "fast"\n\n', "int or float"),
+        ("multi_node", '    multi_node = "yes"\n\n', "bool"),
+    ],
+)
+def test_an_optional_launcher_member_of_the_wrong_shape_fails_naming_it(member, text, names, tmp_path):
+    """An optional member is not silently skipped when it is there but lz could not call or read it."""
+    record = _scaffold_record("launcher", tmp_path, edit=_with_members(text))
+    (tmp_path / "work").mkdir()
+    with pytest.raises(contracts.ContractError) as caught:
+        contracts.check("launchers", record, tmp_path / "work")
+    message = str(caught.value)
+    assert message.startswith("launcher plugin 'demo-thing': ") and "\n" not in message
+    assert member in message and names in message
+
+
+def test_optional_launcher_members_are_asked_for_by_protocol(tmp_path):
+    from lazycli import launchers
+    from lazycli.plugins import registry
+
+    extra = "    def check_port(self, port):\n        raise ValueError(port)\n\n    poll_interval = 0.5\n\n"
+    record = _scaffold_record("launcher", tmp_path, edit=_with_members(extra))
+    (tmp_path / "work").mkdir()
+    contracts.check("launchers", record, tmp_path / "work")  # present and right: passes
+    scaffolded = record.factory()
+    assert launchers.supports(scaffolded, launchers.PortCheck)
+    assert not launchers.supports(scaffolded, launchers.Leftovers)
+    assert not launchers.supports(scaffolded, launchers.DescribeAt)  # its describe takes 3 arguments
+    assert launchers.trait(scaffolded, "poll_interval") == 0.5
+    assert launchers.trait(scaffolded, "bind_host") == "0.0.0.0"  # the declared default
+    # The built-ins keep what they had: local checks ports and leftovers, ray the cluster's resources.
+    local, ray, slurm = (registry().get("launchers", n).factory() for n in ("local", "ray", "slurm"))
+    assert launchers.supports(local, launchers.PortCheck) and launchers.supports(local, launchers.Leftovers)
+    assert launchers.supports(ray, launchers.ResourceCheck) and not launchers.supports(
+        ray, launchers.PortCheck
+    )
+    assert all(launchers.supports(x, launchers.DescribeAt) for x in (local, ray, slurm))
+    assert launchers.trait(slurm, "multi_node") and not launchers.trait(local, "multi_node")

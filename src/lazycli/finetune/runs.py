@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lazycli import jobs, paths
+from lazycli import contracts, jobs, paths
 from lazycli.errors import LzError, unknown
 from lazycli.finetune import progress
 from lazycli.launchers import Resources, Status
@@ -312,8 +312,10 @@ def plan(
         job.env_python = envs.python(spec.env.name)
         # Conversions made with the env's libraries (a GGUF base dequantized to HF) live with it.
         job.cache_dir = envs.env_dir(spec.env.name) / "cache"
+    if spec.finish is not None:  # refused now, not after the training it would end
+        contracts.require(spec, "finish", contracts.FinishFinetune)
     rows = data.convert(report, spec.data_target)
-    prepared = spec.prepare(job)
+    prepared = contracts.call(spec, "prepare", contracts.PrepareFinetune, job)
     launcher_name = launcher or settings.get().default_launcher
     request = launch_request(run_name, prepared.argv, prepared.env, launcher_name, gpus, folder)
     jobs.check(request)  # an unknown launcher stops here, before anything is written
@@ -591,7 +593,7 @@ def _finish(record: dict) -> dict:
     spec = finetuner(record["method"])
     if spec.finish is None:
         raise LzError(f"method {record['method']} produced no model", hint="see `lz finetune logs`")
-    result = spec.finish(Path(record["run_dir"]), record)
+    result = contracts.call(spec, "finish", contracts.FinishFinetune, Path(record["run_dir"]), record)
     ref = catalog.resolve(record["model"])
     catalog.register_local(
         record["name"],

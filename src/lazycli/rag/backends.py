@@ -105,29 +105,27 @@ def _registry():
 @lru_cache(maxsize=4)
 def embedder(spec: str | None) -> Embedder:
     """A loaded embedder (cached per process: loading a model costs seconds)."""
-    from lazycli.contracts import conform
+    from lazycli.contracts import EmbedderFactory, call, conform
 
     choice = choose_embedder(spec)
-    return conform(
-        _registry().get("embedders", choice.plugin).factory(choice.model, {}), "embedders", choice.plugin
-    )
+    record = _registry().get("embedders", choice.plugin)
+    return conform(call(record, "factory", EmbedderFactory, choice.model, {}), "embedders", choice.plugin)
 
 
 @lru_cache(maxsize=4)
 def reranker(spec: str) -> Reranker:
-    from lazycli.contracts import conform
+    from lazycli.contracts import RerankerFactory, call, conform
 
     choice = choose_reranker(spec)
-    return conform(
-        _registry().get("rerankers", choice.plugin).factory(choice.model, {}), "rerankers", choice.plugin
-    )
+    record = _registry().get("rerankers", choice.plugin)
+    return conform(call(record, "factory", RerankerFactory, choice.model, {}), "rerankers", choice.plugin)
 
 
 def open_store(path: Path, name: str | None = None) -> ChunkStore:
-    from lazycli.contracts import conform
+    from lazycli.contracts import StoreOpener, call, conform
 
     name = name or default_store()
-    return conform(_registry().get("stores", name).open(path, {}), "stores", name)
+    return conform(call(_registry().get("stores", name), "open", StoreOpener, path, {}), "stores", name)
 
 
 def loaders_by_extension() -> dict[str, object]:
