@@ -33,9 +33,14 @@ def engine_specs() -> dict[str, EngineSpec]:
 
 
 def get_engine(name: str) -> EngineSpec:
+    """The engine record `name`; its argv is checked against EngineCommand here, so a deploy refuses
+    one written for another signature before a name is reserved or a model downloaded."""
+    from lazycli import contracts
     from lazycli.plugins import registry
 
-    return registry().get("engines", name)
+    spec = registry().get("engines", name)
+    contracts.require(spec, "argv", contracts.EngineCommand)
+    return spec
 
 
 def wire_client(protocol: str, engine: str | None = None) -> Callable[..., Any] | None:

@@ -42,6 +42,16 @@ def test_refuses_unknown_kind_and_existing_dir(tmp_path):
 
 NAMES = {kind: f"demo-{kind}" for kind in KINDS}
 THIN = {"thin-store": ("store", "take"), "thin-launcher": ("launcher", "cancel")}
+# A callable written for another signature: (kind, the field lz calls, its Protocol, the scaffold's line,
+# the line it is replaced by). The finetuner's is the shape an old scaffold taught.
+WRONG = {
+    "wrong-engine": ("engine", "argv", "EngineCommand",
+                     "def _argv(req: EngineRequest)", "def _argv(req: EngineRequest, port)"),
+    "wrong-finetuner": ("finetuner", "prepare", "PrepareFinetune",
+                        "def _prepare(job):", "def _prepare(model, data, out, options):"),
+    "wrong-store": ("store", "open", "StoreOpener",
+                    "def __init__(self, path, options=None):", "def __init__(self, path, options, layout):"),
+}  # fmt: skip
 KEY = "sk-test-0123456789"
 
 
@@ -103,11 +113,17 @@ def _contract_results(report: Path) -> dict[str, str]:
 def installed(tmp_path_factory) -> Installed:
     root = tmp_path_factory.mktemp("plugins")
     home = {"LAZYCLI_HOME": str(root / "home")}
-    wanted = {**{name: kind for kind, name in NAMES.items()}, **{n: k for n, (k, _) in THIN.items()}}
+    wanted = {name: kind for kind, name in NAMES.items()}
+    wanted |= {n: k for n, (k, _) in THIN.items()} | {n: case[0] for n, case in WRONG.items()}
     for name, kind in wanted.items():
         lz("plugin", "new", name, "--kind", kind, "--dir", str(root / name), env=home, check=0)
     for name, (_, method) in THIN.items():
         _cut_method(root / name / f"lazycli_{name.replace('-', '_')}.py", method)
+    for name, (_, _, _, line, wrong) in WRONG.items():
+        module = root / name / f"lazycli_{name.replace('-', '_')}.py"
+        source = module.read_text(encoding="utf-8")
+        assert source.count(line) == 1, f"no {line!r} in {module}"
+        module.write_text(source.replace(line, wrong), encoding="utf-8")
     python = _venv(root / "venv")
     # pip from this interpreter installs into the venv (no network: setuptools is already here).
     editable = [arg for name in wanted for arg in ("-e", str(root / name))]
@@ -466,3 +482,32 @@ def test_a_plugin_missing_a_method_fails_its_contract_test_and_its_verb_naming_i
     # Nothing half-made: no index, no job row.
     assert installed.lz_json("index", "ls", home=home)["indexes"] == []
     assert installed.lz_json("jobs", "ls", home=home)["jobs"] == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("name", "verb", "listing"), [
+    ("wrong-engine", ("deploy", "start", "smollm2-135m-instruct", "--engine", "wrong-engine", "--name", "w"),
+     ("deploy", "ls")),
+    ("wrong-finetuner", ("finetune", "start", "smollm2-135m-instruct", "--data", "{data}", "--method",
+                         "wrong-finetuner", "--name", "w"), ("finetune", "ls")),
+    ("wrong-store", ("index", "build", "{docs}", "--name", "kb", "--store", "wrong-store"), ("index", "ls")),
+])  # fmt: skip
+def test_a_plugin_callable_of_the_wrong_signature_fails_its_verb_in_one_line_naming_it(
+    installed, name, verb, listing, tmp_path
+):
+    kind, field, protocol, _, _ = WRONG[name]
+    said = f"{kind} plugin {name!r}: {field} cannot be called as lz calls it (lazycli.contracts.{protocol})"
+    assert said in installed.contract_tests[name]
+    home = tmp_path / "home"
+    docs = _docs(tmp_path / "docs", {"tides.txt": TIDES})
+    data = tmp_path / "d.jsonl"
+    data.write_text(json.dumps({"instruction": "Say 1", "input": "", "output": "1"}) + "\n", encoding="utf-8")
+    args = [a.format(docs=docs, data=data) for a in verb]
+    for attempt in (args + ["--dry-run"], args) if kind != "store" else (args,):
+        failed = installed.lz(*attempt, home=home, check=2)
+        assert failed.stderr.count("\n") == 1 and "Traceback" not in failed.stderr
+        assert said in failed.stderr
+    # Nothing submitted or half-made: no row in the verb's listing, no job, no run folder.
+    [rows] = installed.lz_json(*listing, home=home).values()
+    assert rows == [] and installed.lz_json("jobs", "ls", home=home)["jobs"] == []
+    assert not list(home.glob("data/finetune/*")) and not list(home.glob("data/indexes/*"))

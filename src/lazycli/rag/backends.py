@@ -17,6 +17,7 @@ from lazycli.errors import LzError
 
 if TYPE_CHECKING:
     from lazycli.contracts import ChunkStore, Embedder, Reranker
+    from lazycli.hookspecs import StoreSpec
 
 # The plugins for local models and the store of a new index are settings (embedder_local,
 # reranker_local, store); a name served over the wire goes to the remote plugin.
@@ -121,11 +122,20 @@ def reranker(spec: str) -> Reranker:
     return conform(call(record, "factory", RerankerFactory, choice.model, {}), "rerankers", choice.plugin)
 
 
+def store_record(name: str) -> StoreSpec:
+    """The store plugin `name`, refused in one line when its `open` cannot be called as lz calls it."""
+    from lazycli.contracts import StoreOpener, require
+
+    record = _registry().get("stores", name)
+    require(record, "open", StoreOpener)
+    return record
+
+
 def open_store(path: Path, name: str | None = None) -> ChunkStore:
     from lazycli.contracts import StoreOpener, call, conform
 
     name = name or default_store()
-    return conform(call(_registry().get("stores", name), "open", StoreOpener, path, {}), "stores", name)
+    return conform(call(store_record(name), "open", StoreOpener, path, {}), "stores", name)
 
 
 def loaders_by_extension() -> dict[str, object]:

@@ -21,12 +21,16 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lazycli.console import err_console, is_tty, note, options
 from lazycli.errors import LzError
 from lazycli.rag import backends, bm25, documents, manifest, snapshot
 from lazycli.rag.bm25 import tokenize
 from lazycli.rag.splitter import DEFAULT_GROUPS, Group, split
+
+if TYPE_CHECKING:
+    from lazycli.contracts import ChunkStore
 
 CONFIG_VERSION = 1
 BATCH_CHUNKS = 2048  # chunks per commit (plus `index_batch_files` files): embed batches sort well
@@ -99,6 +103,7 @@ def build_index(
     if store is None:  # an update keeps the store the index was built with
         known = manifest.get(name)
         store = (known or {}).get("store") or backends.default_store()
+    backends.store_record(store)  # one lz cannot open is refused before the index folder exists
     with writer_lock(index_dir, name):
         st = backends.open_store(index_dir / "store", store)
         freed = st.clean_temp()
@@ -126,9 +131,8 @@ def build_index(
     return summary.as_dict()
 
 
-def _fingerprint(st) -> str | None:
-    fingerprint = getattr(st, "fingerprint", None)
-    return fingerprint() if fingerprint is not None else None
+def _fingerprint(st: ChunkStore) -> str:
+    return st.fingerprint()  # a ChunkStore member: open_store refused a store without one
 
 
 def _snapshot_stale(index_dir: Path, st) -> bool:

@@ -27,11 +27,15 @@ import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from lazycli.fsutil import atomic_write_text
 from lazycli.rag.bm25 import BM25
+
+if TYPE_CHECKING:
+    from lazycli.contracts import ChunkStore
 
 POINTER = "snapshot.json"
 ROW_COLUMNS = ["source", "group", "segment", "start", "end", "meta", "text"]
@@ -113,10 +117,9 @@ class Snapshot:
     def chunks(self) -> int:
         return sum(len(g.offsets) for g in self.groups.values())
 
-    def matches(self, store) -> bool:
+    def matches(self, store: ChunkStore) -> bool:
         """Whether the store still holds what this snapshot was built from (cheaply when it can)."""
-        fingerprint = getattr(store, "fingerprint", None)
-        if self.fingerprint and fingerprint is not None and fingerprint() == self.fingerprint:
+        if self.fingerprint and store.fingerprint() == self.fingerprint:
             return True  # the fast path: the store is not even opened
         return self.version == store.version()
 
