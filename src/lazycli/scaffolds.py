@@ -65,7 +65,12 @@ def lazycli_settings():
         "from lazycli.hookspecs import LauncherSpec, SettingsSpec, hookimpl\n"
         "from lazycli.launchers import Job, Status, tail_text",
         '''class Launcher:
-    """Runs the job to completion in the foreground (replace with your scheduler's calls)."""
+    """Runs the job to completion in the foreground (replace with your scheduler's calls).
+
+    lz also uses these when a launcher has them (lazycli.launchers.OPTIONAL and TRAITS; the contract
+    test checks their shape): check_port(port), check_resources(resources), leftovers(job),
+    describe(argv, resources, env, log_path), and bind_host, poll_interval, multi_node.
+    """
 
     name = "{name}"
 
