@@ -62,6 +62,14 @@ class Embedder(Protocol):
 
 
 @runtime_checkable
+class KnowsLanguages(Protocol):
+    """Optional on an Embedder: the languages its model was trained for (ISO 639-1 codes), None when
+    unknown. `lz rag` drops the cosine vote on a Chinese query for an embedder without "zh"."""
+
+    languages: tuple[str, ...] | None
+
+
+@runtime_checkable
 class Reranker(Protocol):
     """`rerank(query, texts)` → one relevance score per text, higher is better."""
 

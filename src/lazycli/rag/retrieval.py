@@ -119,7 +119,10 @@ class Index:
         on Chinese questions from all-MiniLM-L6-v2 lowered MRR, 0.92 → 0.76 at weight 0.2)."""
         weights = {"bm25": 1.0, "cosine": COSINE_WEIGHT}
         if "cosine" in retrievers and _mostly_cjk(query):
-            languages = getattr(backends.embedder(self.embed_spec), "languages", None)
+            from lazycli.contracts import KnowsLanguages
+
+            embedder = backends.embedder(self.embed_spec)
+            languages = embedder.languages if isinstance(embedder, KnowsLanguages) else None
             if languages and "zh" not in languages:
                 weights["cosine"] = 0.0
         return weights
