@@ -211,9 +211,9 @@ def _conform_optional(launcher: Any, name: str) -> None:
             why = arity_error(present, wanted) if callable(present) else "it is not callable"
             if why:
                 raise ContractError(
-                    f"launcher plugin {name!r}: optional member {member} cannot be called as lz calls it "
+                    f"launcher plugin {name!r}: {member} cannot be called as lz calls it "
                     f"(lazycli.launchers.{feature.__name__}): {why}",
-                    hint="give it the Protocol's parameters, or remove it",
+                    hint=f"{member} is optional: give it the Protocol's parameters, or remove it",
                 )
     for member, declared in TRAITS.items():
         value = getattr(launcher, member, declared.default)

@@ -45,12 +45,16 @@ THIN = {"thin-store": ("store", "take"), "thin-launcher": ("launcher", "cancel")
 # A callable written for another signature: (kind, the field lz calls, its Protocol, the scaffold's line,
 # the line it is replaced by). The finetuner's is the shape an old scaffold taught.
 WRONG = {
-    "wrong-engine": ("engine", "argv", "EngineCommand",
+    "wrong-engine": ("engine", "argv", "contracts.EngineCommand",
                      "def _argv(req: EngineRequest)", "def _argv(req: EngineRequest, port)"),
-    "wrong-finetuner": ("finetuner", "prepare", "PrepareFinetune",
+    "wrong-finetuner": ("finetuner", "prepare", "contracts.PrepareFinetune",
                         "def _prepare(job):", "def _prepare(model, data, out, options):"),
-    "wrong-store": ("store", "open", "StoreOpener",
+    "wrong-store": ("store", "open", "contracts.StoreOpener",
                     "def __init__(self, path, options=None):", "def __init__(self, path, options, layout):"),
+    # An optional launcher member that is there but could not be called as lz calls it.
+    "wrong-launcher": ("launcher", "check_port", "launchers.PortCheck",
+                       "    def cancel(self, job):",
+                       "    def check_port(self):\n        pass\n\n    def cancel(self, job):"),
 }  # fmt: skip
 KEY = "sk-test-0123456789"
 
@@ -491,19 +495,23 @@ def test_a_plugin_missing_a_method_fails_its_contract_test_and_its_verb_naming_i
     ("wrong-finetuner", ("finetune", "start", "smollm2-135m-instruct", "--data", "{data}", "--method",
                          "wrong-finetuner", "--name", "w"), ("finetune", "ls")),
     ("wrong-store", ("index", "build", "{docs}", "--name", "kb", "--store", "wrong-store"), ("index", "ls")),
+    ("wrong-launcher", ("launch", "--launcher", "wrong-launcher", "--name", "w", "--", "python", "-c", "1"),
+     ("jobs", "ls")),
 ])  # fmt: skip
 def test_a_plugin_callable_of_the_wrong_signature_fails_its_verb_in_one_line_naming_it(
     installed, name, verb, listing, tmp_path
 ):
     kind, field, protocol, _, _ = WRONG[name]
-    said = f"{kind} plugin {name!r}: {field} cannot be called as lz calls it (lazycli.contracts.{protocol})"
+    said = f"{kind} plugin {name!r}: {field} cannot be called as lz calls it (lazycli.{protocol})"
     assert said in installed.contract_tests[name]
     home = tmp_path / "home"
     docs = _docs(tmp_path / "docs", {"tides.txt": TIDES})
     data = tmp_path / "d.jsonl"
     data.write_text(json.dumps({"instruction": "Say 1", "input": "", "output": "1"}) + "\n", encoding="utf-8")
     args = [a.format(docs=docs, data=data) for a in verb]
-    for attempt in (args + ["--dry-run"], args) if kind != "store" else (args,):
+    end = args.index("--") if "--" in args else len(args)  # options go before a launched command
+    dry_run = [*args[:end], "--dry-run", *args[end:]]
+    for attempt in (dry_run, args) if kind != "store" else (args,):
         failed = installed.lz(*attempt, home=home, check=2)
         assert failed.stderr.count("\n") == 1 and "Traceback" not in failed.stderr
         assert said in failed.stderr
