@@ -61,8 +61,10 @@ class LaunchRequest:
     kind: Kind = Kind.COMMAND
     owner: str | None = None  # the fine-tune run, sweep or deployment the job belongs to
     log_path: Path | None = None  # None: <logs dir>/job-NAME.log
-    # Values lz itself chose (a finetuner's thread counts, PYTHONPATH): never secrets, kept in the
-    # owner's record so a resume submits the same; a user's variables go by name (env_names).
+    # Values lz itself passes (a finetuner's thread counts, PYTHONPATH; a detached app server's API key,
+    # which `lz serve` took out of its own environment): handed to the launcher, never written to the
+    # jobs row; a fine-tune keeps its (never secret) values in run.json so a resume submits the same. A
+    # user's variables go by name (env_names).
     env: tuple[tuple[str, str], ...] = ()
 
 
