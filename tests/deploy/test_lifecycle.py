@@ -115,3 +115,30 @@ def test_a_detached_app_server_is_a_job_and_its_api_key_is_stored_nowhere(lz_hom
         lz("deploy", "stop", "--all", check=0)
     stored = b"".join(p.read_bytes() for p in lz_home.rglob("state.db*"))
     assert secret.encode() not in stored
+
+
+@pytest.mark.slurm
+@pytest.mark.integration
+def test_lz_jobs_cancel_of_a_deployment_on_the_real_slurm_ends_its_slurm_job(slurm_cluster, lz_home):
+    import shutil
+    import subprocess
+
+    recipe = str(REPO / "recipes" / "rag.toml")
+    row = json.loads(
+        lz("serve", recipe, "--launcher", "slurm", "--detach", "--name", "cb", "--json", check=0).stdout
+    )
+    try:
+        job = next(j for j in _jobs("--kind", "deployment") if j["name"] == "deploy-cb")
+        assert (
+            job["launcher"] == "slurm"
+            and job["job"]["job_id"] == row["job_id"]
+            and job["status"] == "running"
+        )
+        assert (
+            json.loads(lz("jobs", "cancel", "deploy-cb", "--json", check=0).stdout)["status"] == "cancelled"
+        )
+        squeue = [shutil.which("squeue") or "squeue", "-h", "-j", row["job_id"]]
+        assert subprocess.run(squeue, capture_output=True, text=True).stdout.strip() == ""
+        assert _deployment("cb")["status"] == "cancelled"
+    finally:
+        lz("deploy", "stop", "--all", check=0)
