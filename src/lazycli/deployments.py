@@ -12,12 +12,19 @@ that it outlives the `lz` process (no atexit hook kills it; `lz deploy stop` doe
 A row of the `deployments` table is typed as `Deployment` (name, model, engine, launcher, job id,
 host, port, url, protocol, served name, status, log path, pid, exit code, the launcher's Job record,
 plus what restart needs); `Deployment.as_dict()` is what `--json` prints.
+
+Its engine runs as a job of the one job lifecycle (`lazycli.jobs`, kind `deployment`, job
+`deploy-NAME`, owner NAME): submitted, reconciled and cancelled there, so `lz jobs ls/logs/cancel`
+see it. The job row is the truth for whether the process runs and how it ended (status, exit code,
+reason); the deployment row copies that when it reconciles and keeps what is its own (endpoint,
+served name, engine, options, readiness: starting until its health check answers).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import re
 import time
 from collections.abc import Callable
@@ -25,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lazycli import contracts, engines, launchers, paths, state
+from lazycli import contracts, engines, jobs, launchers, paths, state
 from lazycli.console import note
 from lazycli.errors import LzError, unknown
 from lazycli.hookspecs import EngineRequest, EngineSpec
@@ -558,7 +565,7 @@ def _start(p: Plan, row: Deployment, *, timeout: float | None, wait: bool, progr
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log_path.write_text("")  # a fresh log per start (restart included)
     try:
-        job = p.launcher.submit(argv, p.resources, p.env, log_path)
+        job = jobs.submit(_launch_request(p, name, argv, log_path), launcher=p.launcher).job
     except BaseException:
         _update(name, status=Status.FAILED, reason="submit failed")
         raise
@@ -581,11 +588,33 @@ def _start(p: Plan, row: Deployment, *, timeout: float | None, wait: bool, progr
 
     limit = timeout if timeout is not None else settings.get().deploy_timeout
     try:
-        return wait_ready(row, p.launcher, job, limit, progress=progress)
+        return wait_ready(row, p.launcher, limit, progress=progress)
     except KeyboardInterrupt:
         p.launcher.cancel(job)
-        _update(name, status=Status.CANCELLED, reason="interrupted while starting")
+        _record_end(name, Status.CANCELLED, "interrupted while starting")
         raise
+
+
+def job_name(name: str) -> str:
+    """Deployment `name`'s job in `lz jobs` (one per deployment: a restart replaces the ended one)."""
+    return f"deploy-{name}"
+
+
+def _launch_request(p: Plan, name: str, argv: list[str], log_path: Path) -> jobs.LaunchRequest:
+    """The engine's job. A value this shell holds (an app's API key) goes by its variable's name, so
+    no secret is kept anywhere; the rest are values lz chose."""
+    by_name = tuple(sorted(k for k, v in p.env.items() if k != "PYTHONUNBUFFERED" and os.environ.get(k) == v))
+    return jobs.LaunchRequest(
+        argv=tuple(argv),
+        launcher=p.launcher_name,
+        name=job_name(name),
+        resources=p.resources,
+        env_names=by_name,
+        kind=jobs.Kind.DEPLOYMENT,
+        owner=name,
+        log_path=log_path,
+        env=tuple(sorted((k, v) for k, v in p.env.items() if k not in by_name)),
+    )
 
 
 def _reconcile_names(base: str) -> None:
@@ -613,10 +642,13 @@ def _endpoint(launcher, job: Job, pinned: int | None) -> tuple[str | None, int |
     return (engines.connect_host(host) if host else None), (port or pinned)
 
 
-def wait_ready(row: Deployment, launcher, job: Job, timeout: float, *, progress=None) -> Deployment:
-    """Poll launcher status and HTTP health until the engine answers; on failure stop it, record
-    why, and raise DeployError with the log tail (nothing is left running)."""
+def wait_ready(row: Deployment, launcher, timeout: float, *, progress=None) -> Deployment:
+    """Poll the job (reconciled with its launcher) and HTTP health until the engine answers; on
+    failure stop it, record why, and raise DeployError with the log tail (nothing is left running)."""
     name = row.name
+    found = _job_row(row)
+    assert found is not None, "wait_ready runs after submit, which wrote the job row"
+    job_row, job = found, found.job
     started = time.monotonic()
     deadline = started + timeout
     # Asking a scheduler costs a command or a request; a launcher whose status is cheap says so.
@@ -626,7 +658,8 @@ def wait_ready(row: Deployment, launcher, job: Job, timeout: float, *, progress=
     while True:
         now = time.monotonic()
         if now >= next_status:
-            status = launcher.status(job)
+            job_row = jobs.reconcile(job_row, launcher=launcher)
+            status, job = job_row.status, job_row.job
             if status.finished:  # the launcher's reason where there is no exit code (a pod's state)
                 said = job.reason if job.exit_code is None and job.reason else None
                 why = said or f"the engine exited with code {job.exit_code}"
@@ -673,7 +706,38 @@ def _cancel(name: str, launcher, job: Job, status: Status, reason: str) -> Deplo
     """Cancel the job and record `status`, with its exit code once it has ended."""
     launcher.cancel(job)
     launcher.status(job)  # fills in the exit code once the job has ended
-    return _update(name, status=status, exit_code=job.exit_code, reason=reason, job=_job_dict(job))
+    return _record_end(name, status, reason, job)
+
+
+def _record_end(name: str, status: Status, reason: str, job: Job | None = None) -> Deployment:
+    """An end lz decided (never healthy, interrupted): written on the job row, copied from it."""
+    ended = jobs.end(job_name(name), status, reason, job)
+    return _update(name, status=ended.status, exit_code=ended.exit_code, reason=ended.reason,
+                   job=_job_dict(ended.job))  # fmt: skip
+
+
+def _job_row(row: Deployment) -> jobs.JobRow | None:
+    """The job row of a submitted deployment. One submitted by an lz from before jobs (or by an older
+    lz still running beside this one) gets its row now (`jobs.adopt`), as old fine-tunes do; None
+    before it was submitted, or when that name is held by another running job."""
+    if row.job is None:
+        return None
+    name = job_name(row.name)
+    found = jobs.get(name, refresh=False)
+    if found is not None and found.kind == jobs.Kind.DEPLOYMENT and found.owner == row.name:
+        return found
+    request = jobs.LaunchRequest(
+        argv=tuple(row.argv or ()),
+        launcher=row.launcher,
+        name=name,
+        kind=jobs.Kind.DEPLOYMENT,
+        owner=row.name,
+        log_path=Path(row.log_path) if row.log_path else None,
+    )
+    try:
+        return jobs.adopt(request, Job(**dataclasses.asdict(row.job)))
+    except LzError:
+        return None
 
 
 # --- reading and reconciling -----------------------------------------------------------------------------
@@ -706,11 +770,14 @@ def reconcile_row(row: Deployment, *, launchers: dict | None = None) -> Deployme
         launcher = cache.get(row.launcher) or cache.setdefault(row.launcher, _launcher(row.launcher))
     except LzError:
         return row  # its launcher plugin is gone: show the row as recorded
-    job = Job(**dataclasses.asdict(row.job))  # the launcher fills in exit code and reason
-    status = launcher.status(job)
+    job_row = _job_row(row)
+    if job_row is None:
+        return row  # its job name is taken by another running job: show the row as recorded
+    job_row = jobs.reconcile(job_row, launcher=launcher)  # the one reconcile path (also `lz jobs`)
+    status, job = job_row.status, job_row.job
     changes: dict[str, Any] = {}
     if status.finished:
-        changes = {"status": status, "exit_code": job.exit_code, "reason": job.reason or row.reason}
+        changes = {"status": status, "exit_code": job_row.exit_code, "reason": job_row.reason or row.reason}
     elif status is Status.RUNNING and row.status is not Status.RUNNING:
         host, port = _endpoint(launcher, job, row.port)
         if port and engines.probe(_health_url(host, port, row.health_path), timeout=1.0):
@@ -782,7 +849,11 @@ def stop(name: str) -> Deployment:
             return row
         launcher.cancel(job)
         return _update(name, reason=f"{row.reason or row.status}; its leftover processes were stopped")
-    return _cancel(name, launcher, job, Status.CANCELLED, "stopped")
+    if _job_row(row) is None:  # its job name is held by another running job: cancel it directly
+        return _cancel(name, launcher, job, Status.CANCELLED, "stopped")
+    ended = jobs.cancel(job_name(name))  # the same as `lz jobs cancel deploy-NAME`
+    return _update(name, status=Status.CANCELLED, exit_code=ended.exit_code, reason="stopped",
+                   job=_job_dict(ended.job))  # fmt: skip
 
 
 def restart(name: str, *, timeout: float | None = None, wait: bool = True, progress=None) -> Deployment:

@@ -13,6 +13,10 @@ Fine-tune runs and sweep workers on a launcher are jobs too (one lifecycle, one 
 a `kind` (`Kind`) and an `owner` (the run or sweep it belongs to), and their caller picks the log
 path (a fine-tune's `logs/train.log`). `lz jobs ls` lists them; `lz jobs cancel` stops them, and the
 owner reads the row's status back (`lz finetune status` then says cancelled).
+
+A deployment's engine (or `lz serve --launcher` app server) is a job as well (kind `deployment`, job
+`deploy-NAME`, owner the deployment): its status, exit code and reason are this row's, reconciled
+here; the `deployments` row keeps what is a deployment's own (endpoint, served name, engine, health).
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ class Kind(enum.StrEnum):
     COMMAND = "command"
     FINETUNE = "finetune"
     SWEEP_WORKER = "sweep-worker"
+    DEPLOYMENT = "deployment"
 
 
 @dataclass(frozen=True)
@@ -54,10 +59,12 @@ class LaunchRequest:
     resources: Resources = field(default_factory=Resources)
     env_names: tuple[str, ...] = ()  # variables of this shell passed to the job by name
     kind: Kind = Kind.COMMAND
-    owner: str | None = None  # the fine-tune run or sweep the job belongs to
+    owner: str | None = None  # the fine-tune run, sweep or deployment the job belongs to
     log_path: Path | None = None  # None: <logs dir>/job-NAME.log
-    # Values lz itself chose (a finetuner's thread counts, PYTHONPATH): never secrets, kept in the
-    # owner's record so a resume submits the same; a user's variables go by name (env_names).
+    # Values lz itself passes (a finetuner's thread counts, PYTHONPATH; a detached app server's API key,
+    # which `lz serve` took out of its own environment): handed to the launcher, never written to the
+    # jobs row; a fine-tune keeps its (never secret) values in run.json so a resume submits the same. A
+    # user's variables go by name (env_names).
     env: tuple[tuple[str, str], ...] = ()
 
 
@@ -119,7 +126,8 @@ def check(request: LaunchRequest) -> None:
     """Everything that can be refused is refused here, before anything is submitted or written."""
     if not request.argv:
         raise LzError("no command to launch", hint="put it after --: lz launch -- python train.py")
-    if request.name is not None and not _NAME.match(request.name):
+    # A deployment's job is named after the deployment, whose name was checked (deploy-NAME may pass 63).
+    if request.name is not None and request.kind != Kind.DEPLOYMENT and not _NAME.match(request.name):
         raise LzError(f"bad job name {request.name!r}", hint="use letters, digits, '-', '_' or '.' (max 63)")
     missing = [n for n in request.env_names if n not in os.environ]
     if missing:
@@ -156,16 +164,6 @@ def wrapping(request: LaunchRequest) -> str:
     return launcher.describe(*args)
 
 
-def _accepts(fn: Callable, *args: Any) -> bool:
-    import inspect
-
-    try:
-        inspect.signature(fn).bind(*args)
-    except (TypeError, ValueError):
-        return False
-    return True
-
-
 def _env(request: LaunchRequest, *, names_only: bool = False) -> dict[str, str]:
     env = {"PYTHONUNBUFFERED": "1", **dict(request.env)}
     for name in request.env_names:
@@ -173,9 +171,11 @@ def _env(request: LaunchRequest, *, names_only: bool = False) -> dict[str, str]:
     return env
 
 
-def submit(request: LaunchRequest) -> JobRow:
+def submit(request: LaunchRequest, *, launcher: Any = None) -> JobRow:
+    """Submit and record the job; `launcher`: the instance to submit through (a deployment's plan
+    already made and checked one), else one made from `request.launcher`."""
     check(request)
-    launcher = _launcher(request.launcher)
+    launcher = launcher if launcher is not None else _launcher(request.launcher)
     name = _reserve(request)
     log_path = Path(request.log_path or paths.logs_dir() / f"job-{name}.log")
     log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -290,16 +290,26 @@ def list_jobs(*, refresh: bool = True, kind: Kind | None = None, owner: str | No
     return [reconcile(j) for j in jobs] if refresh else jobs
 
 
-def reconcile(row: JobRow) -> JobRow:
-    """The row with the launcher's current word on it (written back when it changed)."""
+def reconcile(row: JobRow, *, launcher: Any = None) -> JobRow:
+    """The row with the launcher's current word on it (written back when it changed). `launcher`:
+    an instance already at hand (a deployment polling its engine), else one is made."""
     if row.status.finished or not row.job.job_id:
         return row
-    status = _launcher(row.launcher).status(row.job)
+    status = (launcher if launcher is not None else _launcher(row.launcher)).status(row.job)
     if status == row.status and row.job.exit_code == row.exit_code:
         return row
     ended = time.time() if status.finished else None
     return _update(row.name, status=status, exit_code=row.job.exit_code, reason=row.job.reason,
                    job=row.job, ended_at=ended)  # fmt: skip
+
+
+def end(name: str, status: Status, reason: str, job: Job | None = None) -> JobRow:
+    """Record how job `name` ended when its owner decided it (a deployment whose engine never became
+    healthy, or was interrupted while starting): `job` is the launcher's record after the cancel."""
+    values: dict[str, Any] = {"status": status, "reason": reason, "ended_at": time.time()}
+    if job is not None:
+        values.update(job=job, exit_code=job.exit_code)
+    return _update(name, **values)
 
 
 def logs(row: JobRow, lines: int | None = None) -> str:

@@ -339,3 +339,19 @@ def m010_job_kind_owner(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE jobs ADD COLUMN kind TEXT NOT NULL DEFAULT 'command'")
     db.execute("ALTER TABLE jobs ADD COLUMN owner TEXT")
     db.execute("CREATE INDEX jobs_owner ON jobs (kind, owner)")
+
+
+@migration
+def m011_deployment_jobs(db: sqlite3.Connection) -> None:
+    """A deployment's engine is a job (`lazycli.jobs`, kind deployment, `deploy-NAME`): a deployment
+    still active gets its job row now, so `lz jobs ls` lists it from the first run after upgrading
+    (an older lz still running beside this one is covered on read: `deployments._job_row` adopts)."""
+    db.execute(
+        """INSERT OR IGNORE INTO jobs (name, launcher, argv_json, resources_json, status, exit_code,
+               reason, log_path, job_json, created_at, updated_at, ended_at, kind, owner)
+           SELECT 'deploy-' || name, launcher, COALESCE(argv_json, '[]'), NULL,
+                  CASE status WHEN 'starting' THEN 'running' ELSE status END, exit_code, reason,
+                  COALESCE(log_path, ''), job_json, created_at, updated_at, NULL, 'deployment', name
+           FROM deployments
+           WHERE job_json IS NOT NULL AND status IN ('pending', 'starting', 'running', 'unknown')"""
+    )

@@ -21,7 +21,7 @@ app = typer.Typer(
 @app.command("ls")
 def ls(
     kind: str | None = typer.Option(
-        None, "--kind", help="Only jobs of this kind: command, finetune, sweep-worker."
+        None, "--kind", help="Only jobs of this kind: command, finetune, sweep-worker, deployment."
     ),
     json_: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
