@@ -64,7 +64,10 @@ def real_ray_head():
     if ray is None:
         pytest.skip("ray is not installed (pip install 'lazycli[ray]', or set LZ_TEST_RAY_BIN)")
     port, temp_dir = free_port(), Path("/tmp") / f"lzray{free_port()}"  # short: socket paths are limited
-    path = os.pathsep.join([str(STANDINS / "bin"), str(Path(sys.executable).parent), os.environ["PATH"]])
+    # The job's `python3` is the Ray venv's (CI keeps Ray out of lz's venv): the stand-in vLLM needs
+    # only the standard library and `ray` to join the head as vLLM's executor does.
+    bins = [STANDINS / "bin", Path(ray).parent, Path(sys.executable).parent]
+    path = os.pathsep.join([*map(str, bins), os.environ["PATH"]])
     env = {**os.environ, "PATH": path, "RAY_USAGE_STATS_ENABLED": "0"}
     gcs = free_port()
     start = [
@@ -131,6 +134,7 @@ def test_one_node_on_a_real_ray_head(real_ray_head, lz_home, standin_env, hf_dir
     monkeypatch.setenv("LAZYCLI_RAY_ADDRESS", real_ray_head)
     try:
         row, _ = _deploy_one_node_of(hf_dir)
+        assert row["url"].startswith("http://127.0.0.1:")  # the node's address as the head reports it
     finally:
         lz("deploy", "stop", "mn", check=0)
     import requests
