@@ -14,7 +14,38 @@ import re
 
 KINDS = ("engine", "launcher", "provider", "finetuner", "store", "loader", "embedder", "reranker")
 
+
 # Per kind: (imports, the code that yields the record).
+def _settings_block(key: str, field: str) -> str:
+    """The tail every scaffold with a setting ends with: one typed field (`field`, a pydantic line),
+    read through `lazycli.settings.section`, declared by the `lazycli_settings` hook."""
+    upper = key.upper()
+    return f"""
+
+
+@functools.cache
+def _settings_model():
+    # A function, so pydantic is imported when settings are read, not by every `lz plugins`.
+    from pydantic import BaseModel, Field
+
+    class Settings(BaseModel):
+        {field}
+
+    return Settings
+
+
+def _settings():
+    # This plugin's settings, typed (`lz config set {{ident}}_{key} …`, LAZYCLI_{{upper}}_{upper}).
+    from lazycli import settings
+
+    return settings.section("{{ident}}")
+
+
+@hookimpl
+def lazycli_settings():
+    yield SettingsSpec(name="{{ident}}", model=_settings_model)"""
+
+
 EXAMPLES: dict[str, tuple[str, str]] = {
     "engine": (
         "import functools\nimport shutil\n\n"
@@ -35,30 +66,11 @@ def lazycli_engines():
         protocol="openai",
         is_installed=lambda: shutil.which(_settings().binary) is not None,
         install_hint="install {name}-server and put it on PATH (or `lz config set {ident}_binary PATH`)",
-    )
-
-
-@functools.cache
-def _settings_model():
-    # A function, so pydantic is imported when settings are read, not by every `lz plugins`.
-    from pydantic import BaseModel, Field
-
-    class Settings(BaseModel):
-        binary: str = Field("{name}-server", min_length=1, description="The server executable")
-
-    return Settings
-
-
-def _settings():
-    # This plugin's settings, typed (`lz config set {ident}_binary …`, LAZYCLI_{upper}_BINARY).
-    from lazycli import settings
-
-    return settings.section("{ident}")
-
-
-@hookimpl
-def lazycli_settings():
-    yield SettingsSpec(name="{ident}", model=_settings_model)""",
+    )"""
+        + _settings_block(
+            "binary",
+            'binary: str = Field("{name}-server", min_length=1, description="The server executable")',
+        ),
     ),
     "launcher": (
         "import functools\nimport os\nimport shlex\nimport subprocess\n\n"
@@ -104,30 +116,10 @@ def lazycli_settings():
 
 @hookimpl
 def lazycli_launchers():
-    yield LauncherSpec(name="{name}", factory=Launcher)
-
-
-@functools.cache
-def _settings_model():
-    # A function, so pydantic is imported when settings are read, not by every `lz plugins`.
-    from pydantic import BaseModel, Field
-
-    class Settings(BaseModel):
-        timeout: float = Field(0, ge=0, description="Seconds a job may run (0: no limit)")
-
-    return Settings
-
-
-def _settings():
-    # This plugin's settings, typed (`lz config set {ident}_timeout …`, LAZYCLI_{upper}_TIMEOUT).
-    from lazycli import settings
-
-    return settings.section("{ident}")
-
-
-@hookimpl
-def lazycli_settings():
-    yield SettingsSpec(name="{ident}", model=_settings_model)''',
+    yield LauncherSpec(name="{name}", factory=Launcher)'''
+        + _settings_block(
+            "timeout", 'timeout: float = Field(0, ge=0, description="Seconds a job may run (0: no limit)")'
+        ),
     ),
     "provider": (
         "from lazycli.hookspecs import ProviderSpec, hookimpl",
@@ -305,30 +297,11 @@ def lazycli_finetuners():
 
 @hookimpl
 def lazycli_stores():
-    yield StoreSpec(name="{name}", open=ArrowStore)
-
-
-@functools.cache
-def _settings_model():
-    # A function, so pydantic is imported when settings are read, not by every `lz plugins`.
-    from pydantic import BaseModel, Field
-
-    class Settings(BaseModel):
-        keep_versions: int = Field(2, ge=1, description="Versions compact() keeps, the newest first")
-
-    return Settings
-
-
-def _settings():
-    # This plugin's settings, typed (`lz config set {ident}_keep_versions …`, LAZYCLI_{upper}_KEEP_VERSIONS).
-    from lazycli import settings
-
-    return settings.section("{ident}")
-
-
-@hookimpl
-def lazycli_settings():
-    yield SettingsSpec(name="{ident}", model=_settings_model)''',
+    yield StoreSpec(name="{name}", open=ArrowStore)'''
+        + _settings_block(
+            "keep_versions",
+            'keep_versions: int = Field(2, ge=1, description="Versions compact() keeps, the newest first")',
+        ),
     ),
     "loader": (
         "import functools\n\nfrom lazycli.hookspecs import LoaderSpec, SettingsSpec, hookimpl",
@@ -338,30 +311,11 @@ def lazycli_settings():
 
 @hookimpl
 def lazycli_loaders():
-    yield LoaderSpec(name="{name}", extensions=(".{name}",), load=_load)
-
-
-@functools.cache
-def _settings_model():
-    # A function, so pydantic is imported when settings are read, not by every `lz plugins`.
-    from pydantic import BaseModel, Field
-
-    class Settings(BaseModel):
-        encoding: str = Field("utf-8", min_length=1, description="Text encoding of .{name} files")
-
-    return Settings
-
-
-def _settings():
-    # This plugin's settings, typed (`lz config set {ident}_encoding …`, LAZYCLI_{upper}_ENCODING).
-    from lazycli import settings
-
-    return settings.section("{ident}")
-
-
-@hookimpl
-def lazycli_settings():
-    yield SettingsSpec(name="{ident}", model=_settings_model)""",
+    yield LoaderSpec(name="{name}", extensions=(".{name}",), load=_load)"""
+        + _settings_block(
+            "encoding",
+            'encoding: str = Field("utf-8", min_length=1, description="Text encoding of .{name} files")',
+        ),
     ),
     "embedder": (
         "import numpy as np\n\nfrom lazycli.hookspecs import EmbedderSpec, hookimpl",
