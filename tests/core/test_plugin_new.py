@@ -485,6 +485,7 @@ def test_a_plugin_missing_a_method_fails_its_contract_test_and_its_verb_naming_i
     assert f"lazycli.contracts.{protocol}" in failed.stderr
     # Nothing half-made: no index, no job row.
     assert installed.lz_json("index", "ls", home=home)["indexes"] == []
+    assert not (home / "data" / "indexes" / "kb").exists()  # not even an empty folder with its lock
     assert installed.lz_json("jobs", "ls", home=home)["jobs"] == []
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import shutil
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -104,8 +105,9 @@ def build_index(
         known = manifest.get(name)
         store = (known or {}).get("store") or backends.default_store()
     backends.store_record(store)  # one lz cannot open is refused before the index folder exists
+    new_index = not index_dir.exists()
     with writer_lock(index_dir, name):
-        st = backends.open_store(index_dir / "store", store)
+        st = _open_store(index_dir, store, remove_on_failure=new_index)
         freed = st.clean_temp()
         if freed:
             note(f"removed {freed / 1e6:.1f} MB left by an interrupted write")
@@ -129,6 +131,17 @@ def build_index(
         manifest.set_totals(name, summary.files, summary.chunks)
     summary.seconds = round(time.monotonic() - started, 3)
     return summary.as_dict()
+
+
+def _open_store(index_dir: Path, store: str, *, remove_on_failure: bool) -> ChunkStore:
+    """The index's store; a plugin that cannot give one (a missing method, a failing opener) leaves
+    no folder behind for an index this run was about to create."""
+    try:
+        return backends.open_store(index_dir / "store", store)
+    except LzError:
+        if remove_on_failure:
+            shutil.rmtree(index_dir, ignore_errors=True)
+        raise
 
 
 def _fingerprint(st: ChunkStore) -> str:
