@@ -491,6 +491,7 @@ def deploy(
 # --- an lz app server as a deployment (`lz serve TARGET --launcher L`) ---------------------------
 
 APP_ENGINE = "lz-serve"  # the engine column of a row that is lz's own app server
+APP_JOB_ENV = "LZ_SERVE_JOB"  # set in an app server's job: it stops the deployments it started on exit
 
 
 @dataclass(frozen=True)
@@ -535,7 +536,7 @@ def deploy_app(
         reason="lz serve --launcher", launcher_name=app.launcher, launcher=launcher,
         served_name=app.served_name, name=app.name or _base_name(f"app-{app.served_name}"), port=app.port,
         gpus=0, options={"serve_args": list(app.serve_args)}, extra_args=[], resources=Resources(),
-        env={"PYTHONUNBUFFERED": "1", **app.env},
+        env={"PYTHONUNBUFFERED": "1", APP_JOB_ENV: "1", **app.env},
     )  # fmt: skip
     if p.port is not None and launchers.supports(launcher, launchers.PortCheck):
         launcher.check_port(p.port)

@@ -67,7 +67,7 @@ def serve(
             check_value(PositiveInt, value, flag)
     if timeout is not None:
         check_value(PositiveFloat, timeout, "--timeout")
-    from lazycli.console import note, print_json, want_json
+    from lazycli.console import print_json, want_json
     from lazycli.errors import LzError
     from lazycli.fsutil import free_port, port_is_free
     from lazycli.serve.app import Limits
@@ -125,8 +125,23 @@ def serve(
     try:
         run_server(served, host=host, port=port, limits=limits)
     finally:
-        if served.run is not None and served.run.started:
-            note("deployments started for this recipe keep running: `lz deploy ls` / `lz deploy stop NAME`")
+        _end_started(served.run)
+
+
+def _end_started(run) -> None:
+    """What the recipe's run started, once the server has stopped: kept running for the user, except
+    where the server is itself a deployment's job (`lz serve --launcher/--detach`). There it ends with
+    the job, as on Slurm (the job's cgroup) or in a pod, and also on Ray or the local launcher, whose
+    jobs' detached children would otherwise outlive them."""
+    from lazycli.console import note
+    from lazycli.deployments import APP_JOB_ENV
+
+    if run is None or not run.started:
+        return
+    if os.environ.get(APP_JOB_ENV):
+        run.stop_started()
+    else:
+        note("deployments started for this recipe keep running: `lz deploy ls` / `lz deploy stop NAME`")
 
 
 def _dry_run(target: str, overrides: tuple[str, ...], host: str | None, port: int | None,
