@@ -60,6 +60,15 @@ def lz(*args: str, input: str | None = None, env: dict | None = None, timeout: f
     return proc
 
 
+def pid_alive(pid: int) -> bool:
+    """Whether process `pid` still runs (a zombie, ended but not yet reaped, does not)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state not in ("Z", "X")
+
+
 @pytest.fixture
 def run_lz():
     return lz

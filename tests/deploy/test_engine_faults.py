@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import lz
+from tests.conftest import pid_alive as alive
 from tests.serve.conftest import lz_serve
 
 from .conftest import group_alive
@@ -32,14 +33,6 @@ THREADS = {"LAZYCLI_LLAMACPP_THREADS": os.environ.get("LAZYCLI_LLAMACPP_THREADS"
 def engine_pid(row: dict) -> int:
     """The engine's pid, from the pid file the wrapper writes beside the log."""
     return int(Path(row["log_path"] + ".pid").read_text().split()[0])
-
-
-def alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state not in ("Z", "X")
 
 
 def listening(port: int) -> bool:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from lazycli.launchers import Resources
-from tests.conftest import lz
+from tests.conftest import lz, pid_alive
 
 BASE = "smollm2-135m-instruct"
 
@@ -24,14 +24,6 @@ def _wait_for_a_step(run: Path, timeout: float = 600) -> None:
     while not (log.exists() and log.read_text().strip()):
         assert time.monotonic() < deadline, (run / "logs" / "train.log").read_text()[-2000:]
         time.sleep(0.5)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
 
 
 @pytest.mark.slow
@@ -54,7 +46,7 @@ def test_a_finetune_is_a_job_that_lz_jobs_lists_shows_and_cancels(with_envs, fac
     assert "worker.py" in shown and shown.strip() in (run / "logs" / "train.log").read_text()
 
     cancelled = json.loads(lz("jobs", "cancel", "finetune-jobbed", "--json", check=0).stdout)
-    assert cancelled["status"] == "cancelled" and not _alive(job["job"]["pid"])
+    assert cancelled["status"] == "cancelled" and not pid_alive(job["job"]["pid"])
     status = json.loads(lz("finetune", "status", "jobbed", "--json", check=0).stdout)
     assert status["status"] == "cancelled" and status["reason_failed"] == "cancelled"
     assert status["progress"]["state"] == "cancelled" and status["job"]["status"] == "cancelled"
@@ -99,10 +91,10 @@ def test_a_run_started_by_an_older_lz_gets_its_job_row_and_lz_jobs_cancels_it(lz
         assert listed["job"]["pid"] == job.pid and listed["status"] == "running"
         assert "training" in lz("jobs", "logs", "finetune-legacy", check=0).stdout
         lz("jobs", "cancel", "finetune-legacy", check=0)
-        assert not _alive(job.pid)
+        assert not pid_alive(job.pid)
         assert (
             json.loads(lz("finetune", "status", "legacy", "--json", check=0).stdout)["status"] == "cancelled"
         )
     finally:
-        if _alive(job.pid):
+        if pid_alive(job.pid):
             os.killpg(job.pid, signal.SIGKILL)

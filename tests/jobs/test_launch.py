@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from tests.conftest import lz
+from tests.conftest import lz, pid_alive
 
 
 def _jobs(env=None) -> dict[str, dict]:
@@ -42,16 +42,8 @@ def test_a_detached_job_is_followed_and_cancelled_from_new_processes(lz_home):
     assert json.loads(lz("jobs", "status", "ticker", "--json", check=0).stdout)["status"] == "running"
     cancelled = json.loads(lz("jobs", "cancel", "ticker", "--json", check=0).stdout)
     assert cancelled["status"] == "cancelled"
-    assert not _alive(pid)
+    assert not pid_alive(pid)
     lz("launch", "--name", "ticker", "--", "true", check=0)  # a finished job's name can be used again
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"  # a zombie has ended
-    except FileNotFoundError:
-        return False
 
 
 def test_environment_values_go_to_the_job_by_name_and_nowhere_else(lz_home):

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import lz
+from tests.conftest import lz, pid_alive
 
 DATA = Path(__file__).parent / "data"
 TOY = str(DATA / "toy.toml")
@@ -328,7 +328,7 @@ def test_cancelling_a_sweep_cancels_its_workers_and_a_rerun_finishes_it(lz_home)
     out = json.loads(lz("sweep", "cancel", "stoppable", "--json", check=0).stdout)
     assert sorted(j["name"] for j in out["cancelled"]) == sorted(workers)
     assert all(j["status"] == "cancelled" for j in worker_jobs("stoppable").values())
-    assert not any(_alive(j["job"]["pid"]) for j in workers.values())
+    assert not any(pid_alive(j["job"]["pid"]) for j in workers.values())
     stdout, _ = first.communicate(timeout=60)  # the submitting lz sweep stops waiting, and says why
     assert "the workers ended with" in json.loads(stdout)["stopped"]
     rows = store_rows(lz_home, "stoppable")
@@ -366,20 +366,12 @@ def test_ctrl_c_of_a_sweep_on_a_launcher_cancels_its_workers(lz_home):
     first.communicate(timeout=60)
     assert first.returncode != 0
     assert all(j["status"] == "cancelled" for j in worker_jobs("interrupted").values())
-    assert not any(_alive(j["job"]["pid"]) for j in workers.values())
+    assert not any(pid_alive(j["job"]["pid"]) for j in workers.values())
 
 
 def _rows(home: Path) -> list[dict]:
     path = home / "data" / "sweeps" / "interrupted" / "sweep.sqlite"
     return store_rows(home, "interrupted") if path.exists() else []
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
 
 
 @pytest.mark.slow

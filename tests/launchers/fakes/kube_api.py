@@ -11,12 +11,10 @@ process; pod phases, container states, Job conditions and pod logs follow that p
 from __future__ import annotations
 
 import base64
-import contextlib
 import inspect
 import json
 import os
 import re
-import signal
 import subprocess
 import threading
 import time
@@ -25,6 +23,8 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
+
+from tests.launchers.fakes.procs import end_group
 
 ROUTES = {
     ("api/v1", "secrets"): "V1Secret",
@@ -142,13 +142,7 @@ class Pod:
 
     def kill(self) -> None:
         if self.proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
+            end_group(self.proc)
 
 
 class FakeKube:

@@ -12,10 +12,8 @@ entrypoint's vLLM stand-in joins.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -25,6 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from lazycli.fsutil import free_port
+from tests.launchers.fakes.procs import end_group
 
 STANDIN_RAY = Path(__file__).resolve().parents[2] / "deploy" / "standins" / "bin" / "ray"
 # The fields of Ray's JobSubmitRequest (ray.dashboard.modules.job.common).
@@ -91,13 +90,7 @@ class _Job:
     def stop(self) -> None:
         if self.proc.poll() is None:
             self.stopped = True
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
+            end_group(self.proc)
 
 
 class FakeRayHead:
