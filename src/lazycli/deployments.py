@@ -319,14 +319,8 @@ def _multi_node(nodes, gpus, spec, launcher_name, launcher, ref, res: Resources,
         raise LzError(f"engine {spec.name} serves a model on one node only", hint=f"--nodes needs: {capable}")
     if not launchers.trait(launcher, "multi_node"):
         raise LzError(f"launcher {launcher_name} runs jobs on one node", hint=_multi_node_launchers())
-    if gpus % nodes:  # 0 GPUs: CPU nodes (vLLM's CPU backend)
-        per = -(-gpus // nodes)  # rounded up
-        raise LzError(
-            f"--gpus {gpus} does not divide across --nodes {nodes}: every node runs the same number of GPUs",
-            hint=f"--gpus is the total: e.g. --gpus {per * nodes} for {per} per node",
-        )
+    per_node = launchers.gpus_per_node(gpus, nodes)
     _check_memory(ref, gpus, nodes)
-    per_node = gpus // nodes
     notes.append(
         f"{nodes} node(s) x {per_node} GPU(s): tensor parallel {per_node} inside a node, pipeline parallel "
         f"{nodes} across nodes, {launchers.trait(launcher, 'multi_node_how')} "

@@ -65,7 +65,7 @@ class Resources:
     """What a job asks for; `extra` carries launcher-specific settings."""
 
     nodes: int = 1
-    gpus: int = 0
+    gpus: int = 0  # on each node (the verbs' --gpus is the total: gpus_per_node)
     cpus: int | None = None
     memory: str | None = None  # e.g. "16G"
     time_limit: str | None = None  # e.g. "04:00:00"
@@ -74,6 +74,20 @@ class Resources:
     # other) and runs its command on the head with RAY_ADDRESS set; launchers with `multi_node`.
     cluster: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+def gpus_per_node(gpus: int, nodes: int) -> int:
+    """The verbs' `--gpus` is the total over `--nodes` (as Slurm's --gpus); launchers get it per
+    node. One line when it does not divide: every node runs the same share."""
+    if gpus % nodes:  # 0 GPUs divides: CPU nodes
+        from lazycli.errors import LzError
+
+        per = -(-gpus // nodes)  # rounded up
+        raise LzError(
+            f"--gpus {gpus} does not divide across --nodes {nodes}: every node runs the same number of GPUs",
+            hint=f"--gpus is the total: e.g. --gpus {per * nodes} for {per} per node",
+        )
+    return gpus // nodes
 
 
 @dataclass

@@ -65,6 +65,10 @@ def test_environment_values_go_to_the_job_by_name_and_nowhere_else(lz_home):
         ([], "no command to launch"),
         (["--env", "NOPE_NOT_SET", "--", "true"], "--env NOPE_NOT_SET: no such variable in this shell"),
         (["--nodes", "2", "--", "true"], "the local launcher runs on this machine only"),
+        (
+            ["-l", "slurm", "--nodes", "2", "--gpus", "3", "--", "true"],
+            "--gpus 3 does not divide across --nodes 2",
+        ),
         (["--launcher", "slrum", "--", "true"], "did you mean 'slurm'"),
         (["--name", "bad name", "--", "true"], "bad job name 'bad name'"),
         (["--", "no-such-program-xyz", "--flag"], "command 'no-such-program-xyz' not found on PATH"),
@@ -74,6 +78,14 @@ def test_bad_launches_are_one_line_and_record_nothing(lz_home, args, message):
     proc = lz("launch", *args, check=2)
     assert message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
     assert _jobs() == {}
+
+
+def test_gpus_is_the_total_and_each_node_asks_for_its_share(lz_home):
+    """As in lz deploy (and Slurm's own --gpus): 16 GPUs over 2 nodes is 8 on each node."""
+    script = lz(
+        "launch", "-l", "slurm", "--nodes", "2", "--gpus", "16", "--dry-run", "--", "true", check=0
+    ).stdout
+    assert "#SBATCH --nodes=2" in script and "#SBATCH --gres=gpu:8" in script
 
 
 @pytest.mark.slurm

@@ -14,7 +14,7 @@ def launch(
     command: list[str] = typer.Argument(None, metavar="-- CMD...", help="The command and its arguments."),
     launcher: str = typer.Option("local", "--launcher", "-l", help="Where it runs: local, slurm, …"),
     name: str | None = typer.Option(None, "--name", "-n", help="Job name (default: from the command)."),
-    gpus: int = typer.Option(0, "--gpus", min=0, help="GPUs for the job."),
+    gpus: int = typer.Option(0, "--gpus", min=0, help="GPUs for the job in all, split evenly over --nodes."),
     nodes: int = typer.Option(1, "--nodes", min=1, help="Nodes (launchers that can span several)."),
     cpus: int | None = typer.Option(None, "--cpus", min=1, help="CPUs for the job."),
     memory: str | None = typer.Option(None, "--memory", help="Memory, e.g. 16G."),
@@ -37,14 +37,14 @@ def launch(
     """
     from lazycli import jobs
     from lazycli.console import note, print_json, want_json
-    from lazycli.launchers import Resources, Status
+    from lazycli.launchers import Resources, Status, gpus_per_node
 
     request = jobs.LaunchRequest(
         argv=tuple(command or ()),
         launcher=launcher,
         name=name,
-        resources=Resources(nodes=nodes, gpus=gpus, cpus=cpus, memory=memory, time_limit=time_limit,
-                            partition=partition),
+        resources=Resources(nodes=nodes, gpus=gpus_per_node(gpus, nodes), cpus=cpus, memory=memory,
+                            time_limit=time_limit, partition=partition),
         env_names=tuple(env),
     )  # fmt: skip
     if dry_run:
