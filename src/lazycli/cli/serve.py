@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import TYPE_CHECKING
 
 import typer
+
+if TYPE_CHECKING:
+    from lazycli.recipes.runner import Run
 
 app = typer.Typer(add_completion=False)
 
@@ -128,7 +132,7 @@ def serve(
         _end_started(served.run)
 
 
-def _end_started(run) -> None:
+def _end_started(run: Run | None) -> None:
     """What the recipe's run started, once the server has stopped: kept running for the user, except
     where the server is itself a deployment's job (`lz serve --launcher/--detach`). There it ends with
     the job, as on Slurm (the job's cgroup) or in a pod, and also on Ray or the local launcher, whose
