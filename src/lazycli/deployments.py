@@ -514,26 +514,27 @@ def _app_spec(app: AppRequest) -> EngineSpec:
     )  # fmt: skip
 
 
+def app_plan(app: AppRequest) -> Plan:
+    """The app server's plan: what `deploy_app` submits and `lz serve --launcher --dry-run` shows."""
+    if app.name is not None:
+        _check_name(app.name)
+    return Plan(
+        model=app.target, model_path=None, model_type="app", model_format="recipe", engine=_app_spec(app),
+        reason="lz serve --launcher", launcher_name=app.launcher, launcher=_launcher(app.launcher),
+        served_name=app.served_name, name=app.name or _base_name(f"app-{app.served_name}"), port=app.port,
+        gpus=0, options={"serve_args": list(app.serve_args)}, extra_args=[], resources=Resources(),
+        env={"PYTHONUNBUFFERED": "1", APP_JOB_ENV: "1", **app.env},
+    )  # fmt: skip
+
+
 def deploy_app(
     app: AppRequest, *, timeout: float | None = None, wait: bool = True, progress=None
 ) -> Deployment:
     """Submit the app server through its launcher and record it as a deployment, so `lz deploy
     ls/logs/stop` work on it; with `wait`, return once its /health answers."""
-    from lazycli.contracts import conform
-    from lazycli.plugins import registry
-
-    if app.name is not None:
-        _check_name(app.name)
-    launcher = conform(registry().get("launchers", app.launcher).factory(), "launchers", app.launcher)
-    p = Plan(
-        model=app.target, model_path=None, model_type="app", model_format="recipe", engine=_app_spec(app),
-        reason="lz serve --launcher", launcher_name=app.launcher, launcher=launcher,
-        served_name=app.served_name, name=app.name or _base_name(f"app-{app.served_name}"), port=app.port,
-        gpus=0, options={"serve_args": list(app.serve_args)}, extra_args=[], resources=Resources(),
-        env={"PYTHONUNBUFFERED": "1", APP_JOB_ENV: "1", **app.env},
-    )  # fmt: skip
-    if p.port is not None and launchers.supports(launcher, launchers.PortCheck):
-        launcher.check_port(p.port)
+    p = app_plan(app)
+    if p.port is not None and launchers.supports(p.launcher, launchers.PortCheck):
+        p.launcher.check_port(p.port)
     _reconcile_names(p.name)
     row = _reserve(p)
     return _start(p, row, timeout=timeout, wait=wait, progress=progress)

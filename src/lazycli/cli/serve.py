@@ -182,25 +182,17 @@ def _dry_run(target: str, overrides: tuple[str, ...], host: str | None, port: in
 
 
 def _app_job_text(target: str, served_name: str, launcher: str, port: int | None, flags) -> str:
-    """What `launcher.describe` says for the app-server job `_as_deployment` would submit."""
+    """What the launcher would be handed for the app-server job `_as_deployment` submits: the same
+    plan (`deployments.app_plan`), described instead of started."""
     from pathlib import Path
 
     from lazycli import deployments
-    from lazycli.contracts import conform
-    from lazycli.hookspecs import EngineRequest
-    from lazycli.launchers import PORT_PLACEHOLDER, Resources
-    from lazycli.plugins import registry
     from lazycli.serve.server import is_recipe
 
     if is_recipe(target):
         target = str(Path(target).resolve())
     app = deployments.AppRequest(target, served_name, launcher, None, port, flags)
-    request = EngineRequest(
-        model_path=Path(target), served_name=served_name, port=port or PORT_PLACEHOLDER, host="0.0.0.0"
-    )
-    argv = deployments._app_spec(app).argv(request)
-    runner = conform(registry().get("launchers", launcher).factory(), "launchers", launcher)
-    return runner.describe(argv, Resources(), {"PYTHONUNBUFFERED": "1"})
+    return deployments.app_plan(app).describe()["launcher_wrapping"]
 
 
 def _serve_flags(set_, api_key_env, max_concurrency, timeout, max_body) -> tuple[str, ...]:
