@@ -204,11 +204,7 @@ class K8sLauncher:
         meta = client.V1ObjectMeta(name=name, namespace=namespace, labels=labels)
         objects: list[Any] = []
         if env:
-            objects.append(
-                client.V1Secret(
-                    api_version="v1", kind="Secret", metadata=meta, type="Opaque", string_data=env
-                )
-            )
+            objects.append(_secret(meta, env))
         command = fill_port(argv, port)
         container = client.V1Container(
             name="main",
@@ -240,20 +236,7 @@ class K8sLauncher:
                     ),
                 )
             )
-            objects.append(
-                client.V1Service(
-                    api_version="v1",
-                    kind="Service",
-                    metadata=meta,
-                    spec=client.V1ServiceSpec(
-                        type=resources.extra.get("service_type", "ClusterIP"),
-                        selector={JOB_LABEL: name},
-                        ports=[
-                            client.V1ServicePort(name="http", port=port, target_port=port, protocol="TCP")
-                        ],
-                    ),
-                )
-            )
+            objects.append(_http_service(meta, name, port, resources))
         else:
             time_limit = resources.time_limit or _settings().time_limit
             pod = client.V1PodSpec(containers=[container], restart_policy="Never")
@@ -350,11 +333,7 @@ class K8sLauncher:
         )
         objects: list[Any] = []
         if env:
-            objects.append(
-                client.V1Secret(
-                    api_version="v1", kind="Secret", metadata=meta(name), type="Opaque", string_data=env
-                )
-            )
+            objects.append(_secret(meta(name), env))
         if nodes > 1:
             objects.append(
                 client.V1Service(
@@ -375,18 +354,7 @@ class K8sLauncher:
                 ["bash", "-c", RAY_WORKER], {"LZ_RAY_HEAD": f"{head_svc}.{namespace}.svc:{RAY_PORT}"}, []
             )
             objects.append(deployment(f"{name}-worker", worker_labels, nodes - 1, worker))
-        objects.append(
-            client.V1Service(
-                api_version="v1",
-                kind="Service",
-                metadata=meta(name),
-                spec=client.V1ServiceSpec(
-                    type=resources.extra.get("service_type", "ClusterIP"),
-                    selector={JOB_LABEL: name},
-                    ports=[client.V1ServicePort(name="http", port=port, target_port=port, protocol="TCP")],
-                ),
-            )
-        )
+        objects.append(_http_service(meta(name), name, port, resources))
         return objects
 
     def _requirements(self, resources: Resources):
@@ -438,7 +406,7 @@ class K8sLauncher:
                 f"{_api_reason(exc)}",
                 hint="check the image, quotas and your permissions (kubectl auth can-i create pods)",
             ) from None
-        service = needs_port(argv) or resources.cluster == "ray"
+        service = needs_port(argv)  # a multi-node set too: _ray_manifests refused one without it
         port = _port(resources) if service else None
         kinds = sorted({kind for kind, _ in created})
         return Job(
@@ -484,11 +452,10 @@ class K8sLauncher:
         head would wait for it, and vLLM cannot serve without it."""
         selector = f"{JOB_LABEL}={job.job_id}-worker"
         for pod in client.CoreV1Api().list_namespaced_pod(ns, label_selector=selector).items:
-            for reason in _reasons(pod):
-                special = map_state(REASONS, reason)
-                if special is not Status.UNKNOWN:
-                    job.reason = f"worker pod {pod.metadata.name}: {reason}"
-                    return special
+            if trouble := _trouble(pod):
+                status, reason = trouble
+                job.reason = f"worker pod {pod.metadata.name}: {reason}"
+                return status
         return None
 
     def _job_status(self, client, job: Job, ns: str) -> Status | None:
@@ -521,11 +488,9 @@ class K8sLauncher:
         phase = map_state(POD_PHASES, pod.status.phase if pod.status else None)
         if pod.status and pod.status.pod_ip:
             job.extra["pod_ip"] = pod.status.pod_ip
-        for reason in _reasons(pod):
-            special = map_state(REASONS, reason)
-            if special is not Status.UNKNOWN:
-                job.reason = reason
-                return special
+        if trouble := _trouble(pod):
+            status, job.reason = trouble
+            return status
         if phase.finished:
             code = _exit_code(pod)
             job.exit_code = code
@@ -615,6 +580,35 @@ def _yaml(objects: list) -> str:
     Dumper.add_representer(str, text)
     docs = [ApiClient().sanitize_for_serialization(o) for o in objects]
     return yaml.dump_all(docs, Dumper=Dumper, sort_keys=False, width=1000)
+
+
+def _secret(meta, env: dict[str, str]):
+    """The job's environment as a Secret (its pods read it through envFrom; values stay off argv)."""
+    return _models().V1Secret(api_version="v1", kind="Secret", metadata=meta, type="Opaque", string_data=env)
+
+
+def _http_service(meta, name: str, port: int, resources: Resources):
+    """The Service in front of the pod that serves (the job's, or a multi-node set's head)."""
+    client = _models()
+    return client.V1Service(
+        api_version="v1",
+        kind="Service",
+        metadata=meta,
+        spec=client.V1ServiceSpec(
+            type=resources.extra.get("service_type", "ClusterIP"),
+            selector={JOB_LABEL: name},
+            ports=[client.V1ServicePort(name="http", port=port, target_port=port, protocol="TCP")],
+        ),
+    )
+
+
+def _trouble(pod) -> tuple[Status, str] | None:
+    """The first reason on a pod (its own, then its containers') that says more than its phase."""
+    for reason in _reasons(pod):
+        special = map_state(REASONS, reason)
+        if special is not Status.UNKNOWN:
+            return special, reason
+    return None
 
 
 def _reasons(pod) -> list[str]:

@@ -194,8 +194,7 @@ class RayLauncher:
                 f"the ray launcher starts one entrypoint, not {resources.nodes} nodes",
                 hint="let the program spread over the Ray cluster itself (e.g. vLLM's Ray backend)",
             )
-        self.check_resources(resources)
-        address = self._address(resources)
+        address = self._address(resources)  # the cluster's fit was asked before (lz deploy: check_resources)
         body = self.body(argv, resources, env, job_name(log_path))
         body["submission_id"] = f"lz_{uuid.uuid4().hex[:16]}"  # ours: a repeated POST cannot run twice
         resp = self._post_job(address, body)
