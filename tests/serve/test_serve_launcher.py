@@ -58,6 +58,7 @@ def test_dry_run_with_a_launcher_prints_the_job_it_would_submit_and_submits_noth
     # The job runs the same recipe (by absolute path, with the same overrides) and serves on its port.
     assert f"-m lazycli serve {Path(RAG).resolve()}" in out and "--set app.name=kb-bot" in out
     assert "models.llm" in out  # the plan that runs inside the job
+    assert "LZ_SERVE_JOB" in out  # the job's environment is the one deploy_app submits
     data = json.loads(lz("serve", RAG, "--launcher", "slurm", "--dry-run", "--json", check=0).stdout)
     assert data["launcher"] == "slurm" and "sbatch" in data["job"]
     assert _rows() == {}
