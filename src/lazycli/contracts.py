@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol, overload, runtime_checkable
 
 from lazycli.errors import LzError
-from lazycli.launchers import OPTIONAL, TRAITS, Launcher, arity_error, feature_members
+from lazycli.launchers import OPTIONAL, TRAITS, Launcher, arity_error, feature_members, trait
 
 if TYPE_CHECKING:  # records and results named in signatures only; importing them here would be a circle
     from lazycli.client.http import Provider
@@ -203,10 +203,11 @@ def conform(obj: Any, kind: str, name: str) -> Any:
 def _conform_optional(launcher: Any, name: str) -> None:
     """A launcher's optional members (lazycli.launchers.OPTIONAL, TRAITS), when it has them, must be
     what lz would call or read: a wrong one fails here in one line, not silently skipped later."""
+    required = set(members(Launcher))  # checked above
     for feature in OPTIONAL:
         for member, wanted in feature_members(feature).items():
             present = getattr(launcher, member, None)
-            if present is None or member in members(Launcher):  # absent, or required (checked above)
+            if present is None or member in required:
                 continue
             why = arity_error(present, wanted) if callable(present) else "it is not callable"
             if why:
@@ -216,7 +217,7 @@ def _conform_optional(launcher: Any, name: str) -> None:
                     hint=f"{member} is optional: give it the Protocol's parameters, or remove it",
                 )
     for member, declared in TRAITS.items():
-        value = getattr(launcher, member, declared.default)
+        value = trait(launcher, member)
         if not isinstance(value, declared.kind) or (declared.kind is not bool and isinstance(value, bool)):
             raise ContractError(
                 f"launcher plugin {name!r}: {member} is {value!r}, lz reads it as {declared.help} "

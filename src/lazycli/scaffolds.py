@@ -15,7 +15,6 @@ import re
 KINDS = ("engine", "launcher", "provider", "finetuner", "store", "loader", "embedder", "reranker")
 
 
-# Per kind: (imports, the code that yields the record).
 def _settings_block(key: str, field: str) -> str:
     """The tail every scaffold with a setting ends with: one typed field (`field`, a pydantic line),
     read through `lazycli.settings.section`, declared by the `lazycli_settings` hook."""
@@ -46,6 +45,7 @@ def lazycli_settings():
     yield SettingsSpec(name="{{ident}}", model=_settings_model)"""
 
 
+# Per kind: (imports, the code that yields the record).
 EXAMPLES: dict[str, tuple[str, str]] = {
     "engine": (
         "import functools\nimport shutil\n\n"

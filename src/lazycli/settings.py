@@ -120,6 +120,7 @@ def _name_list(value: Any) -> Any:
 # The plugins core picks when nobody names one: settings, so that a user (or a site's config file)
 # can point them at other plugins; each value must name a loaded plugin of its kind.
 PLUGIN_DEFAULTS = {
+    "default_launcher": "launchers",
     "engine_cpu": "engines",
     "engine_gpu_order": "engines",
     "engine_embed": "engines",
@@ -190,11 +191,6 @@ class CoreSettings(BaseSettings):
     @classmethod
     def _known_engine(cls, value: str) -> str:
         return value if value == "auto" else _registered("engines", value, ("auto",))
-
-    @field_validator("default_launcher")
-    @classmethod
-    def _known_launcher(cls, value: str) -> str:
-        return value if value == "local" else _registered("launchers", value)
 
     @field_validator(*PLUGIN_DEFAULTS)
     @classmethod

@@ -24,11 +24,12 @@ from pathlib import Path
 from typing import Any
 
 from lazycli.errors import LzError
+from lazycli.hookspecs import CHAT_FORMATS
 
 FORMATS = ("alpaca", "sharegpt", "messages", "prompt_completion", "triplet")
 # What each target representation can be made from (the conversions in `convert`).
 CONVERTIBLE = {
-    "messages": ("alpaca", "sharegpt", "messages", "prompt_completion"),
+    "messages": CHAT_FORMATS,
     "alpaca": ("alpaca",),
     "triplet": ("triplet",),
 }

@@ -80,7 +80,8 @@ def _plugin_choice(spec: str, kind: str) -> Choice | None:
     """`PLUGIN` or `PLUGIN:MODEL` naming an installed embedder/reranker plugin; the local and remote
     ones keep their own spellings (a model, a target)."""
     name, _, model = spec.partition(":")
-    local = (_settings().embedder_local, _settings().reranker_local, REMOTE)
+    current = _settings()
+    local = (current.embedder_local, current.reranker_local, REMOTE)
     if name in local or name not in _registry().all(kind):
         return None
     return Choice(name, model or None, f"{name}:{spec}")

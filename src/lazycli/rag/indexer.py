@@ -123,7 +123,7 @@ def build_index(
         if run.changed or _snapshot_stale(index_dir, st):
             if run.changed:
                 st.compact()
-            snapshot.save(snapshot.build(st), index_dir, _fingerprint(st))
+            snapshot.save(snapshot.build(st), index_dir, st.fingerprint())
         entries = manifest.files(name)
         bm25.prepare_query_cutter()
         summary.files = len(entries)
@@ -144,17 +144,13 @@ def _open_store(index_dir: Path, store: str, *, remove_on_failure: bool) -> Chun
         raise
 
 
-def _fingerprint(st: ChunkStore) -> str:
-    return st.fingerprint()  # a ChunkStore member: open_store refused a store without one
-
-
 def _snapshot_stale(index_dir: Path, st) -> bool:
     """Behind the store, or saved by an lz that kept no result rows / store fingerprint (then
     every query would open the store): rebuilt even when no file changed."""
     snap = snapshot.load(index_dir)
     if snap is None or snap.version != st.version() or snap.rows is None:
         return True
-    return snap.fingerprint != _fingerprint(st)
+    return snap.fingerprint != st.fingerprint()
 
 
 def _reset_if_config_changed(name, config, st, index_dir, summary, store_name):
