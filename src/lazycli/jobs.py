@@ -37,7 +37,8 @@ from lazycli.errors import LzError, unknown
 from lazycli.launchers import Job, Resources, Status
 
 FOLLOW_POLL_S = 0.2
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+NAME_MAX = 63  # a job name: letters, digits, "_", "." and "-", first a letter or digit
+_NAME = re.compile(rf"^[A-Za-z0-9][A-Za-z0-9_.-]{{0,{NAME_MAX - 1}}}$")
 
 
 class Kind(enum.StrEnum):
@@ -225,7 +226,13 @@ def _base_name(argv: tuple[str, ...]) -> str:
     there is one (it says more than the interpreter), else the program."""
     script = next((a for a in argv if Path(a).suffix.lower() in SCRIPT_SUFFIXES), None)
     word = Path(script).stem if script else Path(argv[0]).name
-    return (re.sub(r"[^A-Za-z0-9_.-]+", "-", word).strip("-.") or "job")[:56]
+    return safe_name(word, "job", 56)
+
+
+def safe_name(word: str, fallback: str, limit: int) -> str:
+    """`word` in the characters a job name may hold (other runs become "-"), at most `limit` long,
+    else `fallback`: the start of a job name made from what a user typed."""
+    return (re.sub(r"[^A-Za-z0-9_.-]+", "-", word).strip("-.") or fallback)[:limit]
 
 
 def _free_name(db, base: str) -> str:

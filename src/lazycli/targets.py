@@ -5,8 +5,8 @@
 protocol), a deployment name (`lz deploy ls`), `provider[:model]`, an online fine-tuned model, a
 model. `open_target(parsed, start=…)` makes the client; a model is served by a running deployment of
 it, and one is started only when the caller passes `start=True` (the verbs that promise it: chat,
-rag, serve, run). `resolve(name, start=…)` is both. No target: the configured `default_target`, else
-the first provider with a key, else the bundled model.
+rag, serve, run). `resolve_target(name, start=…)` is both. No target: the configured
+`default_target`, else the first provider with a key, else the bundled model.
 
 This is the layer above the wire (`lazycli.client`): it reads state, the plugins and the catalogue
 to turn a name into a `ChatClient`; the client layer itself knows only URLs and protocols.
@@ -117,24 +117,6 @@ _KINDS = {UrlTarget: "url", DeploymentTarget: "deployment", ProviderTarget: "pro
 # --- a client for it (starting a deployment only when asked) --------------------------------------
 
 
-def resolve(
-    target: str | None,
-    *,
-    start: bool = False,
-    announce: Callable[[str], None] | None = None,
-    model: str | None = None,
-):
-    """A client for `target` (None: the default target). `start=True` lets a model with no running
-    deployment be deployed (and says so through `announce`); otherwise that is a one-line error."""
-    from lazycli import catalog
-
-    announce = announce or note
-    if target is None:
-        return _default(announce, model, start=start)
-    with catalog.reading():  # parse and open read the name once between them
-        return open_target(require(target), start=start, announce=announce, model=model)
-
-
 def resolve_target(
     target: str | None = None,
     *,
@@ -142,9 +124,16 @@ def resolve_target(
     announce: Callable[[str], None] | None = None,
     model: str | None = None,
 ) -> ChatClient:
-    """A ChatClient for a deployment name, model name, provider[:model], http(s) URL, or None (default).
-    A model with no running deployment is deployed only with `start=True`."""
-    return resolve(target, start=start, announce=announce, model=model)
+    """A ChatClient for a deployment name, model name, provider[:model], http(s) URL, or None (the
+    default target). `start=True` lets a model with no running deployment be deployed (and says so
+    through `announce`); otherwise that is a one-line error."""
+    from lazycli import catalog
+
+    announce = announce or note
+    if target is None:
+        return _default(announce, model, start=start)
+    with catalog.reading():  # parse and open read the name once between them
+        return open_target(require(target), start=start, announce=announce, model=model)
 
 
 def open_target(
@@ -251,7 +240,7 @@ def _default(announce: Callable[[str], None], model: str | None, *, start: bool)
 
     configured = settings.get().default_target
     if configured:
-        return resolve(configured, start=start, announce=announce, model=model)
+        return resolve_target(configured, start=start, announce=announce, model=model)
     from lazycli.providers import key_for, needs_key
 
     for spec in _providers().values():

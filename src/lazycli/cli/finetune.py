@@ -220,7 +220,7 @@ def _report(record: dict, json_: bool) -> None:
     if want_json(json_):
         from lazycli.finetune import runs
 
-        print_json({**record, "job": runs.job_of(record)} if record.get("job_name") else record)
+        print_json(runs.as_json(record))
         return
     result = record.get("result")
     if result:
@@ -307,7 +307,7 @@ def status(
 
     record = runs.status_of(name)
     if want_json(json_):
-        print_json({**record, "job": runs.job_of(record)} if record.get("job_name") else record)
+        print_json(runs.as_json(record))
         return
     out = console()
     row = record.get("progress") or {}

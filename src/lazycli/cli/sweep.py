@@ -206,15 +206,21 @@ def _verdict(summary, plan) -> None:
 # --- reading stored sweeps ------------------------------------------------------------------------
 
 
-def _open(name: str):
+def _store_path(name: str) -> Path:
+    """Sweep `name`'s store, or one line with a did-you-mean when there is no such sweep."""
     from lazycli.errors import unknown
     from lazycli.sweep import plan as plans
-    from lazycli.sweep import store
 
     path = plans.sweeps_dir() / name / "sweep.sqlite"
     if not path.is_file():
         raise unknown("sweep", name, _names(), hint="`lz sweep ls` lists the sweeps")
-    db = store.Store(path)
+    return path
+
+
+def _open(name: str):
+    from lazycli.sweep import store
+
+    db = store.Store(_store_path(name))
     try:
         return db.get_meta(), db.trials()
     finally:
@@ -392,11 +398,10 @@ def cancel(
 ) -> None:
     """Cancel a sweep's workers on a launcher (`--launcher`); a rerun takes their trials again."""
     from lazycli.sweep import launch, store
-    from lazycli.sweep import plan as plans
 
-    _open(name)  # an unknown sweep is one line with a did-you-mean
+    path = _store_path(name)  # an unknown sweep is one line with a did-you-mean
     rows = launch.cancel(name)
-    db = store.Store(plans.sweeps_dir() / name / "sweep.sqlite")
+    db = store.Store(path)
     try:  # the cancelled workers' trials go back to pending (those whose owner is known to be gone)
         released = db.reset(stale_for=store.owner_id(), retry_failed=False)
     finally:

@@ -284,8 +284,8 @@ def plan(
     data.require_ok(report, force=force, show=show)
     run_name = name or f"{ref.name.rsplit('/', 1)[-1]}-{method}"
     local.check_model_name(run_name)
-    if len(job_name(run_name)) > JOB_NAME_MAX:
-        most = JOB_NAME_MAX - len(job_name(""))
+    if len(job_name(run_name)) > jobs.NAME_MAX:
+        most = jobs.NAME_MAX - len(job_name(""))
         raise LzError(
             f"fine-tune name {run_name!r} is too long", hint=f"pick a --name of at most {most} characters"
         )
@@ -320,9 +320,6 @@ def plan(
     request = launch_request(run_name, prepared.argv, prepared.env, launcher_name, gpus, folder)
     jobs.check(request)  # an unknown launcher stops here, before anything is written
     return Plan(job, spec, reason, report, prepared, request, rows)
-
-
-JOB_NAME_MAX = 63  # jobs' name rule
 
 
 def job_name(run_name: str) -> str:
@@ -507,9 +504,7 @@ def resume(name: str, *, wait: bool = True, on_progress=None, on_note=None) -> d
         return record
     record["status"] = Status.PENDING.value
     record["reason_failed"] = None
-    request = launch_request(name, record["argv"], record.get("submitted_env") or {}, record["launcher"],
-                             record.get("gpus", 0), Path(record["run_dir"]))  # fmt: skip
-    record = _submit(record, request)
+    record = _submit(record, _request_of(record))
     return follow(record, on_progress=on_progress) if wait else record
 
 
@@ -566,8 +561,7 @@ def _adopt(record: dict) -> dict:
     """A run started by an lz from before jobs (its launcher's job in run.json): give it its row."""
     from lazycli.launchers import Job
 
-    request = launch_request(record["name"], record.get("argv") or [], record.get("submitted_env") or {},
-                             record["launcher"], record.get("gpus", 0), Path(record["run_dir"]))  # fmt: skip
+    request = _request_of(record)
     try:
         jobs.adopt(request, Job(**record["job"]))
     except LzError:  # the name is held by another running job: leave the run as it was
@@ -575,6 +569,12 @@ def _adopt(record: dict) -> dict:
     record["job_name"] = request.name
     record.pop("job")
     return write_run(record)
+
+
+def _request_of(record: dict) -> jobs.LaunchRequest:
+    """The trainer's job as run.json recorded it (to start it again, or to give an old run its row)."""
+    return launch_request(record["name"], record.get("argv") or [], record.get("submitted_env") or {},
+                          record["launcher"], record.get("gpus", 0), Path(record["run_dir"]))  # fmt: skip
 
 
 def _why(row: jobs.JobRow) -> str:
@@ -652,6 +652,11 @@ def status_of(name: str) -> dict:
     rows = progress.sync(Path(record["run_dir"]), Status.RUNNING if status.active else status)
     record["progress"] = rows[-1].to_dict() if rows else None
     return record
+
+
+def as_json(record: dict) -> dict:
+    """A run as `lz finetune ... --json` prints it: its record, with its job's row when it has one."""
+    return {**record, "job": job_of(record)} if record.get("job_name") else record
 
 
 def job_of(record: dict) -> dict | None:

@@ -12,7 +12,6 @@ instead of starting more. Ctrl-C, or `lz sweep cancel NAME`, cancels them.
 
 from __future__ import annotations
 
-import re
 import sys
 import time
 from collections.abc import Callable
@@ -77,7 +76,7 @@ def _logs(plan: Plan, name: str) -> list[Path]:
 
 def job_base(sweep: str) -> str:
     """`sweep-NAME`: the workers' job name (a sweep name may hold what a job name may not)."""
-    return "sweep-" + (re.sub(r"[^A-Za-z0-9_.-]+", "-", sweep).strip("-.") or "sweep")[:50]
+    return "sweep-" + jobs.safe_name(sweep, "sweep", 50)
 
 
 def requests(plan: Plan, name: str, argv: list[str]) -> list[jobs.LaunchRequest]:

@@ -193,10 +193,9 @@ def build(
     rows = eval_data.load(data)
     judge = judge or table.judge
     if judge:
-        from lazycli import targets as client_targets
+        from lazycli import targets
 
-        if client_targets.kind_of(judge) is None:
-            raise client_targets._unknown_target(judge)
+        targets.require(judge, known_only=True)  # as lz eval checks its judge
     chosen = _metrics(list(metric), loaded, rows, data, judge)
     seed = table.seed if seed is None else seed
     random_n = random_n if random_n is not None else table.random
