@@ -620,7 +620,7 @@ def _reconcile_names(base: str) -> None:
         ).fetchall()
     cache: dict = {}
     for row in rows:
-        reconcile_row(Deployment.from_db(state.row_to_dict(row)), launchers=cache)
+        reconcile_row(Deployment.from_db(state.row_to_dict(row)), cache=cache)
 
 
 def _with_port(argv: list[str], port: int | None) -> list[str]:
@@ -752,16 +752,17 @@ def job_of(row: Deployment) -> tuple[Any, Job] | None:
     return _launcher(row.launcher), row.job
 
 
-def reconcile_row(row: Deployment, *, launchers: dict | None = None) -> Deployment:
+def reconcile_row(row: Deployment, *, cache: dict | None = None) -> Deployment:
     """Bring a row's status in line with its launcher (a dead process shows as exited with its code;
-    a --no-wait deployment turns running once it answers its health check), recording what changed."""
+    a --no-wait deployment turns running once it answers its health check), recording what changed.
+    `cache`: launcher instances by name, shared by the rows of one listing."""
     if row.status.finished:
         return row
     if row.job is None:
         if time.time() - (row.updated_at or 0) > ORPHAN_PENDING_S:
             return _update(row.name, status=Status.FAILED, reason="lz stopped before starting it")
         return row
-    cache = launchers if launchers is not None else {}
+    cache = cache if cache is not None else {}
     try:
         launcher = cache.get(row.launcher) or cache.setdefault(row.launcher, _launcher(row.launcher))
     except LzError:
@@ -814,7 +815,7 @@ def list_deployments(*, refresh: bool = False) -> list[Deployment]:
     if not refresh:
         return rows
     cache: dict = {}
-    return [reconcile_row(row, launchers=cache) for row in rows]
+    return [reconcile_row(row, cache=cache) for row in rows]
 
 
 def leftovers(row: Deployment) -> list[int]:
@@ -964,7 +965,7 @@ def _deployments_of(model: str) -> list[Deployment]:
     """The deployments serving `model` (reconciled now with their launchers), oldest first."""
     names = _model_names(model)
     cache: dict = {}
-    return [reconcile_row(row, launchers=cache) for row in list_deployments() if _serves(row, model, names)]
+    return [reconcile_row(row, cache=cache) for row in list_deployments() if _serves(row, model, names)]
 
 
 def _first_answering(rows: list[Deployment]) -> Deployment | None:
