@@ -59,3 +59,12 @@ def group_alive(pgid: int) -> list[int]:
         if int(fields[2]) == pgid and fields[0] not in ("Z", "X"):
             alive.append(int(entry))
     return alive
+
+
+def served_argv(url: str) -> dict:
+    """What the stand-in engine behind deployment URL `url` (…/v1) was started with: its `argv` and
+    the flags it `parsed`."""
+    import urllib.request
+
+    with urllib.request.urlopen(url.removesuffix("/v1") + "/_argv", timeout=10) as resp:
+        return json.loads(resp.read())

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import lz
+from tests.deploy.conftest import served_argv
 
 GOLDEN = Path(__file__).parent / "golden" / "vllm-qwen2-72b-2-nodes.sbatch"
 BIG = "qwen2-72b-instruct"
@@ -92,10 +93,7 @@ def test_one_node_of_the_multi_node_script_on_the_real_slurm(
         ).stdout  # fmt: skip
     )
     try:
-        import urllib.request
-
-        with urllib.request.urlopen(row["url"].removesuffix("/v1") + "/_argv", timeout=10) as resp:
-            parsed = json.loads(resp.read())["parsed"]
+        parsed = served_argv(row["url"])["parsed"]
         assert parsed["distributed_executor_backend"] == "ray" and parsed["ray_nodes"] == 1
         assert (parsed["tensor_parallel_size"], parsed["pipeline_parallel_size"]) == (1, 1)
         assert "lz: ray head on" in lz("deploy", "logs", "mn", env=env, check=0).stdout

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,7 @@ import yaml
 
 from lazycli.fsutil import free_port
 from tests.conftest import lz
-from tests.deploy.conftest import STANDINS
+from tests.deploy.conftest import STANDINS, served_argv
 
 pytest.importorskip("kubernetes")
 
@@ -99,8 +98,7 @@ def test_two_nodes_serve_through_the_head_and_stop_deletes_everything(kube, hf_d
     pods = list(fake.pods.values())
     assert len(pods) == 2
     try:
-        with urllib.request.urlopen(row["url"].removesuffix("/v1") + "/_argv", timeout=10) as resp:
-            parsed = json.loads(resp.read())["parsed"]
+        parsed = served_argv(row["url"])["parsed"]
         # vLLM ran on the head once the worker pod had joined: a Ray cluster of two nodes
         assert parsed["distributed_executor_backend"] == "ray" and parsed["ray_nodes"] == 2
         assert (parsed["tensor_parallel_size"], parsed["pipeline_parallel_size"]) == (1, 2)

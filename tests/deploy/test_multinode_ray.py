@@ -11,14 +11,13 @@ import shutil
 import signal
 import subprocess
 import sys
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from lazycli.fsutil import free_port
 from tests.conftest import lz
-from tests.deploy.conftest import STANDINS
+from tests.deploy.conftest import STANDINS, served_argv
 from tests.launchers.fakes.kube_api import wait_for
 from tests.launchers.fakes.ray_jobs import FakeRayHead, node
 
@@ -107,8 +106,7 @@ def _deploy_one_node_of(model: Path) -> tuple[dict, dict]:
     """`lz deploy` a model over one node of the cluster; its row and what the stand-in vLLM parsed."""
     args = ["--engine", "vllm", "--launcher", "ray", "--nodes", "1", "--name", "mn", "--json"]
     row = json.loads(lz("deploy", str(model), "--timeout", "120", *args, check=0).stdout)
-    with urllib.request.urlopen(row["url"].removesuffix("/v1") + "/_argv", timeout=10) as resp:
-        parsed = json.loads(resp.read())["parsed"]
+    parsed = served_argv(row["url"])["parsed"]
     # vLLM joined the cluster at the RAY_ADDRESS Ray's job supervisor gave its entrypoint
     assert parsed["distributed_executor_backend"] == "ray" and parsed["ray_nodes"] == 1
     assert (parsed["tensor_parallel_size"], parsed["pipeline_parallel_size"]) == (1, 1)
